@@ -1,0 +1,82 @@
+/// What an operator fills in to start a session.
+public struct StartRequest: Hashable, Sendable {
+    /// Who.
+    public var caller: Caller
+    /// Where.
+    public var location: Location
+    /// Time between check-ins.
+    public var interval: Millis
+    /// Grace after a missed check-in.
+    public var grace: Millis
+    /// Name of the policy.
+    public var policy: String
+    /// Operator notes.
+    public var notes: String?
+
+    /// Creates a request.
+    public init(caller: Caller, location: Location, interval: Millis, grace: Millis, policy: String, notes: String?) {
+        self.caller = caller
+        self.location = location
+        self.interval = interval
+        self.grace = grace
+        self.policy = policy
+        self.notes = notes
+    }
+}
+
+/// Fields an operator may change on an open session; nil leaves a field as it is.
+public struct SessionPatch: Hashable, Sendable {
+    /// New caller details.
+    public var caller: Caller?
+    /// New location.
+    public var location: Location?
+    /// New interval.
+    public var interval: Millis?
+    /// New grace.
+    public var grace: Millis?
+    /// New notes.
+    public var notes: String?
+
+    /// Creates a patch.
+    public init(
+        caller: Caller? = nil, location: Location? = nil, interval: Millis? = nil, grace: Millis? = nil,
+        notes: String? = nil
+    ) {
+        self.caller = caller
+        self.location = location
+        self.interval = interval
+        self.grace = grace
+        self.notes = notes
+    }
+
+    /// Whether the patch changes nothing.
+    public var isEmpty: Bool { caller == nil && location == nil && interval == nil && grace == nil && notes == nil }
+}
+
+/// How one notification's delivery ended, reported by the delivery worker.
+public enum DeliveryOutcome: Hashable, Sendable {
+    /// Target `targetIndex` answered 2xx.
+    case delivered(targetIndex: Int, status: Int, attempts: Int)
+    /// Target `targetIndex` failed its attempts; the next target (if any) takes over.
+    case targetFailed(targetIndex: Int, reason: String, attempts: Int)
+}
+
+/// Everything that can happen to a session.
+public enum Command: Hashable, Sendable {
+    /// The person is OK.
+    case checkIn(source: CheckInSource, note: String?)
+    /// An operator owns the escalation.
+    case acknowledge(operator: String, note: String?)
+    /// Dispatch now, without waiting for the ladder.
+    case dispatchNow(by: String)
+    /// Close the session.
+    case end(outcome: Outcome, by: String, note: String?)
+    /// Change details.
+    case update(SessionPatch, by: String)
+    /// A dispatch partner's report.
+    case dispatchStatus(DispatchStatus, reference: String?, by: String)
+    /// Time passed: fire whatever is due.
+    case deadline
+    /// A delivery finished on one target of the notification.
+    case delivery(OutboxItem, DeliveryOutcome)
+}

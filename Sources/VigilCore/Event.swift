@@ -1,0 +1,67 @@
+/// The types of events in a session's timeline.
+public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
+    case sessionStarted = "session.started"
+    case sessionUpdated = "session.updated"
+    case sessionEnded = "session.ended"
+    case checkInReceived = "check_in.received"
+    case checkInOverdue = "check_in.overdue"
+    case escalationStarted = "escalation.started"
+    case escalationStep = "escalation.step"
+    case escalationAcknowledged = "escalation.acknowledged"
+    case escalationResumed = "escalation.resumed"
+    case escalationResolved = "escalation.resolved"
+    case dispatchRequested = "dispatch.requested"
+    case dispatchAccepted = "dispatch.accepted"
+    case dispatchCancelled = "dispatch.cancelled"
+    case dispatchStatus = "dispatch.status"
+    case deliverySucceeded = "delivery.succeeded"
+    case deliveryTargetFailed = "delivery.target_failed"
+    case deliveryFailed = "delivery.failed"
+    case systemAlarm = "system.alarm"
+    case testPing = "test.ping"
+}
+
+/// An event decided but not yet stored: it gets its `seq` when committed.
+public struct NewEvent: Hashable, Sendable {
+    /// What happened.
+    public var type: EventType
+    /// When.
+    public var at: Timestamp
+    /// Details; never the address, phone number or notes.
+    public var data: JSONValue
+
+    /// Creates an event.
+    public init(_ type: EventType, at: Timestamp, _ data: JSONValue = [:]) {
+        self.type = type
+        self.at = at
+        self.data = data
+    }
+}
+
+/// An event in the durable log, numbered across the whole service.
+public struct StoredEvent: Hashable, Sendable, Codable {
+    /// Position in the service-wide log; increases by at least one per event.
+    public var seq: Int64
+    /// The session it belongs to (nil for system events).
+    public var sessionID: SessionID?
+    /// What happened.
+    public var type: EventType
+    /// When.
+    public var at: Timestamp
+    /// Details.
+    public var data: JSONValue
+
+    /// Creates a stored event.
+    public init(seq: Int64, sessionID: SessionID?, type: EventType, at: Timestamp, data: JSONValue) {
+        self.seq = seq
+        self.sessionID = sessionID
+        self.type = type
+        self.at = at
+        self.data = data
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, type, at, data
+        case sessionID = "session_id"
+    }
+}

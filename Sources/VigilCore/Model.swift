@@ -1,0 +1,176 @@
+/// Who is being watched: an alias and a number to call back. Confidential.
+public struct Caller: Hashable, Sendable, Codable {
+    /// A first name or nickname the person chose.
+    public var alias: String?
+    /// A phone number for a call back.
+    public var callbackNumber: String?
+
+    /// Creates caller details.
+    public init(alias: String? = nil, callbackNumber: String? = nil) {
+        self.alias = alias
+        self.callbackNumber = callbackNumber
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case alias
+        case callbackNumber = "callback_number"
+    }
+}
+
+/// Where the person is and how to get in. Confidential.
+public struct Location: Hashable, Sendable, Codable {
+    /// Street address; the only required part.
+    public var address: String
+    /// Apartment, unit or room.
+    public var unit: String?
+    /// City.
+    public var city: String?
+    /// State, province or region.
+    public var region: String?
+    /// Postal code.
+    public var postalCode: String?
+    /// ISO country code.
+    public var country: String?
+    /// WGS 84 latitude.
+    public var latitude: Double?
+    /// WGS 84 longitude.
+    public var longitude: Double?
+    /// How to get in: door codes, which entrance.
+    public var accessNotes: String?
+
+    /// Creates a location.
+    public init(
+        address: String, unit: String? = nil, city: String? = nil, region: String? = nil,
+        postalCode: String? = nil, country: String? = nil, latitude: Double? = nil, longitude: Double? = nil,
+        accessNotes: String? = nil
+    ) {
+        self.address = address
+        self.unit = unit
+        self.city = city
+        self.region = region
+        self.postalCode = postalCode
+        self.country = country
+        self.latitude = latitude
+        self.longitude = longitude
+        self.accessNotes = accessNotes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, unit, city, region, country, latitude, longitude
+        case postalCode = "postal_code"
+        case accessNotes = "access_notes"
+    }
+
+    /// A one-line rendering for dispatchers: address, unit, city, region, postal code.
+    public var oneLine: String {
+        [address, unit.map { "unit \($0)" }, city, region, postalCode, country].compactMap { $0 }.filter {
+            !$0.isEmpty
+        }.joined(separator: ", ")
+    }
+}
+
+/// A session's lifecycle state.
+public enum SessionState: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Waiting for the next check-in.
+    case active
+    /// The check-in is late, inside its grace.
+    case overdue
+    /// The escalation ladder is running.
+    case escalating
+    /// A dispatch target accepted the request.
+    case dispatched
+    /// Closed with an outcome.
+    case ended
+
+    /// Whether the session is still open.
+    public var isOpen: Bool { self != .ended }
+}
+
+/// How a session ended.
+public enum Outcome: String, Hashable, Sendable, Codable, CaseIterable {
+    case safe
+    case emsAttended = "ems_attended"
+    case falseAlarm = "false_alarm"
+    case callerLeft = "caller_left"
+    case other
+}
+
+/// Where a check-in came from.
+public enum CheckInSource: String, Hashable, Sendable, Codable, CaseIterable {
+    case `operator`
+    case caller
+    case device
+    case integration
+}
+
+/// What a dispatch partner reports after accepting.
+public enum DispatchStatus: String, Hashable, Sendable, Codable, CaseIterable {
+    case accepted
+    case rejected
+    case enRoute = "en_route"
+    case onScene = "on_scene"
+    case closed
+}
+
+/// One rung of the escalation ladder.
+public struct Step: Hashable, Sendable, Codable {
+    /// What a step does.
+    public enum Action: Hashable, Sendable, Codable {
+        /// Notify every named target (each gets its own notification).
+        case notify([String])
+        /// Dispatch through the named targets, in failover order.
+        case dispatch([String])
+    }
+
+    /// Delay from the end of the grace period.
+    public var after: Millis
+    /// What the step does.
+    public var action: Action
+
+    /// Creates a step.
+    public init(after: Millis, action: Action) {
+        self.after = after
+        self.action = action
+    }
+
+    /// Whether this step dispatches.
+    public var isDispatch: Bool {
+        if case .dispatch = action { return true }
+        return false
+    }
+
+    /// The targets this step names.
+    public var targets: [String] {
+        switch action {
+        case .notify(let t), .dispatch(let t): return t
+        }
+    }
+}
+
+/// An escalation policy: a ladder of steps and what to do when delivery fails.
+public struct Policy: Hashable, Sendable, Codable {
+    /// The policy's name in configuration.
+    public var name: String
+    /// How long an acknowledgement pauses automatic steps.
+    public var ackTimeout: Millis
+    /// The ladder, in order of `after`.
+    public var steps: [Step]
+    /// Targets told with `delivery.failed` when no target accepted a notification.
+    public var onDeliveryFailure: [String]
+
+    /// Creates a policy; steps are kept in order of their delay.
+    public init(name: String, ackTimeout: Millis, steps: [Step], onDeliveryFailure: [String] = []) {
+        self.name = name
+        self.ackTimeout = ackTimeout
+        self.steps = steps.enumerated().sorted { ($0.element.after, $0.offset) < ($1.element.after, $1.offset) }.map {
+            $0.element
+        }
+        self.onDeliveryFailure = onDeliveryFailure
+    }
+
+    /// The index of the first dispatch step, if any.
+    public var firstDispatchStep: Int? { steps.firstIndex { $0.isDispatch } }
+
+    /// The built-in policy: the console is alerted, no webhook is sent.
+    public static let consoleOnly = Policy(name: "default", ackTimeout: .seconds(120), steps: [])
+}

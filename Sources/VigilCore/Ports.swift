@@ -1,0 +1,98 @@
+/// Everything one decision writes, committed in one durable transaction.
+public struct CommitBatch: Sendable {
+    /// The session after the decision, or nil when only outbox rows change.
+    public var session: Session?
+    /// The version the stored snapshot must have (compare-and-set); nil for a new session.
+    public var expectedVersion: Int?
+    /// The session the events belong to.
+    public var sessionID: SessionID?
+    /// Events to append.
+    public var events: [NewEvent]
+    /// Notifications to add.
+    public var outbox: [OutboxItem]
+    /// Outbox rows to change.
+    public var outboxUpdates: [OutboxUpdate]
+
+    /// Creates a batch.
+    public init(
+        session: Session?, expectedVersion: Int?, sessionID: SessionID?, events: [NewEvent], outbox: [OutboxItem],
+        outboxUpdates: [OutboxUpdate]
+    ) {
+        self.session = session
+        self.expectedVersion = expectedVersion
+        self.sessionID = sessionID
+        self.events = events
+        self.outbox = outbox
+        self.outboxUpdates = outboxUpdates
+    }
+}
+
+/// Which sessions a listing wants.
+public enum SessionFilter: Hashable, Sendable {
+    /// Every session not ended.
+    case open
+    /// Sessions in one state.
+    case state(SessionState)
+    /// All sessions.
+    case all
+}
+
+/// Durable storage of sessions, their event log and the outbox.
+public protocol SessionStore: Sendable {
+    /// Writes a batch durably; returns its events with their sequence numbers. Throws `VigilError` with code
+    /// `conflict` when the snapshot's version is not `expectedVersion`.
+    func commit(_ batch: CommitBatch) async throws -> [StoredEvent]
+    /// Every session not ended.
+    func openSessions() async throws -> [Session]
+    /// One session by id.
+    func session(_ id: SessionID) async throws -> Session?
+    /// Sessions matching a filter, newest first.
+    func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session]
+    /// A session's events in order.
+    func events(of id: SessionID) async throws -> [StoredEvent]
+    /// Events after a sequence number, in order.
+    func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
+    /// Pending notifications due at `now`, oldest first.
+    func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem]
+    /// Records an attempt's bookkeeping on a pending notification.
+    func recordAttempt(_ update: OutboxUpdate) async throws
+    /// The oldest `nextAttemptAt` among pending notifications.
+    func oldestPendingNotification() async throws -> Timestamp?
+    /// Ids of open sessions whose stored deadline is at or before `instant`.
+    func sessionsDue(before instant: Timestamp) async throws -> [SessionID]
+    /// Removes personal data from sessions ended before `instant`; returns how many were purged.
+    func purgeEnded(before instant: Timestamp) async throws -> Int
+    /// Checks the store answers.
+    func ping() async throws
+}
+
+/// The current time. Production uses a clock anchored to the monotonic clock, so a wall-clock step cannot fire a
+/// ladder early; tests use a manual clock.
+public protocol WallClock: Sendable {
+    /// Now.
+    func now() -> Timestamp
+}
+
+/// Keeps one deadline per session and calls back when it passes.
+public protocol TimerScheduler: Sendable {
+    /// Arms (or re-arms) the deadline of a session.
+    func arm(_ id: SessionID, at deadline: Timestamp)
+    /// Removes the deadline of a session.
+    func disarm(_ id: SessionID)
+}
+
+/// Receives committed events (console stream, metrics) and news of outbox work.
+public protocol EngineObserver: Sendable {
+    /// Events just made durable.
+    func committed(_ events: [StoredEvent])
+    /// New or changed outbox rows are waiting.
+    func outboxChanged()
+}
+
+/// Encrypts confidential bytes at rest (AES-GCM in production) and opens them again.
+public protocol DataSealer: Sendable {
+    /// Encrypts and authenticates.
+    func seal(_ plain: [UInt8]) throws -> [UInt8]
+    /// Checks and decrypts.
+    func open(_ sealed: [UInt8]) throws -> [UInt8]
+}

@@ -1,0 +1,167 @@
+/// The running record of an escalation: which step is next, and any pause an operator holds.
+public struct Escalation: Hashable, Sendable, Codable {
+    /// The check-in deadline that was missed.
+    public var missedDueAt: Timestamp
+    /// When the ladder started (the end of the grace), nil while only overdue.
+    public var startedAt: Timestamp?
+    /// Index of the next step to fire.
+    public var nextStep: Int
+    /// Index of the last step fired, if any.
+    public var lastStep: Int?
+    /// Added to every step's time: the sum of the pauses' overruns.
+    public var shift: Millis
+    /// Automatic steps wait until this instant.
+    public var pausedUntil: Timestamp?
+    /// The operator who last acknowledged.
+    public var acknowledgedBy: String?
+    /// When they acknowledged.
+    public var acknowledgedAt: Timestamp?
+    /// Targets notified by `notify` steps, told `escalation.resolved` if the person answers.
+    public var notifiedTargets: [String]
+    /// Webhook ids sent in this escalation, in order, for `references`.
+    public var references: [String]
+    /// Notifications of `notify` steps, withdrawn if the session ends before they are delivered.
+    public var notifications: [NotificationID]
+
+    /// A new escalation for a missed deadline.
+    public init(missedDueAt: Timestamp) {
+        self.missedDueAt = missedDueAt
+        self.nextStep = 0
+        self.shift = .zero
+        self.notifiedTargets = []
+        self.references = []
+        self.notifications = []
+    }
+}
+
+/// A dispatch request and what became of it.
+public struct DispatchRecord: Hashable, Sendable, Codable {
+    /// The notification carrying the request.
+    public var notification: NotificationID
+    /// When it was requested.
+    public var requestedAt: Timestamp
+    /// Who asked: `ladder` or an operator's name.
+    public var requestedBy: String
+    /// The targets, in failover order.
+    public var targets: [String]
+    /// When a target answered 2xx.
+    public var deliveredAt: Timestamp?
+    /// The target that accepted.
+    public var target: String?
+    /// When every target had failed.
+    public var failedAt: Timestamp?
+    /// When the cancel was sent to the accepting target.
+    public var cancelledAt: Timestamp?
+    /// The partner's last reported status.
+    public var status: DispatchStatus?
+    /// The partner's own reference.
+    public var reference: String?
+
+    /// A new request.
+    public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: String, targets: [String]) {
+        self.notification = notification
+        self.requestedAt = requestedAt
+        self.requestedBy = requestedBy
+        self.targets = targets
+    }
+
+    /// Whether the request is still alive (on the wire or accepted).
+    public var isLive: Bool { failedAt == nil }
+}
+
+/// A session: the fold of its events, kept as a snapshot.
+public struct Session: Hashable, Sendable, Codable {
+    /// The session's id.
+    public var id: SessionID
+    /// Increases by one with every committed change; the store compares and sets on it.
+    public var version: Int
+    /// Lifecycle state.
+    public var state: SessionState
+    /// Who is watched.
+    public var caller: Caller
+    /// Where.
+    public var location: Location
+    /// Operator notes.
+    public var notes: String?
+    /// Time allowed between check-ins.
+    public var interval: Millis
+    /// Time after a missed check-in before the ladder starts.
+    public var grace: Millis
+    /// The policy, copied at start so a configuration change never alters a running ladder.
+    public var policy: Policy
+    /// The token of the person's check-in link.
+    public var checkInToken: String
+    /// The idempotency key the session was started with, if any.
+    public var startKey: String?
+    /// When the session started.
+    public var startedAt: Timestamp
+    /// The last check-in (the start counts as one).
+    public var lastCheckInAt: Timestamp
+    /// When the next check-in is due.
+    public var due: Timestamp
+    /// The escalation in progress, if any.
+    public var escalation: Escalation?
+    /// The dispatch of the current escalation, if any.
+    public var dispatch: DispatchRecord?
+    /// Dispatch notifications cancelled before any target accepted: an acceptance still owes a cancel.
+    public var owedCancels: [NotificationID]
+    /// Notifications that no target accepted, not yet cleared by an operator action.
+    public var deliveryFailures: Int
+    /// When it ended.
+    public var endedAt: Timestamp?
+    /// How it ended.
+    public var outcome: Outcome?
+    /// Recently seen idempotency keys: a repeated command changes nothing.
+    public var recentCommands: [String]
+    /// Counts notifications of this session, for the payload's `sequence`.
+    public var notificationCount: Int
+
+    /// A session as it starts.
+    public init(
+        id: SessionID, caller: Caller, location: Location, notes: String?, interval: Millis, grace: Millis,
+        policy: Policy, checkInToken: String, startKey: String?, at now: Timestamp
+    ) {
+        self.id = id
+        self.version = 0
+        self.state = .active
+        self.caller = caller
+        self.location = location
+        self.notes = notes
+        self.interval = interval
+        self.grace = grace
+        self.policy = policy
+        self.checkInToken = checkInToken
+        self.startKey = startKey
+        self.startedAt = now
+        self.lastCheckInAt = now
+        self.due = now + interval
+        self.owedCancels = []
+        self.deliveryFailures = 0
+        self.recentCommands = []
+        self.notificationCount = 0
+    }
+
+    /// When step `k` of the current escalation falls due, before any pause.
+    public func stepTime(_ k: Int) -> Timestamp? {
+        guard let e = escalation, k < policy.steps.count else { return nil }
+        return e.missedDueAt + grace + policy.steps[k].after + e.shift
+    }
+
+    /// The next instant at which time alone changes this session, if any.
+    public var nextDeadline: Timestamp? {
+        switch state {
+        case .active:
+            return due
+        case .overdue:
+            let start = due + grace
+            if let p = escalation?.pausedUntil, p > start { return p }
+            return start
+        case .escalating:
+            guard let e = escalation, let t = stepTime(e.nextStep) else { return nil }
+            if let p = e.pausedUntil, p > t { return p }
+            return t
+        case .dispatched, .ended:
+            return nil
+        }
+    }
+}

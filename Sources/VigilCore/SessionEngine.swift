@@ -1,0 +1,179 @@
+/// Runs commands against sessions: decide in `SessionMachine`, commit durably, then answer and re-arm.
+///
+/// Commands on one session are serialized; commands on different sessions proceed together, so their writes
+/// can share one commit.
+public actor SessionEngine {
+    private let store: any SessionStore
+    private let scheduler: any TimerScheduler
+    private let clock: any WallClock
+    private let ids: IDGenerator
+    private let observer: any EngineObserver
+    private var policies: [String: Policy]
+    private var open: [SessionID: Session] = [:]
+    private var byToken: [String: SessionID] = [:]
+    private var byStartKey: [String: SessionID] = [:]
+    private var waiting: [SessionID: [CheckedContinuation<Void, Never>]] = [:]
+
+    /// Creates an engine over its ports.
+    public init(
+        store: any SessionStore, scheduler: any TimerScheduler, clock: any WallClock, ids: IDGenerator = .system,
+        policies: [String: Policy], observer: any EngineObserver
+    ) {
+        self.store = store
+        self.scheduler = scheduler
+        self.clock = clock
+        self.ids = ids
+        self.policies = policies
+        self.observer = observer
+    }
+
+    /// Loads every open session and arms its deadline; a deadline already past fires at once.
+    @discardableResult
+    public func recover() async throws -> Int {
+        let sessions = try await store.openSessions()
+        for s in sessions { remember(s) }
+        return sessions.count
+    }
+
+    /// How many sessions are open.
+    public var openCount: Int { open.count }
+
+    /// The open sessions, in memory.
+    public func openSessions() -> [Session] { Array(open.values) }
+
+    /// One session: from memory while open, else from the store.
+    public func session(_ id: SessionID) async throws -> Session? {
+        if let s = open[id] { return s }
+        return try await store.session(id)
+    }
+
+    /// The session a check-in link token belongs to, while it is open.
+    public func session(token: String) -> Session? {
+        guard let id = byToken[token] else { return nil }
+        return open[id]
+    }
+
+    /// Starts a session; a repeated idempotency key returns the session it started.
+    public func start(_ req: StartRequest, key: String? = nil) async throws -> Session {
+        if let key, let id = byStartKey[key], let s = try await session(id) { return s }
+        guard let policy = policies[req.policy] else { throw VigilError.invalid("unknown policy \"\(req.policy)\"") }
+        let id = ids.sessionID()
+        let d = SessionMachine.start(
+            req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now())
+        await acquire(id)
+        defer { release(id) }
+        let events = try await store.commit(
+            CommitBatch(
+                session: d.session, expectedVersion: nil, sessionID: id, events: d.events, outbox: [],
+                outboxUpdates: []))
+        remember(d.session)
+        observer.committed(events)
+        return d.session
+    }
+
+    /// Runs a command on a session and returns the session after it.
+    @discardableResult
+    public func execute(_ id: SessionID, _ command: Command, key: String? = nil) async throws -> Session {
+        await acquire(id)
+        defer { release(id) }
+        var current: Session
+        if let s = open[id] {
+            current = s
+        } else if let s = try await store.session(id) {
+            current = s
+        } else {
+            throw VigilError.sessionNotFound
+        }
+        for attempt in 0..<2 {
+            let d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids)
+            if d.isNoop && d.outboxUpdates.isEmpty { return current }
+            let changed = !d.isNoop
+            do {
+                let events = try await store.commit(
+                    CommitBatch(
+                        session: changed ? d.session : nil, expectedVersion: current.version, sessionID: id,
+                        events: d.events, outbox: d.outbox, outboxUpdates: d.outboxUpdates))
+                if changed { remember(d.session) }
+                observer.committed(events)
+                if !d.outbox.isEmpty || !d.outboxUpdates.isEmpty { observer.outboxChanged() }
+                return changed ? d.session : current
+            } catch let e as VigilError where e.code == .conflict && attempt == 0 {
+                // Someone else changed the stored snapshot: decide again on what is stored.
+                guard let fresh = try await store.session(id) else { throw VigilError.sessionNotFound }
+                current = fresh
+            }
+        }
+        throw VigilError.unavailable("the session changed concurrently; try again")
+    }
+
+    /// Fires whatever is due on a session; called by the scheduler and the sweep.
+    public func fire(_ id: SessionID) async throws {
+        guard let s = open[id] else {
+            scheduler.disarm(id)
+            return
+        }
+        guard let d = s.nextDeadline else { return }
+        if d > clock.now() {
+            // Not yet due by this clock (a timer ran early or the clock stepped): wait again.
+            scheduler.arm(id, at: d)
+            return
+        }
+        try await execute(id, .deadline)
+    }
+
+    /// Fires every open session whose deadline has passed, from memory and from the store; returns how many.
+    public func sweep() async -> (fired: Int, errors: Int) {
+        let now = clock.now()
+        var due = Set(open.values.filter { ($0.nextDeadline ?? Timestamp(millis: .max)) <= now }.map(\.id))
+        if let stored = try? await store.sessionsDue(before: now) { due.formUnion(stored) }
+        var fired = 0
+        var errors = 0
+        for id in due {
+            do {
+                try await fire(id)
+                fired += 1
+            } catch {
+                errors += 1
+            }
+        }
+        return (fired, errors)
+    }
+
+    /// The earliest deadline among open sessions that is already past, if any.
+    public func oldestPastDeadline() -> Timestamp? {
+        let now = clock.now()
+        return open.values.compactMap(\.nextDeadline).filter { $0 <= now }.min()
+    }
+
+    private func remember(_ s: Session) {
+        if s.state.isOpen {
+            open[s.id] = s
+            byToken[s.checkInToken] = s.id
+            if let k = s.startKey { byStartKey[k] = s.id }
+            if let d = s.nextDeadline { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
+        } else {
+            open[s.id] = nil
+            byToken[s.checkInToken] = nil
+            if let k = s.startKey { byStartKey[k] = nil }
+            scheduler.disarm(s.id)
+        }
+    }
+
+    private func acquire(_ id: SessionID) async {
+        if waiting[id] == nil {
+            waiting[id] = []
+            return
+        }
+        await withCheckedContinuation { waiting[id, default: []].append($0) }
+    }
+
+    private func release(_ id: SessionID) {
+        guard var queue = waiting[id], !queue.isEmpty else {
+            waiting[id] = nil
+            return
+        }
+        let next = queue.removeFirst()
+        waiting[id] = queue
+        next.resume()
+    }
+}

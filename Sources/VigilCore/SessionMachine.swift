@@ -1,0 +1,478 @@
+/// What a command decided: the session's next state, the events to log and the notifications to send.
+///
+/// The engine stores all of it in one transaction, then answers the caller.
+public struct Decision: Sendable {
+    /// The session after the command.
+    public var session: Session
+    /// Events to append to the log.
+    public var events: [NewEvent]
+    /// Notifications to write to the outbox.
+    public var outbox: [OutboxItem]
+    /// Changes to existing outbox rows.
+    public var outboxUpdates: [OutboxUpdate]
+
+    /// Whether nothing changes.
+    public var isNoop: Bool { events.isEmpty && outbox.isEmpty && outboxUpdates.isEmpty }
+}
+
+/// The session state machine: a pure function of (session, command, now).
+public enum SessionMachine {
+    /// How many idempotency keys a session remembers.
+    public static let rememberedCommands = 32
+
+    /// Starts a session.
+    public static func start(
+        _ req: StartRequest, policy: Policy, id: SessionID, token: String, key: String?, at now: Timestamp
+    ) -> Decision {
+        var s = Session(
+            id: id, caller: req.caller, location: req.location, notes: req.notes, interval: req.interval,
+            grace: req.grace, policy: policy, checkInToken: token, startKey: key, at: now)
+        s.version = 1
+        let event = NewEvent(
+            .sessionStarted, at: now,
+            [
+                "check_in_interval_s": .int(req.interval.wholeSeconds), "grace_s": .int(req.grace.wholeSeconds),
+                "policy": .string(policy.name), "next_check_in_due_at": .time(s.due),
+            ])
+        return Decision(session: s, events: [event], outbox: [], outboxUpdates: [])
+    }
+
+    /// Decides what `command` does to `session` at `now`.
+    ///
+    /// A command repeated with the same idempotency key, or a deadline that finds nothing due, decides nothing.
+    public static func decide(
+        _ session: Session, _ command: Command, key: String? = nil, at now: Timestamp, ids: IDGenerator
+    ) throws -> Decision {
+        if let key, session.recentCommands.contains(key) {
+            return Decision(session: session, events: [], outbox: [], outboxUpdates: [])
+        }
+        var b = Builder(s: session, now: now, ids: ids)
+        try b.apply(command)
+        if b.isNoop { return Decision(session: session, events: [], outbox: [], outboxUpdates: b.updates) }
+        if let key {
+            b.s.recentCommands.append(key)
+            if b.s.recentCommands.count > rememberedCommands { b.s.recentCommands.removeFirst() }
+        }
+        if !b.events.isEmpty || !b.outbox.isEmpty { b.s.version += 1 }
+        return Decision(session: b.s, events: b.events, outbox: b.outbox, outboxUpdates: b.updates)
+    }
+}
+
+/// Accumulates one decision.
+struct Builder {
+    var s: Session
+    let now: Timestamp
+    let ids: IDGenerator
+    var events: [NewEvent] = []
+    var outbox: [OutboxItem] = []
+    var updates: [OutboxUpdate] = []
+
+    init(s: Session, now: Timestamp, ids: IDGenerator) {
+        self.s = s
+        self.now = now
+        self.ids = ids
+    }
+
+    var isNoop: Bool { events.isEmpty && outbox.isEmpty }
+
+    mutating func emit(_ type: EventType, _ data: [String: JSONValue] = [:]) {
+        events.append(NewEvent(type, at: now, .object(data)))
+    }
+
+    mutating func apply(_ command: Command) throws {
+        switch command {
+        case .deadline: try deadline()
+        case .checkIn(let source, let note): try checkIn(source: source, note: note)
+        case .acknowledge(let op, let note): try acknowledge(by: op, note: note)
+        case .dispatchNow(let by): try dispatchNow(by: by)
+        case .end(let outcome, let by, let note): try end(outcome: outcome, by: by, note: note)
+        case .update(let patch, let by): try update(patch, by: by)
+        case .dispatchStatus(let st, let ref, let by): try dispatchStatus(st, reference: ref, by: by)
+        case .delivery(let item, let outcome): try delivery(item, outcome)
+        }
+    }
+
+    // MARK: Time
+
+    mutating func deadline() throws {
+        guard s.state.isOpen else { return }
+        // Each pass moves at most one rung; a deadline that fired late catches up in order.
+        for _ in 0..<(s.policy.steps.count + 4) {
+            switch s.state {
+            case .active:
+                guard now >= s.due else { return }
+                s.state = .overdue
+                s.escalation = Escalation(missedDueAt: s.due)
+                emit(.checkInOverdue, ["due_at": .time(s.due), "late_ms": .int((now - s.due).value)])
+            case .overdue:
+                if pauseHolds() { return }
+                let start = s.due + s.grace
+                guard now >= start else { return }
+                s.state = .escalating
+                s.escalation?.startedAt = start
+                emit(
+                    .escalationStarted,
+                    [
+                        "missed_check_in_due_at": .time(s.due), "scheduled_at": .time(start),
+                        "late_ms": .int((now - start).value), "steps": .int(Int64(s.policy.steps.count)),
+                    ])
+            case .escalating:
+                if pauseHolds() { return }
+                guard let e = s.escalation, let t = s.stepTime(e.nextStep), now >= t else { return }
+                try fireStep(e.nextStep, scheduledAt: t)
+            case .dispatched, .ended:
+                return
+            }
+        }
+    }
+
+    /// Whether an acknowledgement still holds the ladder; ends an expired pause, shifting a step that fell due
+    /// during it to the pause's end (the steps after it keep their spacing from there).
+    mutating func pauseHolds() -> Bool {
+        guard var e = s.escalation, let p = e.pausedUntil else { return false }
+        if now < p { return true }
+        if let t = s.stepTime(e.nextStep), t < p { e.shift = e.shift + (p - t) }
+        e.pausedUntil = nil
+        s.escalation = e
+        emit(.escalationResumed, ["paused_until": .time(p), "late_ms": .int((now - p).value)])
+        return false
+    }
+
+    func reason() -> String {
+        let missed = s.escalation?.missedDueAt ?? s.due
+        return "no check-in for \(max(0, (now - missed).wholeSeconds)) s after it was due"
+    }
+
+    mutating func fireStep(_ k: Int, scheduledAt t: Timestamp) throws {
+        let step = s.policy.steps[k]
+        s.escalation?.lastStep = k
+        s.escalation?.nextStep = k + 1
+        let late = JSONValue.int((now - t).value)
+        switch step.action {
+        case .notify(let targets):
+            var webhookIDs: [String] = []
+            var notes: [NotificationID] = []
+            let refs = s.escalation?.references ?? []
+            for target in targets {
+                let item = try notification(
+                    .escalationStep, targets: [target], isDispatch: false,
+                    ["escalation_step": .int(Int64(k + 1)), "reason": .string(reason())], references: refs)
+                webhookIDs.append(item.webhookIDs[0])
+                notes.append(item.id)
+            }
+            for target in targets where !(s.escalation?.notifiedTargets.contains(target) ?? true) {
+                s.escalation?.notifiedTargets.append(target)
+            }
+            s.escalation?.references.append(contentsOf: webhookIDs)
+            s.escalation?.notifications.append(contentsOf: notes)
+            emit(
+                .escalationStep,
+                [
+                    "step": .int(Int64(k + 1)), "action": "notify", "targets": .strings(targets),
+                    "scheduled_at": .time(t), "late_ms": late, "webhook_ids": .strings(webhookIDs),
+                ])
+        case .dispatch(let targets):
+            if let d = s.dispatch, d.isLive {
+                emit(
+                    .escalationStep,
+                    [
+                        "step": .int(Int64(k + 1)), "action": "dispatch", "skipped": "a dispatch was already requested",
+                        "scheduled_at": .time(t), "late_ms": late,
+                    ])
+            } else {
+                try requestDispatch(targets, by: "ladder", step: k + 1, reason: reason(), late: late)
+            }
+        }
+    }
+
+    mutating func requestDispatch(_ targets: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+        let refs = s.escalation?.references ?? []
+        let item = try notification(
+            .dispatchRequested, targets: targets, isDispatch: true,
+            ["escalation_step": .int(Int64(step)), "reason": .string(reason), "requested_by": .string(by)],
+            references: refs)
+        s.dispatch = DispatchRecord(notification: item.id, requestedAt: now, requestedBy: by, targets: targets)
+        s.escalation?.references.append(item.webhookIDs[0])
+        emit(
+            .dispatchRequested,
+            [
+                "step": .int(Int64(step)), "targets": .strings(targets), "requested_by": .string(by),
+                "notification": .string(item.id.rawValue), "webhook_ids": .strings(item.webhookIDs), "late_ms": late,
+            ])
+    }
+
+    // MARK: People
+
+    mutating func checkIn(source: CheckInSource, note: String?) throws {
+        let previous = s.state
+        switch s.state {
+        case .ended:
+            throw VigilError.sessionEnded
+        case .active, .overdue, .escalating:
+            if let e = s.escalation, previous != .active {
+                for target in e.notifiedTargets {
+                    _ = try notification(
+                        .escalationResolved, targets: [target], isDispatch: false,
+                        ["reason": .string("the person checked in (\(source.rawValue))")], references: e.references)
+                }
+                emit(
+                    .escalationResolved,
+                    [
+                        "source": .string(source.rawValue), "notified_targets": .strings(e.notifiedTargets),
+                        "last_step": e.lastStep.map { .int(Int64($0 + 1)) } ?? .null,
+                    ])
+            }
+            if let d = s.dispatch, d.isLive, d.deliveredAt == nil {
+                // A dispatch on the wire may still be accepted: that acceptance is owed a cancel.
+                s.owedCancels.append(d.notification)
+                updates.append(.cancel(d.notification, at: now))
+            }
+            s.state = .active
+            s.escalation = nil
+            s.dispatch = nil
+            s.deliveryFailures = 0
+            s.lastCheckInAt = now
+            s.due = now + s.interval
+            emit(
+                .checkInReceived,
+                [
+                    "source": .string(source.rawValue), "note": .optional(note),
+                    "previous_state": .string(previous.rawValue), "next_check_in_due_at": .time(s.due),
+                ])
+        case .dispatched:
+            s.lastCheckInAt = now
+            s.due = now + s.interval
+            emit(
+                .checkInReceived,
+                [
+                    "source": .string(source.rawValue), "note": .optional(note),
+                    "previous_state": .string(previous.rawValue),
+                ])
+            try cancelAcceptedDispatch(reason: "the person checked in at \(now.rfc3339) (\(source.rawValue))")
+        }
+    }
+
+    /// Tells the target that accepted the dispatch that it may be called off, once.
+    mutating func cancelAcceptedDispatch(reason: String) throws {
+        guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
+        let item = try notification(
+            .dispatchCancelled, targets: [target], isDispatch: false, ["reason": .string(reason)],
+            references: s.escalation?.references ?? [])
+        d.cancelledAt = now
+        s.dispatch = d
+        emit(
+            .dispatchCancelled,
+            ["target": .string(target), "reason": .string(reason), "webhook_id": .string(item.webhookIDs[0])])
+    }
+
+    mutating func acknowledge(by op: String, note: String?) throws {
+        switch s.state {
+        case .ended: throw VigilError.sessionEnded
+        case .active: throw VigilError.conflict("nothing to acknowledge: the session is not overdue")
+        case .overdue, .escalating:
+            let until = now + s.policy.ackTimeout
+            s.escalation?.acknowledgedBy = op
+            s.escalation?.acknowledgedAt = now
+            s.escalation?.pausedUntil = until
+            emit(
+                .escalationAcknowledged,
+                ["operator": .string(op), "note": .optional(note), "paused_until": .time(until)])
+        case .dispatched:
+            s.escalation?.acknowledgedBy = op
+            s.escalation?.acknowledgedAt = now
+            emit(.escalationAcknowledged, ["operator": .string(op), "note": .optional(note), "paused_until": .null])
+        }
+    }
+
+    mutating func dispatchNow(by: String) throws {
+        switch s.state {
+        case .ended: throw VigilError.sessionEnded
+        case .dispatched: return
+        case .active, .overdue, .escalating:
+            if let d = s.dispatch, d.isLive { return }
+            guard let k = s.policy.firstDispatchStep else {
+                throw VigilError.conflict("the session's policy has no dispatch step")
+            }
+            if s.escalation == nil { s.escalation = Escalation(missedDueAt: s.due) }
+            s.state = .escalating
+            var e = s.escalation ?? Escalation(missedDueAt: s.due)
+            e.startedAt = e.startedAt ?? now
+            e.lastStep = k
+            e.nextStep = max(e.nextStep, k + 1)
+            e.pausedUntil = nil
+            s.escalation = e
+            try requestDispatch(
+                s.policy.steps[k].targets, by: by, step: k + 1, reason: "dispatch requested by an operator",
+                late: .int(0))
+        }
+    }
+
+    mutating func end(outcome: Outcome, by: String, note: String?) throws {
+        guard s.state.isOpen else { throw VigilError.sessionEnded }
+        if let d = s.dispatch, d.isLive, d.deliveredAt == nil {
+            s.owedCancels.append(d.notification)
+            updates.append(.cancel(d.notification, at: now))
+        }
+        if let d = s.dispatch, d.deliveredAt != nil, outcome != .emsAttended, d.status != .closed {
+            try cancelAcceptedDispatch(reason: "the session was ended by an operator (outcome: \(outcome.rawValue))")
+        }
+        for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
+        s.state = .ended
+        s.endedAt = now
+        s.outcome = outcome
+        emit(.sessionEnded, ["outcome": .string(outcome.rawValue), "by": .string(by), "note": .optional(note)])
+    }
+
+    mutating func update(_ patch: SessionPatch, by: String) throws {
+        guard s.state.isOpen else { throw VigilError.sessionEnded }
+        var fields: [String] = []
+        if let c = patch.caller, c != s.caller {
+            s.caller = c
+            fields.append("caller")
+        }
+        if let l = patch.location, l != s.location {
+            s.location = l
+            fields.append("location")
+        }
+        if let n = patch.notes, n != s.notes {
+            s.notes = n
+            fields.append("notes")
+        }
+        if let g = patch.grace, g != s.grace {
+            s.grace = g
+            fields.append("grace_s")
+        }
+        if let i = patch.interval, i != s.interval {
+            s.interval = i
+            fields.append("check_in_interval_s")
+            if s.state == .active {
+                let candidate = s.lastCheckInAt + i
+                s.due = candidate > now ? candidate : now
+            }
+        }
+        guard !fields.isEmpty else { return }
+        emit(.sessionUpdated, ["fields": .strings(fields), "by": .string(by), "next_check_in_due_at": .time(s.due)])
+    }
+
+    mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
+        guard var d = s.dispatch, d.deliveredAt != nil else {
+            throw VigilError.conflict("no dispatch of this session has been accepted")
+        }
+        if d.status == status, reference == nil || reference == d.reference { return }
+        d.status = status
+        if let reference { d.reference = reference }
+        s.dispatch = d
+        emit(.dispatchStatus, ["status": .string(status.rawValue), "reference": .optional(d.reference), "by": .string(by)])
+    }
+
+    // MARK: Delivery
+
+    mutating func delivery(_ item: OutboxItem, _ outcome: DeliveryOutcome) throws {
+        switch outcome {
+        case .delivered(let index, let status, let attempts):
+            updates.append(
+                OutboxUpdate(
+                    id: item.id, status: .delivered, targetIndex: index, attempts: attempts, nextAttemptAt: now,
+                    onlyIfPending: false))
+            let target = item.targets[index]
+            let base: [String: JSONValue] = [
+                "type": .string(item.type.rawValue), "target": .string(target), "status": .int(Int64(status)),
+                "attempts": .int(Int64(attempts)), "webhook_id": .string(item.webhookIDs[index]),
+                "notification": .string(item.id.rawValue),
+            ]
+            if item.isDispatch, var d = s.dispatch, d.notification == item.id {
+                guard d.deliveredAt == nil else { return }
+                d.deliveredAt = now
+                d.target = target
+                d.failedAt = nil
+                s.dispatch = d
+                if s.state.isOpen { s.state = .dispatched }
+                emit(.dispatchAccepted, base)
+            } else if item.isDispatch, let i = s.owedCancels.firstIndex(of: item.id) {
+                s.owedCancels.remove(at: i)
+                var data = base
+                data["after_cancel"] = true
+                emit(.dispatchAccepted, data)
+                let reason = "the request was withdrawn before it was accepted (session \(s.state.rawValue))"
+                let cancel = try notification(
+                    .dispatchCancelled, targets: [target], isDispatch: false, ["reason": .string(reason)],
+                    references: [item.webhookIDs[index]])
+                emit(
+                    .dispatchCancelled,
+                    [
+                        "target": .string(target), "reason": .string(reason),
+                        "webhook_id": .string(cancel.webhookIDs[0]),
+                    ])
+            } else if !item.isDispatch {
+                emit(.deliverySucceeded, base)
+            }
+        case .targetFailed(let index, let why, let attempts):
+            let next = index + 1
+            var data: [String: JSONValue] = [
+                "type": .string(item.type.rawValue), "target": .string(item.targets[index]),
+                "reason": .string(why), "attempts": .int(Int64(attempts)),
+                "webhook_id": .string(item.webhookIDs[index]), "notification": .string(item.id.rawValue),
+            ]
+            if next < item.targets.count {
+                data["next_target"] = .string(item.targets[next])
+                updates.append(
+                    OutboxUpdate(id: item.id, status: .pending, targetIndex: next, attempts: 0, nextAttemptAt: now))
+                emit(.deliveryTargetFailed, data)
+                return
+            }
+            updates.append(
+                OutboxUpdate(
+                    id: item.id, status: .failed, targetIndex: index, attempts: attempts, nextAttemptAt: now))
+            emit(.deliveryTargetFailed, data)
+            if let i = s.owedCancels.firstIndex(of: item.id) {
+                // Withdrawn and refused everywhere: nobody accepted, nobody is owed a cancel.
+                s.owedCancels.remove(at: i)
+                return
+            }
+            if item.isDispatch {
+                guard var d = s.dispatch, d.notification == item.id, d.deliveredAt == nil else { return }
+                d.failedAt = now
+                s.dispatch = d
+            }
+            s.deliveryFailures += 1
+            emit(
+                .deliveryFailed,
+                [
+                    "type": .string(item.type.rawValue), "targets": .strings(item.targets), "reason": .string(why),
+                    "notification": .string(item.id.rawValue), "dispatch": .bool(item.isDispatch),
+                ])
+            if item.type != .deliveryFailed {
+                for target in s.policy.onDeliveryFailure {
+                    _ = try notification(
+                        .deliveryFailed, targets: [target], isDispatch: false,
+                        [
+                            "failed_type": .string(item.type.rawValue), "failed_targets": .strings(item.targets),
+                            "reason": .string("no target accepted \(item.type.rawValue): \(why)"),
+                        ], references: item.webhookIDs)
+                }
+            }
+        }
+    }
+
+    // MARK: Notifications
+
+    /// Writes a notification for `targets` with the session as it is now, serialized once.
+    @discardableResult
+    mutating func notification(
+        _ type: EventType, targets: [String], isDispatch: Bool, _ extra: [String: JSONValue], references: [String]
+    ) throws -> OutboxItem {
+        s.notificationCount += 1
+        var data = extra
+        data["session"] = try VigilJSON.decode(
+            JSONValue.self, from: VigilJSON.encode(SessionView(s, checkInURL: nil)))
+        data["sequence"] = .int(Int64(s.notificationCount))
+        data["references"] = .strings(references)
+        if let e = s.escalation { data["missed_check_in_due_at"] = .time(e.missedDueAt) }
+        let body = try VigilJSON.encode(WebhookEnvelope(type: type, timestamp: now, data: .object(data)))
+        let item = OutboxItem(
+            id: ids.notificationID(), sessionID: s.id, type: type, targets: targets,
+            webhookIDs: targets.map { _ in ids.webhookID() }, body: body, createdAt: now, isDispatch: isDispatch)
+        outbox.append(item)
+        return item
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// A session as the API and webhooks show it (CONTRACT "A session as returned").
+public struct SessionView: Encodable, Sendable {
+    /// The escalation part.
+    public struct EscalationView: Encodable, Sendable {
+        let step: Int
+        let startedAt: Timestamp?
+        let missedCheckInDueAt: Timestamp
+        let acknowledgedBy: String?
+        let acknowledgedAt: Timestamp?
+        let pausedUntil: Timestamp?
+        let nextStepAt: Timestamp?
+    }
+
+    /// The dispatch part.
+    public struct DispatchView: Encodable, Sendable {
+        let requestedAt: Timestamp
+        let requestedBy: String
+        let deliveredAt: Timestamp?
+        let target: String?
+        let status: DispatchStatus?
+        let reference: String?
+        let failedAt: Timestamp?
+        let cancelledAt: Timestamp?
+    }
+
+    let id: SessionID
+    let state: SessionState
+    let caller: Caller
+    let location: Location
+    let notes: String?
+    let checkInIntervalS: Int64
+    let graceS: Int64
+    let policy: String
+    let startedAt: Timestamp
+    let lastCheckInAt: Timestamp
+    let nextCheckInDueAt: Timestamp?
+    let escalation: EscalationView?
+    let dispatch: DispatchView?
+    let deliveryFailures: Int
+    let endedAt: Timestamp?
+    let outcome: Outcome?
+    let checkInUrl: String?
+    let version: Int
+
+    /// The view of `s`; `checkInURL` nil leaves the link out (webhooks, ended sessions).
+    public init(_ s: Session, checkInURL: String?) {
+        id = s.id
+        state = s.state
+        caller = s.caller
+        location = s.location
+        notes = s.notes
+        checkInIntervalS = s.interval.wholeSeconds
+        graceS = s.grace.wholeSeconds
+        policy = s.policy.name
+        startedAt = s.startedAt
+        lastCheckInAt = s.lastCheckInAt
+        nextCheckInDueAt = s.state == .ended ? nil : s.due
+        escalation = s.escalation.map { e in
+            EscalationView(
+                step: (e.lastStep ?? -1) + 1, startedAt: e.startedAt, missedCheckInDueAt: e.missedDueAt,
+                acknowledgedBy: e.acknowledgedBy, acknowledgedAt: e.acknowledgedAt, pausedUntil: e.pausedUntil,
+                nextStepAt: s.state == .escalating || s.state == .overdue ? s.nextDeadline : nil)
+        }
+        dispatch = s.dispatch.map { d in
+            DispatchView(
+                requestedAt: d.requestedAt, requestedBy: d.requestedBy, deliveredAt: d.deliveredAt, target: d.target,
+                status: d.status, reference: d.reference, failedAt: d.failedAt, cancelledAt: d.cancelledAt)
+        }
+        deliveryFailures = s.deliveryFailures
+        endedAt = s.endedAt
+        outcome = s.outcome
+        checkInUrl = s.state == .ended ? nil : checkInURL
+        version = s.version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, state, caller, location, notes, policy, escalation, dispatch, outcome, version
+        case checkInIntervalS = "check_in_interval_s"
+        case graceS = "grace_s"
+        case startedAt = "started_at"
+        case lastCheckInAt = "last_check_in_at"
+        case nextCheckInDueAt = "next_check_in_due_at"
+        case deliveryFailures = "delivery_failures"
+        case endedAt = "ended_at"
+        case checkInUrl = "check_in_url"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(state, forKey: .state)
+        try c.encode(caller, forKey: .caller)
+        try c.encode(location, forKey: .location)
+        try c.encode(notes, forKey: .notes)
+        try c.encode(checkInIntervalS, forKey: .checkInIntervalS)
+        try c.encode(graceS, forKey: .graceS)
+        try c.encode(policy, forKey: .policy)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(lastCheckInAt, forKey: .lastCheckInAt)
+        try c.encode(nextCheckInDueAt, forKey: .nextCheckInDueAt)
+        try c.encode(escalation, forKey: .escalation)
+        try c.encode(dispatch, forKey: .dispatch)
+        try c.encode(deliveryFailures, forKey: .deliveryFailures)
+        try c.encode(endedAt, forKey: .endedAt)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(version, forKey: .version)
+        if let u = checkInUrl { try c.encode(u, forKey: .checkInUrl) }
+    }
+}
+
+extension SessionView.EscalationView {
+    enum CodingKeys: String, CodingKey {
+        case step
+        case startedAt = "started_at"
+        case missedCheckInDueAt = "missed_check_in_due_at"
+        case acknowledgedBy = "acknowledged_by"
+        case acknowledgedAt = "acknowledged_at"
+        case pausedUntil = "paused_until"
+        case nextStepAt = "next_step_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(step, forKey: .step)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(missedCheckInDueAt, forKey: .missedCheckInDueAt)
+        try c.encode(acknowledgedBy, forKey: .acknowledgedBy)
+        try c.encode(acknowledgedAt, forKey: .acknowledgedAt)
+        try c.encode(pausedUntil, forKey: .pausedUntil)
+        try c.encode(nextStepAt, forKey: .nextStepAt)
+    }
+}
+
+extension SessionView.DispatchView {
+    enum CodingKeys: String, CodingKey {
+        case target, status, reference
+        case requestedAt = "requested_at"
+        case requestedBy = "requested_by"
+        case deliveredAt = "delivered_at"
+        case failedAt = "failed_at"
+        case cancelledAt = "cancelled_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(requestedAt, forKey: .requestedAt)
+        try c.encode(requestedBy, forKey: .requestedBy)
+        try c.encode(deliveredAt, forKey: .deliveredAt)
+        try c.encode(target, forKey: .target)
+        try c.encode(status, forKey: .status)
+        try c.encode(reference, forKey: .reference)
+        try c.encode(failedAt, forKey: .failedAt)
+        try c.encode(cancelledAt, forKey: .cancelledAt)
+    }
+}
+
+/// JSON encoding as the contract wants it: sorted keys for stable bytes, no escaped slashes.
+public enum VigilJSON {
+    /// Encodes a value to JSON bytes.
+    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try e.encode(value))
+    }
+
+    /// Decodes a value from JSON bytes.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try JSONDecoder().decode(type, from: Data(bytes))
+    }
+}
+
+/// The Standard Webhooks envelope every notification carries.
+public struct WebhookEnvelope: Encodable, Sendable {
+    /// The webhook type.
+    public let type: EventType
+    /// When it was decided.
+    public let timestamp: Timestamp
+    /// The payload.
+    public let data: JSONValue
+
+    /// Creates an envelope.
+    public init(type: EventType, timestamp: Timestamp, data: JSONValue) {
+        self.type = type
+        self.timestamp = timestamp
+        self.data = data
+    }
+}

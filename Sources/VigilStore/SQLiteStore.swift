@@ -1,0 +1,436 @@
+import Foundation
+import GRDB
+import Synchronization
+import VigilCore
+
+/// The SQLite `SessionStore`: an append-only event log, one snapshot row per session and the outbox, in WAL mode
+/// with `synchronous=FULL`. Concurrent commits are grouped into one transaction (group commit).
+public final class SQLiteStore: SessionStore, Sendable {
+    private let pool: DatabasePool
+    private let sealer: (any DataSealer)?
+    private let pending = Mutex<PendingWrites>(PendingWrites())
+
+    private struct PendingWrites {
+        var queue: [(CommitBatch, CheckedContinuation<[StoredEvent], any Error>)] = []
+        var writing = false
+    }
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// Throws a `VigilError` naming the problem when the directory is missing or not writable.
+    public init(path: String, sealer: (any DataSealer)?) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty {
+            var isDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw VigilError.unavailable("cannot create the data directory \(dir): \(error.localizedDescription)")
+                }
+            } else if !isDir.boolValue {
+                throw VigilError.unavailable("the data directory \(dir) is not a directory")
+            }
+            if !FileManager.default.isWritableFile(atPath: dir) {
+                throw VigilError.unavailable("the data directory \(dir) is not writable")
+            }
+        }
+        var config = GRDB.Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        config.busyMode = .timeout(5)
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch let e as DatabaseError {
+            throw Self.map(e)
+        }
+        self.sealer = sealer
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sessions (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        version INTEGER NOT NULL,
+                        state TEXT NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        ended_at INTEGER,
+                        next_deadline INTEGER,
+                        purged INTEGER NOT NULL DEFAULT 0,
+                        snapshot BLOB NOT NULL
+                    );
+                    CREATE INDEX sessions_deadline ON sessions(next_deadline) WHERE state != 'ended';
+                    CREATE INDEX sessions_state ON sessions(state, started_at);
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        session_id TEXT,
+                        type TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        data BLOB NOT NULL
+                    );
+                    CREATE INDEX events_session ON events(session_id, seq);
+                    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+                        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                    CREATE TRIGGER events_append_only_update BEFORE UPDATE OF seq, session_id, type, at ON events
+                        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                    CREATE TABLE outbox (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        session_id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        targets TEXT NOT NULL,
+                        webhook_ids TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        is_dispatch INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        target_index INTEGER NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        next_attempt_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE status = 'pending';
+                    CREATE INDEX outbox_session ON outbox(session_id);
+                    """)
+        }
+        return m
+    }
+
+    // MARK: Writing
+
+    public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
+        // Seal outside the writer so encryption does not lengthen the transaction.
+        let prepared = try prepare(batch)
+        return try await withCheckedThrowingContinuation { cont in
+            let start = pending.withLock { p -> Bool in
+                p.queue.append((prepared, cont))
+                if p.writing { return false }
+                p.writing = true
+                return true
+            }
+            if start { Task.detached { await self.drain() } }
+        }
+    }
+
+    private func prepare(_ batch: CommitBatch) throws -> CommitBatch { batch }
+
+    /// Writes every queued batch in one transaction, each in its own savepoint, until the queue is empty.
+    private func drain() async {
+        while true {
+            let work = pending.withLock { p -> [(CommitBatch, CheckedContinuation<[StoredEvent], any Error>)] in
+                let w = p.queue
+                p.queue = []
+                if w.isEmpty { p.writing = false }
+                return w
+            }
+            if work.isEmpty { return }
+            let batches = work.map(\.0)
+            var results: [Result<[StoredEvent], any Error>] = []
+            do {
+                results = try await pool.write { db in
+                    var out: [Result<[StoredEvent], any Error>] = []
+                    for b in batches {
+                        var events: [StoredEvent] = []
+                        do {
+                            try db.inSavepoint {
+                                events = try self.apply(b, db)
+                                return .commit
+                            }
+                            out.append(.success(events))
+                        } catch {
+                            out.append(.failure(Self.map(error)))
+                        }
+                    }
+                    return out
+                }
+            } catch {
+                let mapped = Self.map(error)
+                results = batches.map { _ in .failure(mapped) }
+            }
+            for (i, w) in work.enumerated() { w.1.resume(with: results[i]) }
+        }
+    }
+
+    private func apply(_ b: CommitBatch, _ db: Database) throws -> [StoredEvent] {
+        if let s = b.session {
+            let snapshot = try seal(VigilJSON.encode(s))
+            let deadline = s.nextDeadline?.millis
+            if let expected = b.expectedVersion {
+                try db.execute(
+                    sql: """
+                        UPDATE sessions SET version = ?, state = ?, ended_at = ?, next_deadline = ?, snapshot = ?
+                        WHERE id = ? AND version = ?
+                        """,
+                    arguments: [
+                        s.version, s.state.rawValue, s.endedAt?.millis, deadline, Data(snapshot), s.id.rawValue,
+                        expected,
+                    ])
+                if db.changesCount != 1 { throw VigilError.conflict("the session changed since it was read") }
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT INTO sessions (id, version, state, started_at, ended_at, next_deadline, snapshot)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        s.id.rawValue, s.version, s.state.rawValue, s.startedAt.millis, s.endedAt?.millis, deadline,
+                        Data(snapshot),
+                    ])
+            }
+        }
+        var stored: [StoredEvent] = []
+        for e in b.events {
+            let data = try seal(VigilJSON.encode(e.data))
+            try db.execute(
+                sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)",
+                arguments: [b.sessionID?.rawValue, e.type.rawValue, e.at.millis, Data(data)])
+            stored.append(
+                StoredEvent(
+                    seq: db.lastInsertedRowID, sessionID: b.sessionID, type: e.type, at: e.at, data: e.data))
+        }
+        for item in b.outbox {
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch,
+                        status, target_index, attempts, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    item.id.rawValue, item.sessionID.rawValue, item.type.rawValue,
+                    String(decoding: try VigilJSON.encode(item.targets), as: UTF8.self),
+                    String(decoding: try VigilJSON.encode(item.webhookIDs), as: UTF8.self),
+                    Data(try seal(item.body)), item.createdAt.millis, item.isDispatch, item.status.rawValue,
+                    item.targetIndex, item.attempts, item.nextAttemptAt.millis,
+                ])
+        }
+        for u in b.outboxUpdates { try Self.apply(u, db) }
+        return stored
+    }
+
+    private static func apply(_ u: OutboxUpdate, _ db: Database) throws {
+        let guardClause = u.onlyIfPending ? " AND status = 'pending'" : ""
+        try db.execute(
+            sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ? WHERE id = ?"
+                + guardClause,
+            arguments: [u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.id.rawValue])
+    }
+
+    public func recordAttempt(_ update: OutboxUpdate) async throws {
+        do {
+            try await pool.write { db in try Self.apply(update, db) }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    // MARK: Reading
+
+    public func openSessions() async throws -> [Session] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT snapshot FROM sessions WHERE state != 'ended'").map {
+                try self.session(from: $0)
+            }
+        }
+    }
+
+    public func session(_ id: SessionID) async throws -> Session? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT snapshot FROM sessions WHERE id = ?", arguments: [id.rawValue]).map {
+                try self.session(from: $0)
+            }
+        }
+    }
+
+    public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session] {
+        try await read { db in
+            let rows: [Row]
+            switch filter {
+            case .open:
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT snapshot FROM sessions WHERE state != 'ended' ORDER BY started_at DESC LIMIT ?",
+                    arguments: [limit])
+            case .state(let s):
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT snapshot FROM sessions WHERE state = ? ORDER BY started_at DESC LIMIT ?",
+                    arguments: [s.rawValue, limit])
+            case .all:
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT snapshot FROM sessions ORDER BY started_at DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map { try self.session(from: $0) }
+        }
+    }
+
+    public func events(of id: SessionID) async throws -> [StoredEvent] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT seq, session_id, type, at, data FROM events WHERE session_id = ? ORDER BY seq",
+                arguments: [id.rawValue]
+            ).map { try self.event(from: $0) }
+        }
+    }
+
+    public func events(after seq: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT seq, session_id, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [seq, limit]
+            ).map { try self.event(from: $0) }
+        }
+    }
+
+    public func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?
+                    ORDER BY next_attempt_at LIMIT ?
+                    """, arguments: [now.millis, limit]
+            ).map { try self.outboxItem(from: $0) }
+        }
+    }
+
+    public func oldestPendingNotification() async throws -> Timestamp? {
+        try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'").map {
+                Timestamp(millis: $0)
+            }
+        }
+    }
+
+    public func sessionsDue(before instant: Timestamp) async throws -> [SessionID] {
+        try await read { db in
+            try String.fetchAll(
+                db, sql: "SELECT id FROM sessions WHERE state != 'ended' AND next_deadline <= ?",
+                arguments: [instant.millis]
+            ).map { SessionID(rawValue: $0) }
+        }
+    }
+
+    public func purgeEnded(before instant: Timestamp) async throws -> Int {
+        let rows = try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT snapshot FROM sessions WHERE state = 'ended' AND purged = 0 AND ended_at < ?",
+                arguments: [instant.millis]
+            ).map { try self.session(from: $0) }
+        }
+        for var s in rows {
+            s.caller = Caller()
+            s.location = Location(address: "")
+            s.notes = nil
+            let snapshot = try seal(VigilJSON.encode(s))
+            let id = s.id.rawValue
+            do {
+                try await pool.write { db in
+                    try db.execute(
+                        sql: "UPDATE sessions SET snapshot = ?, purged = 1 WHERE id = ?",
+                        arguments: [Data(snapshot), id])
+                    try db.execute(
+                        sql: "UPDATE outbox SET body = X'' WHERE session_id = ?", arguments: [id])
+                    let empty = try Data(self.seal(VigilJSON.encode(JSONValue.object(["purged": true]))))
+                    try db.execute(
+                        sql: "UPDATE events SET data = ? WHERE session_id = ? AND type IN (?, ?, ?, ?)",
+                        arguments: [
+                            empty, id, EventType.checkInReceived.rawValue,
+                            EventType.escalationAcknowledged.rawValue, EventType.sessionEnded.rawValue,
+                            EventType.dispatchStatus.rawValue,
+                        ])
+                }
+            } catch {
+                throw Self.map(error)
+            }
+        }
+        return rows.count
+    }
+
+    public func ping() async throws {
+        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    /// Counts rows in a table (for metrics and tests).
+    public func count(_ table: String, where clause: String = "1") async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE \(clause)") ?? 0 }
+    }
+
+    // MARK: Helpers
+
+    private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    private func seal(_ bytes: [UInt8]) throws -> [UInt8] {
+        guard let sealer else { return bytes }
+        return try sealer.seal(bytes)
+    }
+
+    private func unseal(_ bytes: [UInt8]) throws -> [UInt8] {
+        guard let sealer else { return bytes }
+        return try sealer.open(bytes)
+    }
+
+    private func session(from row: Row) throws -> Session {
+        let data: Data = row["snapshot"]
+        return try VigilJSON.decode(Session.self, from: unseal(Array(data)))
+    }
+
+    private func event(from row: Row) throws -> StoredEvent {
+        let data: Data = row["data"]
+        let sid: String? = row["session_id"]
+        let type: String = row["type"]
+        return StoredEvent(
+            seq: row["seq"], sessionID: sid.map { SessionID(rawValue: $0) },
+            type: EventType(rawValue: type) ?? .systemAlarm, at: Timestamp(millis: row["at"]),
+            data: try VigilJSON.decode(JSONValue.self, from: unseal(Array(data))))
+    }
+
+    private func outboxItem(from row: Row) throws -> OutboxItem {
+        let targets: String = row["targets"]
+        let webhooks: String = row["webhook_ids"]
+        let body: Data = row["body"]
+        let type: String = row["type"]
+        let status: String = row["status"]
+        var item = OutboxItem(
+            id: NotificationID(rawValue: row["id"]), sessionID: SessionID(rawValue: row["session_id"]),
+            type: EventType(rawValue: type) ?? .testPing,
+            targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
+            webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
+            body: try unseal(Array(body)), createdAt: Timestamp(millis: row["created_at"]),
+            isDispatch: row["is_dispatch"])
+        item.status = OutboxStatus(rawValue: status) ?? .pending
+        item.targetIndex = row["target_index"]
+        item.attempts = row["attempts"]
+        item.nextAttemptAt = Timestamp(millis: row["next_attempt_at"])
+        return item
+    }
+
+    /// Maps SQLite's errors to Vigil's: a full disk says so; anything else is "unavailable".
+    static func map(_ error: any Error) -> any Error {
+        if let v = error as? VigilError { return v }
+        if let d = error as? DatabaseError {
+            switch d.resultCode {
+            case .SQLITE_FULL:
+                return VigilError(.storageFull, "the database disk is full; nothing was written")
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+                return VigilError.unavailable("the database cannot be written: \(d.resultCode)")
+            case .SQLITE_IOERR:
+                if d.extendedResultCode == .SQLITE_IOERR_WRITE || d.extendedResultCode == .SQLITE_IOERR_FSYNC {
+                    return VigilError(.storageFull, "the database could not write to disk; nothing was written")
+                }
+                return VigilError.unavailable("the database had an I/O error: \(d.extendedResultCode)")
+            default:
+                return VigilError.unavailable("the database failed: \(d.resultCode)")
+            }
+        }
+        return VigilError.unavailable("the database failed")
+    }
+}
