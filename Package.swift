@@ -78,7 +78,8 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "VigilRuntime",
+                "VigilRuntime", "VigilCore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

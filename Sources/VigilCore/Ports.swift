@@ -54,8 +54,8 @@ public protocol SessionStore: Sendable {
     func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
     /// Pending notifications due at `now`, oldest first.
     func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem]
-    /// Records an attempt's bookkeeping on a pending notification.
-    func recordAttempt(_ update: OutboxUpdate) async throws
+    /// Records an attempt's bookkeeping on a pending notification; false when it is no longer pending.
+    func recordAttempt(_ update: OutboxUpdate) async throws -> Bool
     /// The oldest `nextAttemptAt` among pending notifications.
     func oldestPendingNotification() async throws -> Timestamp?
     /// Ids of open sessions whose stored deadline is at or before `instant`.

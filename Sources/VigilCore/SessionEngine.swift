@@ -35,6 +35,9 @@ public actor SessionEngine {
         return sessions.count
     }
 
+    /// Now, by the engine's clock.
+    public nonisolated func now() -> Timestamp { clock.now() }
+
     /// How many sessions are open.
     public var openCount: Int { open.count }
 

@@ -9,6 +9,10 @@ public final class SQLiteStore: SessionStore, Sendable {
     private let pool: DatabasePool
     private let sealer: (any DataSealer)?
     private let pending = Mutex<PendingWrites>(PendingWrites())
+    private let listener = Mutex<(@Sendable ([StoredEvent]) -> Void)?>(nil)
+
+    /// Calls `f` with the events of every commit, in sequence order, before the committers are answered.
+    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
 
     private struct PendingWrites {
         var queue: [(CommitBatch, CheckedContinuation<[StoredEvent], any Error>)] = []
@@ -152,6 +156,10 @@ public final class SQLiteStore: SessionStore, Sendable {
                 let mapped = Self.map(error)
                 results = batches.map { _ in .failure(mapped) }
             }
+            if let f = listener.withLock({ $0 }) {
+                let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
+                if !all.isEmpty { f(all) }
+            }
             for (i, w) in work.enumerated() { w.1.resume(with: results[i]) }
         }
     }
@@ -220,9 +228,12 @@ public final class SQLiteStore: SessionStore, Sendable {
             arguments: [u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.id.rawValue])
     }
 
-    public func recordAttempt(_ update: OutboxUpdate) async throws {
+    public func recordAttempt(_ update: OutboxUpdate) async throws -> Bool {
         do {
-            try await pool.write { db in try Self.apply(update, db) }
+            return try await pool.write { db in
+                try Self.apply(update, db)
+                return db.changesCount > 0
+            }
         } catch {
             throw Self.map(error)
         }

@@ -101,8 +101,12 @@ public final class InMemoryStore: SessionStore, Sendable {
         }
     }
 
-    public func recordAttempt(_ update: OutboxUpdate) async throws {
-        state.withLock { Self.apply(update, to: &$0.outbox) }
+    public func recordAttempt(_ update: OutboxUpdate) async throws -> Bool {
+        state.withLock { s in
+            let before = s.outbox[update.id]
+            Self.apply(update, to: &s.outbox)
+            return before != s.outbox[update.id] || before?.status == .pending
+        }
     }
 
     public func oldestPendingNotification() async throws -> Timestamp? {

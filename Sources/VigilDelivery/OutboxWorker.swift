@@ -1,0 +1,212 @@
+import Logging
+import Synchronization
+import VigilCore
+
+/// Delivers the outbox: picks due notifications, signs and sends them through libcurl, retries with backoff,
+/// fails over along the targets, and reports each target's end to the engine, which records it durably.
+public final class OutboxWorker: Sendable {
+    private let store: any SessionStore
+    private let engine: SessionEngine
+    private let client: CurlClient
+    private let targets: [String: Target]
+    private let clock: any WallClock
+    private let logger: Logger
+    private let poll: Millis
+    private let maxInFlight: Int
+    private let inFlight = Mutex<Set<NotificationID>>([])
+    private let signal: AsyncStream<Void>.Continuation
+    private let stream: AsyncStream<Void>
+    private let lastPump = Atomic<Int64>(CurlClient.monotonicMillis())
+    private let counters = Mutex<DeliveryCounters>(DeliveryCounters())
+
+    /// Delivery totals since start, for metrics.
+    public struct DeliveryCounters: Sendable {
+        /// Attempts made.
+        public var attempts = 0
+        /// Notifications a target accepted.
+        public var delivered = 0
+        /// Targets that failed their attempts.
+        public var targetFailures = 0
+        /// Attempt latency in milliseconds, last 1,024.
+        public var recentLatencies: [Int64] = []
+    }
+
+    /// Creates a worker.
+    public init(
+        store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
+        clock: any WallClock, logger: Logger, poll: Millis = Millis(250), maxInFlight: Int = 512
+    ) {
+        self.store = store
+        self.engine = engine
+        self.client = client
+        self.targets = targets
+        self.clock = clock
+        self.logger = logger
+        self.poll = poll
+        self.maxInFlight = maxInFlight
+        (stream, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks the worker to look at the outbox now.
+    public func wake() { signal.yield() }
+
+    /// When the worker last looked at the outbox, by the monotonic clock in milliseconds.
+    public var lastPumpTick: Int64 { lastPump.load(ordering: .relaxed) }
+
+    /// Delivery totals.
+    public var totals: DeliveryCounters { counters.withLock { $0 } }
+
+    /// Notifications being sent right now.
+    public var sending: Int { inFlight.withLock { $0.count } }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        let ticker = Task { [signal, poll] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(poll.value))
+                signal.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            for await _ in stream {
+                if Task.isCancelled { break }
+                lastPump.store(CurlClient.monotonicMillis(), ordering: .relaxed)
+                let due: [OutboxItem]
+                do {
+                    due = try await store.dueNotifications(at: clock.now(), limit: maxInFlight)
+                } catch {
+                    logger.error("outbox read failed", metadata: ["error": "\(error)"])
+                    continue
+                }
+                for item in due {
+                    let claimed = inFlight.withLock { set -> Bool in
+                        if set.count >= maxInFlight || set.contains(item.id) { return false }
+                        set.insert(item.id)
+                        return true
+                    }
+                    guard claimed else { continue }
+                    group.addTask {
+                        await self.attempt(item)
+                        self.inFlight.withLock { _ = $0.remove(item.id) }
+                        self.wake()
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Makes one attempt on the notification's current target and records what follows.
+    func attempt(_ item: OutboxItem) async {
+        let index = item.targetIndex
+        let name = item.targets[index]
+        let webhookID = item.webhookIDs[index]
+        let attempt = item.attempts + 1
+        let meta: Logger.Metadata = [
+            "session": "\(item.sessionID)", "notification": "\(item.id)", "type": "\(item.type.rawValue)",
+            "target": "\(name)", "webhook_id": "\(webhookID)", "attempt": "\(attempt)",
+        ]
+        guard let target = targets[name] else {
+            logger.error("notification names a target that is not configured", metadata: meta)
+            await report(item, .targetFailed(targetIndex: index, reason: "target not configured", attempts: attempt))
+            return
+        }
+        // Count the attempt before sending: a crash mid-flight must not grant extra attempts.
+        do {
+            let stillPending = try await store.recordAttempt(
+                OutboxUpdate(
+                    id: item.id, status: .pending, targetIndex: index, attempts: attempt,
+                    nextAttemptAt: clock.now() + target.timeout + Millis(1000)))
+            guard stillPending else {
+                logger.info("notification withdrawn before sending", metadata: meta)
+                return
+            }
+        } catch {
+            logger.error("outbox write failed; will retry", metadata: meta.merging(["error": "\(error)"]) { a, _ in a })
+            return
+        }
+        let body: [UInt8]
+        let contentType: String
+        switch target.format {
+        case .json:
+            body = item.body
+            contentType = "application/json"
+        case .cap:
+            body = (try? CAPRenderer.render(envelope: item.body, identifier: webhookID)) ?? []
+            contentType = "application/cap+xml"
+        }
+        let ts = clock.now().unixSeconds
+        let spec = HTTPRequestSpec(
+            url: target.url, headers: [("Content-Type", contentType)] + target.signer.headers(id: webhookID, timestamp: ts, body: body),
+            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls)
+        let started = CurlClient.monotonicMillis()
+        let result = await client.perform(spec)
+        let elapsed = CurlClient.monotonicMillis() - started
+        let verdict = RetryPlanner.verdict(
+            result, attempt: attempt, settings: target.retry, jitter: Double.random(in: 0...1))
+        counters.withLock {
+            $0.attempts += 1
+            $0.recentLatencies.append(elapsed)
+            if $0.recentLatencies.count > 1024 { $0.recentLatencies.removeFirst(256) }
+        }
+        var m = meta
+        m["status"] = "\(result.status)"
+        m["ms"] = "\(elapsed)"
+        switch verdict {
+        case .delivered(let status):
+            counters.withLock { $0.delivered += 1 }
+            logger.info("delivered", metadata: m)
+            await report(item, .delivered(targetIndex: index, status: status, attempts: attempt))
+        case .retry(let after, let reason):
+            m["retry_in_ms"] = "\(after.value)"
+            m["reason"] = "\(reason)"
+            logger.warning("attempt failed; retrying", metadata: m)
+            do {
+                _ = try await store.recordAttempt(
+                    OutboxUpdate(
+                        id: item.id, status: .pending, targetIndex: index, attempts: attempt,
+                        nextAttemptAt: clock.now() + after))
+            } catch {
+                logger.error("outbox write failed", metadata: m)
+            }
+        case .giveUp(let reason):
+            counters.withLock { $0.targetFailures += 1 }
+            m["reason"] = "\(reason)"
+            logger.error("target failed", metadata: m)
+            await report(item, .targetFailed(targetIndex: index, reason: reason, attempts: attempt))
+        }
+    }
+
+    private func report(_ item: OutboxItem, _ outcome: DeliveryOutcome) async {
+        do {
+            try await engine.execute(item.sessionID, .delivery(item, outcome))
+        } catch {
+            // The row stays pending and is tried again with the same webhook id.
+            logger.error(
+                "could not record a delivery result",
+                metadata: ["session": "\(item.sessionID)", "notification": "\(item.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Sends a signed notification straight to a target, outside the outbox: `test.ping` for
+    /// `vigil targets test`, and system alarms when the outbox itself may be what failed.
+    public static func ping(
+        _ target: Target, client: CurlClient, at now: Timestamp, ids: IDGenerator = .system,
+        type: EventType = .testPing, data: [String: JSONValue] = [:]
+    ) async throws -> (webhookID: String, result: HTTPResult) {
+        let webhookID = ids.webhookID()
+        var payload = data
+        payload["target"] = .string(target.name)
+        if type == .testPing { payload["message"] = "test notification from Vigil" }
+        let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
+        let json = try VigilJSON.encode(envelope)
+        let body = target.format == .cap ? try CAPRenderer.render(envelope: json, identifier: webhookID) : json
+        let spec = HTTPRequestSpec(
+            url: target.url,
+            headers: [("Content-Type", target.format == .cap ? "application/cap+xml" : "application/json")]
+                + target.signer.headers(id: webhookID, timestamp: now.unixSeconds, body: body),
+            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls)
+        return (webhookID, await client.perform(spec))
+    }
+}

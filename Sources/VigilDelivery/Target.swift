@@ -1,0 +1,116 @@
+import VigilCore
+
+/// How a target wants its notifications.
+public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
+    /// The Standard Webhooks JSON envelope.
+    case json
+    /// OASIS CAP 1.2 XML.
+    case cap
+}
+
+/// Retry settings of one target.
+public struct RetrySettings: Sendable, Hashable {
+    /// Attempts on this target before it counts as failed.
+    public var maxAttempts: Int
+    /// The first backoff; it doubles each attempt.
+    public var initialBackoff: Millis
+    /// The cap on any backoff, `Retry-After` included.
+    public var maxBackoff: Millis
+
+    /// Creates settings; the defaults are CONTRACT's.
+    public init(maxAttempts: Int = 5, initialBackoff: Millis = .seconds(1), maxBackoff: Millis = .seconds(30)) {
+        self.maxAttempts = maxAttempts
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+}
+
+/// A configured webhook receiver.
+public struct Target: Sendable {
+    /// Its name in configuration.
+    public var name: String
+    /// Where to POST.
+    public var url: String
+    /// The body's format.
+    public var format: PayloadFormat
+    /// Signs every attempt.
+    public var signer: WebhookSigner
+    /// Whole-attempt timeout.
+    public var timeout: Millis
+    /// Retry settings.
+    public var retry: RetrySettings
+    /// TLS material.
+    public var tls: TLSFiles?
+
+    /// Creates a target.
+    public init(
+        name: String, url: String, format: PayloadFormat, signer: WebhookSigner, timeout: Millis = .seconds(10),
+        retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil
+    ) {
+        self.name = name
+        self.url = url
+        self.format = format
+        self.signer = signer
+        self.timeout = timeout
+        self.retry = retry
+        self.tls = tls
+    }
+}
+
+/// What to do after one attempt: decided from the answer alone, so it is tested as a table.
+public enum AttemptVerdict: Hashable, Sendable {
+    /// The target accepted.
+    case delivered(status: Int)
+    /// Try the same target again after a delay.
+    case retry(after: Millis, reason: String)
+    /// This target has failed; move on.
+    case giveUp(reason: String)
+}
+
+/// Classifies answers and computes backoff.
+public enum RetryPlanner {
+    /// The verdict for `result` after attempt number `attempt` (1-based); `jitter` in 0...1 spreads the backoff.
+    public static func verdict(
+        _ result: HTTPResult, attempt: Int, settings: RetrySettings, jitter: Double
+    ) -> AttemptVerdict {
+        let reason: String
+        var retryable: Bool
+        var retryAfter: Millis?
+        switch result.status {
+        case 200..<300:
+            return .delivered(status: result.status)
+        case 0:
+            reason = result.timedOut ? "timed out" : "network error: \(result.error ?? "unknown")"
+            retryable = true
+        case 408, 429, 500..<600:
+            reason = "HTTP \(result.status)"
+            retryable = true
+            retryAfter = result.headers["retry-after"].flatMap(parseRetryAfter)
+        default:
+            reason = "HTTP \(result.status) (not retried)"
+            retryable = false
+        }
+        if !retryable { return .giveUp(reason: reason) }
+        if attempt >= settings.maxAttempts { return .giveUp(reason: "\(reason) after \(attempt) attempts") }
+        return .retry(after: backoff(attempt: attempt, settings: settings, retryAfter: retryAfter, jitter: jitter), reason: reason)
+    }
+
+    /// Capped exponential backoff with jitter (between 75% and 100% of the doubled delay); `Retry-After` wins
+    /// when given, capped at `maxBackoff`.
+    public static func backoff(attempt: Int, settings: RetrySettings, retryAfter: Millis?, jitter: Double) -> Millis {
+        if let retryAfter { return min(retryAfter, settings.maxBackoff) }
+        let exponent = min(max(attempt - 1, 0), 30)
+        let raw = Double(settings.initialBackoff.value) * Double(1 << exponent)
+        let capped = min(raw, Double(settings.maxBackoff.value))
+        let j = min(max(jitter, 0), 1)
+        return Millis(Int64(capped * (0.75 + 0.25 * j)))
+    }
+
+    /// `Retry-After` in delta-seconds (an HTTP-date is treated as absent).
+    static func parseRetryAfter(_ v: String) -> Millis? {
+        if let s = Double(v.trimmingCharacters(in: .whitespaces)), s >= 0, s.isFinite {
+            return .seconds(decimal: s)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,47 @@
+import Hummingbird
+import VigilCore
+
+/// Server-Sent Events of every session event: `id: <seq>`, `event: <type>`, `data: <event JSON>`.
+enum EventStream {
+    static func response(env: APIEnvironment, after last: Int64?) -> Response {
+        // Subscribe before reading the backlog, so nothing falls between the two.
+        let live = env.hub.subscribe()
+        let body = ResponseBody { writer in
+            var sent = last ?? env.hub.lastSeq
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+            if let last {
+                var cursor = last
+                while true {
+                    let page = try await env.store.events(after: cursor, limit: 1000)
+                    for e in page { try await writer.write(frame(e)) }
+                    guard let end = page.last?.seq else { break }
+                    cursor = end
+                    sent = end
+                    if page.count < 1000 { break }
+                }
+            }
+            for await item in live {
+                switch item {
+                case .event(let e):
+                    guard e.seq > sent else { continue }
+                    sent = e.seq
+                    try await writer.write(frame(e))
+                case .tick:
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-store",
+                .init("X-Accel-Buffering")!: "no",
+            ], body: body)
+    }
+
+    static func frame(_ e: StoredEvent) -> ByteBuffer {
+        let data = (try? VigilJSON.encode(e)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return ByteBuffer(string: "id: \(e.seq)\nevent: \(e.type.rawValue)\ndata: \(data)\n\n")
+    }
+}

@@ -1,0 +1,193 @@
+import VigilCore
+
+/// Validates request bodies before they reach the core; every message names the field.
+enum Input {
+    static let maxText = 2000
+
+    static func object(_ bytes: [UInt8], allowEmpty: Bool = false) throws -> [String: JSONValue] {
+        if bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }) {
+            if allowEmpty { return [:] }
+            throw VigilError.invalid("the request body is empty; a JSON object is required")
+        }
+        let value: JSONValue
+        do {
+            value = try VigilJSON.decode(JSONValue.self, from: bytes)
+        } catch {
+            throw VigilError.invalid("the request body is not valid JSON")
+        }
+        guard case .object(let o) = value else { throw VigilError.invalid("the request body must be a JSON object") }
+        return o
+    }
+
+    static func onlyKeys(_ o: [String: JSONValue], _ allowed: Set<String>, in place: String) throws {
+        if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw VigilError.invalid("unknown field \"\(place.isEmpty ? "" : place + ".")\(unknown)\"")
+        }
+    }
+
+    static func string(_ o: [String: JSONValue], _ key: String, in place: String = "", max: Int = maxText) throws
+        -> String?
+    {
+        let name = place.isEmpty ? key : "\(place).\(key)"
+        switch o[key] {
+        case nil, .null: return nil
+        case .string(let s):
+            guard s.count <= max else { throw VigilError.invalid("\(name) is longer than \(max) characters") }
+            guard !s.unicodeScalars.contains(where: { $0.value < 32 && $0 != "\n" && $0 != "\t" && $0 != "\r" })
+            else { throw VigilError.invalid("\(name) contains control characters") }
+            return s
+        default: throw VigilError.invalid("\(name) must be a string")
+        }
+    }
+
+    static func seconds(_ o: [String: JSONValue], _ key: String, range: ClosedRange<Int64>) throws -> Millis? {
+        switch o[key] {
+        case nil, .null: return nil
+        case .int(let i):
+            guard range.contains(i) else {
+                throw VigilError.invalid("\(key) must be between \(range.lowerBound) and \(range.upperBound) seconds")
+            }
+            return .seconds(i)
+        case .double(let d):
+            guard d.rounded() == d, d.isFinite else { throw VigilError.invalid("\(key) must be whole seconds") }
+            return try seconds(["v": .int(Int64(d))], "v", range: range).map { $0 }
+        default: throw VigilError.invalid("\(key) must be a whole number of seconds")
+        }
+    }
+
+    static func number(_ o: [String: JSONValue], _ key: String, in place: String, range: ClosedRange<Double>) throws
+        -> Double?
+    {
+        let name = "\(place).\(key)"
+        let d: Double
+        switch o[key] {
+        case nil, .null: return nil
+        case .int(let i): d = Double(i)
+        case .double(let x): d = x
+        default: throw VigilError.invalid("\(name) must be a number")
+        }
+        guard d.isFinite, range.contains(d) else {
+            throw VigilError.invalid("\(name) must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return d
+    }
+
+    static func caller(_ v: JSONValue?) throws -> Caller? {
+        switch v {
+        case nil, .null: return nil
+        case .object(let o):
+            try onlyKeys(o, ["alias", "callback_number"], in: "caller")
+            let number = try string(o, "callback_number", in: "caller", max: 40)
+            if let number, !number.isEmpty,
+                !number.allSatisfy({ $0.isNumber || " +-().".contains($0) })
+            {
+                throw VigilError.invalid("caller.callback_number may hold only digits, spaces and + - ( ) .")
+            }
+            return Caller(alias: try string(o, "alias", in: "caller", max: 100), callbackNumber: number)
+        default: throw VigilError.invalid("caller must be an object")
+        }
+    }
+
+    static func location(_ v: JSONValue?, required: Bool) throws -> Location? {
+        switch v {
+        case nil, .null:
+            if required { throw VigilError.invalid("location.address is required") }
+            return nil
+        case .object(let o):
+            try onlyKeys(
+                o,
+                [
+                    "address", "unit", "city", "region", "postal_code", "country", "latitude", "longitude",
+                    "access_notes",
+                ], in: "location")
+            guard let address = try string(o, "address", in: "location", max: 500),
+                !address.trimmingCharacters(in: .whitespaces).isEmpty
+            else { throw VigilError.invalid("location.address is required") }
+            let lat = try number(o, "latitude", in: "location", range: -90...90)
+            let lon = try number(o, "longitude", in: "location", range: -180...180)
+            if (lat == nil) != (lon == nil) {
+                throw VigilError.invalid("location.latitude and location.longitude go together")
+            }
+            return Location(
+                address: address, unit: try string(o, "unit", in: "location", max: 100),
+                city: try string(o, "city", in: "location", max: 200),
+                region: try string(o, "region", in: "location", max: 200),
+                postalCode: try string(o, "postal_code", in: "location", max: 40),
+                country: try string(o, "country", in: "location", max: 60), latitude: lat, longitude: lon,
+                accessNotes: try string(o, "access_notes", in: "location"))
+        default: throw VigilError.invalid("location must be an object")
+        }
+    }
+
+    static let intervalRange: ClosedRange<Int64> = 1...86_400
+    static let graceRange: ClosedRange<Int64> = 0...86_400
+
+    static func start(_ bytes: [UInt8]) throws -> StartRequest {
+        let o = try object(bytes)
+        try onlyKeys(o, ["caller", "location", "check_in_interval_s", "grace_s", "policy", "notes"], in: "")
+        let location = try location(o["location"], required: true)!
+        guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
+            throw VigilError.invalid("check_in_interval_s is required")
+        }
+        let grace = try seconds(o, "grace_s", range: graceRange) ?? .seconds(30)
+        let policy = try string(o, "policy", max: 100) ?? "default"
+        return StartRequest(
+            caller: try caller(o["caller"]) ?? Caller(), location: location, interval: interval, grace: grace,
+            policy: policy, notes: try string(o, "notes", max: 4000))
+    }
+
+    static func patch(_ bytes: [UInt8]) throws -> SessionPatch {
+        let o = try object(bytes)
+        try onlyKeys(o, ["caller", "location", "check_in_interval_s", "grace_s", "notes"], in: "")
+        let p = SessionPatch(
+            caller: try caller(o["caller"]), location: try location(o["location"], required: false),
+            interval: try seconds(o, "check_in_interval_s", range: intervalRange),
+            grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000))
+        if p.isEmpty { throw VigilError.invalid("nothing to update") }
+        return p
+    }
+
+    static func checkIn(_ bytes: [UInt8], defaultSource: CheckInSource) throws -> (CheckInSource, String?) {
+        let o = try object(bytes, allowEmpty: true)
+        try onlyKeys(o, ["source", "note"], in: "")
+        var source = defaultSource
+        if let s = try string(o, "source", max: 40) {
+            guard let v = CheckInSource(rawValue: s) else {
+                throw VigilError.invalid("source must be one of operator, caller, device, integration")
+            }
+            source = v
+        }
+        return (source, try string(o, "note"))
+    }
+
+    static func acknowledge(_ bytes: [UInt8], defaultOperator: String) throws -> (String, String?) {
+        let o = try object(bytes, allowEmpty: true)
+        try onlyKeys(o, ["operator", "note"], in: "")
+        return (try string(o, "operator", max: 100) ?? defaultOperator, try string(o, "note"))
+    }
+
+    static func end(_ bytes: [UInt8]) throws -> (Outcome, String?) {
+        let o = try object(bytes)
+        try onlyKeys(o, ["outcome", "note"], in: "")
+        guard let s = try string(o, "outcome", max: 40) else { throw VigilError.invalid("outcome is required") }
+        guard let outcome = Outcome(rawValue: s) else {
+            throw VigilError.invalid("outcome must be one of safe, ems_attended, false_alarm, caller_left, other")
+        }
+        return (outcome, try string(o, "note"))
+    }
+
+    static func dispatchStatus(_ bytes: [UInt8]) throws -> (DispatchStatus, String?) {
+        let o = try object(bytes)
+        try onlyKeys(o, ["status", "reference", "note"], in: "")
+        guard let s = try string(o, "status", max: 40) else { throw VigilError.invalid("status is required") }
+        guard let st = DispatchStatus(rawValue: s) else {
+            throw VigilError.invalid("status must be one of accepted, rejected, en_route, on_scene, closed")
+        }
+        return (st, try string(o, "reference", max: 200))
+    }
+
+    static func dispatch(_ bytes: [UInt8]) throws {
+        let o = try object(bytes, allowEmpty: true)
+        try onlyKeys(o, ["note", "operator"], in: "")
+    }
+}

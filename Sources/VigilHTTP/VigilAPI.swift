@@ -1,0 +1,294 @@
+import Foundation
+import Hummingbird
+import Logging
+import VigilCore
+
+/// The request context: Hummingbird's core storage plus the authenticated caller.
+public struct VigilContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The caller, once authenticated.
+    public var principal: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+}
+
+/// Whether the service can do its job, for `/readyz`.
+public struct Readiness: Sendable {
+    /// All checks pass.
+    public var ready: Bool
+    /// Each check and what it found.
+    public var checks: [String: String]
+
+    /// Creates a readiness report.
+    public init(ready: Bool, checks: [String: String]) {
+        self.ready = ready
+        self.checks = checks
+    }
+}
+
+/// What the HTTP layer needs from the rest of the service.
+public struct APIEnvironment: Sendable {
+    /// The session engine.
+    public var engine: SessionEngine
+    /// The store, for timelines and listings.
+    public var store: any SessionStore
+    /// Live events.
+    public var hub: EventHub
+    /// Bearer tokens.
+    public var auth: TokenAuthenticator
+    /// Base of absolute check-in links, when configured.
+    public var publicURL: String?
+    /// Serve console files from this directory instead of the bundle (for development).
+    public var assetsDirectory: String?
+    /// Readiness probe.
+    public var readiness: @Sendable () async -> Readiness
+    /// Prometheus text.
+    public var metrics: @Sendable () async -> String
+    /// The logger.
+    public var logger: Logger
+
+    /// Creates an environment.
+    public init(
+        engine: SessionEngine, store: any SessionStore, hub: EventHub, auth: TokenAuthenticator, publicURL: String?,
+        assetsDirectory: String?, readiness: @escaping @Sendable () async -> Readiness,
+        metrics: @escaping @Sendable () async -> String, logger: Logger
+    ) {
+        self.engine = engine
+        self.store = store
+        self.hub = hub
+        self.auth = auth
+        self.publicURL = publicURL
+        self.assetsDirectory = assetsDirectory
+        self.readiness = readiness
+        self.metrics = metrics
+        self.logger = logger
+    }
+}
+
+/// Builds the router of every route in CONTRACT.
+public enum VigilAPI {
+    /// The largest request body accepted.
+    public static let maxBody = 1 << 20
+
+    /// The router.
+    public static func router(_ env: APIEnvironment) -> Router<VigilContext> {
+        let router = Router(context: VigilContext.self)
+        router.add(middleware: ErrorMiddleware(logger: env.logger))
+        let assets = Assets(directory: env.assetsDirectory)
+
+        router.get("/healthz") { _, _ in json(["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            let r = await env.readiness()
+            var body: [String: JSONValue] = ["status": .string(r.ready ? "ready" : "not_ready")]
+            body["checks"] = .object(r.checks.mapValues { .string($0) })
+            return json(.object(body), status: r.ready ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { req, _ in
+            _ = try authorize(req, env, .read)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: await env.metrics())))
+        }
+        router.get("/openapi.yaml") { _, _ in try assets.response("openapi.yaml") }
+        router.get("/") { _, _ in try assets.response("console/index.html") }
+        router.get("/console/{file}") { _, ctx in
+            let file = try ctx.parameters.require("file")
+            guard file.range(of: "^[A-Za-z0-9_-]+\\.(js|css|html|svg|png|ico|json)$", options: .regularExpression) != nil
+            else { throw VigilError(.notFound, "no such file") }
+            return try assets.response("console/" + file)
+        }
+
+        // The person's own check-in link.
+        router.get("/c/{token}") { req, ctx in
+            let token = try ctx.parameters.require("token")
+            return await CheckInPage.get(token: token, ok: req.uri.queryParameters["ok"] != nil, env: env)
+        }
+        router.post("/c/{token}") { req, ctx in
+            let token = try ctx.parameters.require("token")
+            var req = req
+            _ = try await body(&req)
+            return await CheckInPage.post(token: token, env: env)
+        }
+
+        let v1 = router.group("/v1")
+        v1.post("/sessions") { req, _ in
+            let p = try authorize(req, env, .start)
+            var req = req
+            let start = try Input.start(try await body(&req))
+            let s = try await env.engine.start(start, key: idempotencyKey(req))
+            env.logger.info("session started", metadata: ["session": "\(s.id)", "by": "\(p.name)"])
+            return try sessionResponse(s, env, status: .created)
+        }
+        v1.get("/sessions") { req, _ in
+            _ = try authorize(req, env, .read)
+            let filter: SessionFilter
+            switch req.uri.queryParameters["state"].map(String.init) {
+            case nil, "open": filter = .open
+            case "all": filter = .all
+            case let s?:
+                guard let st = SessionState(rawValue: s) else {
+                    throw VigilError.invalid("state must be open, all, or one of active, overdue, escalating, dispatched, ended")
+                }
+                filter = .state(st)
+            }
+            let limit = min(max(Int(req.uri.queryParameters["limit"].map(String.init) ?? "") ?? 1000, 1), 10_000)
+            let sessions: [Session]
+            if filter == .open {
+                sessions = await env.engine.openSessions().sorted { $0.startedAt > $1.startedAt }.prefix(limit).map { $0 }
+            } else {
+                sessions = try await env.store.sessions(filter, limit: limit)
+            }
+            let views = try sessions.map { try viewJSON($0, env) }
+            return json(["sessions": .array(views)])
+        }
+        v1.get("/sessions/{id}") { req, ctx in
+            _ = try authorize(req, env, .read)
+            let id = try sessionID(ctx)
+            guard let s = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
+            var view = try viewJSON(s, env)
+            let events = try await env.store.events(of: id)
+            if case .object(var o) = view {
+                o["events"] = try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(events.map(EventJSON.init)))
+                view = .object(o)
+            }
+            return json(view)
+        }
+        v1.patch("/sessions/{id}") { req, ctx in
+            let p = try authorize(req, env, .update)
+            let id = try sessionID(ctx)
+            var req = req
+            let patch = try Input.patch(try await body(&req))
+            return try await run(id, .update(patch, by: p.name), req, env)
+        }
+        v1.post("/sessions/{id}/check-ins") { req, ctx in
+            let p = try authorize(req, env, .checkIn)
+            let id = try sessionID(ctx)
+            var req = req
+            let (source, note) = try Input.checkIn(
+                try await body(&req), defaultSource: p.role == .integration ? .integration : .operator)
+            return try await run(id, .checkIn(source: source, note: note), req, env)
+        }
+        v1.post("/sessions/{id}/acknowledge") { req, ctx in
+            let p = try authorize(req, env, .acknowledge)
+            let id = try sessionID(ctx)
+            var req = req
+            let (op, note) = try Input.acknowledge(try await body(&req), defaultOperator: p.name)
+            return try await run(id, .acknowledge(operator: op, note: note), req, env)
+        }
+        v1.post("/sessions/{id}/dispatch") { req, ctx in
+            let p = try authorize(req, env, .dispatch)
+            let id = try sessionID(ctx)
+            var req = req
+            try Input.dispatch(try await body(&req))
+            env.logger.notice("manual dispatch requested", metadata: ["session": "\(id)", "by": "\(p.name)"])
+            return try await run(id, .dispatchNow(by: p.name), req, env, status: .accepted)
+        }
+        v1.post("/sessions/{id}/end") { req, ctx in
+            let p = try authorize(req, env, .end)
+            let id = try sessionID(ctx)
+            var req = req
+            let (outcome, note) = try Input.end(try await body(&req))
+            return try await run(id, .end(outcome: outcome, by: p.name, note: note), req, env)
+        }
+        v1.post("/sessions/{id}/dispatch-status") { req, ctx in
+            let p = try authorize(req, env, .reportDispatchStatus)
+            let id = try sessionID(ctx)
+            var req = req
+            let (status, reference) = try Input.dispatchStatus(try await body(&req))
+            return try await run(id, .dispatchStatus(status, reference: reference, by: p.name), req, env)
+        }
+        v1.get("/events") { req, _ in
+            _ = try authorize(req, env, .read, allowQueryToken: true)
+            let header = req.headers[.init("Last-Event-ID")!] ?? req.uri.queryParameters["last_event_id"].map(String.init)
+            var last: Int64?
+            if let header {
+                guard let n = Int64(header.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                    throw VigilError.invalid("Last-Event-ID must be a non-negative integer")
+                }
+                last = n
+            }
+            return EventStream.response(env: env, after: last)
+        }
+        return router
+    }
+
+    // MARK: Helpers
+
+    static func authorize(
+        _ req: Request, _ env: APIEnvironment, _ permission: Permission, allowQueryToken: Bool = false
+    ) throws -> Principal {
+        var token: String?
+        if let h = req.headers[.authorization] {
+            let parts = h.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { token = String(parts[1]) }
+        } else if allowQueryToken, let q = req.uri.queryParameters["access_token"] {
+            token = String(q)
+        }
+        guard let token, let p = env.auth.authenticate(token) else { throw APIError.unauthorized }
+        guard p.role.allows(permission) else { throw APIError.forbidden(p.role) }
+        return p
+    }
+
+    static func body(_ req: inout Request) async throws -> [UInt8] {
+        if let len = req.headers[.contentLength].flatMap({ Int($0) }), len > maxBody { throw APIError.tooLarge }
+        do {
+            let buffer = try await req.collectBody(upTo: maxBody)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw APIError.tooLarge
+        }
+    }
+
+    static func sessionID(_ ctx: VigilContext) throws -> SessionID {
+        let raw = try ctx.parameters.require("id")
+        guard let id = SessionID(validating: raw) else { throw VigilError.sessionNotFound }
+        return id
+    }
+
+    static func idempotencyKey(_ req: Request) throws -> String? {
+        guard let k = req.headers[.init("Idempotency-Key")!] else { return nil }
+        guard (1...200).contains(k.utf8.count) else { throw VigilError.invalid("Idempotency-Key must be 1 to 200 characters") }
+        return k
+    }
+
+    static func run(
+        _ id: SessionID, _ command: Command, _ req: Request, _ env: APIEnvironment, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let s = try await env.engine.execute(id, command, key: try idempotencyKey(req))
+        return try sessionResponse(s, env, status: status)
+    }
+
+    static func checkInURL(_ s: Session, _ env: APIEnvironment) -> String {
+        let path = "/c/\(s.checkInToken)"
+        guard let base = env.publicURL else { return path }
+        return base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
+    }
+
+    static func viewJSON(_ s: Session, _ env: APIEnvironment) throws -> JSONValue {
+        try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(SessionView(s, checkInURL: checkInURL(s, env))))
+    }
+
+    static func sessionResponse(_ s: Session, _ env: APIEnvironment, status: HTTPResponse.Status) throws -> Response {
+        let bytes = try VigilJSON.encode(SessionView(s, checkInURL: checkInURL(s, env)))
+        return Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        let bytes = (try? VigilJSON.encode(value)) ?? Array("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// An event as the API shows it: `{"seq", "type", "at", "session_id", "data"}`.
+struct EventJSON: Encodable {
+    let event: StoredEvent
+    init(_ e: StoredEvent) { event = e }
+    func encode(to encoder: any Encoder) throws { try event.encode(to: encoder) }
+}

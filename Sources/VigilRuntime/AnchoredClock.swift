@@ -1,0 +1,34 @@
+import Foundation
+import VigilCore
+
+/// Wall-clock time read as "the wall clock at start plus monotonic time elapsed since".
+///
+/// A step of the system clock (NTP, an operator's `date -s`) can then neither fire a ladder early nor hold one
+/// back; the step is detected and logged, and the next restart re-anchors to the wall clock.
+public final class AnchoredClock: WallClock, Sendable {
+    private let wallAtStart: Int64
+    private let monoAtStart: Int64
+
+    /// Anchors now.
+    public init() {
+        wallAtStart = Self.wallMillis()
+        monoAtStart = Self.monoMillis()
+    }
+
+    public func now() -> Timestamp { Timestamp(millis: wallAtStart + Self.monoMillis() - monoAtStart) }
+
+    /// How far the system's wall clock has moved away from this clock (positive: the wall clock is ahead).
+    public func wallSkew() -> Millis { Millis(Self.wallMillis() - now().millis) }
+
+    static func wallMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    static func monoMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}

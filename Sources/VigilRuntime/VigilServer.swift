@@ -1,0 +1,216 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import VigilCore
+import VigilDelivery
+import VigilHTTP
+import VigilStore
+
+/// The composition root: the only place that knows every concrete type.
+public enum VigilServer {
+    /// Opens the store, recovers every open session, then serves until SIGTERM or SIGINT.
+    public static func run(config: VigilConfig, assetsDirectory: String?, logger: Logger) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
+        let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
+        let store: SQLiteStore
+        do {
+            // Opening the store first checks the data directory, before a key file is written into it.
+            store = try SQLiteStore(path: config.sqlitePath, sealer: nil)
+        }
+        let (sealer, created) = try AESGCMSealer.load(keyEnv: config.keyEnv, keyFile: keyFile, environment: environment)
+        if created {
+            logger.notice("created a new encryption key; back it up apart from the database", metadata: ["file": "\(keyFile)"])
+        }
+        _ = store
+        let sealed = try SQLiteStore(path: config.sqlitePath, sealer: sealer)
+        try await run(config: config, store: sealed, assetsDirectory: assetsDirectory, logger: logger)
+    }
+
+    static func run(config: VigilConfig, store: SQLiteStore, assetsDirectory: String?, logger: Logger) async throws {
+        let registry = PrometheusCollectorRegistry()
+        let hub = EventHub()
+        let metrics = RuntimeMetrics(registry: registry)
+        store.onCommit { events in
+            hub.publish(events)
+            metrics.record(events)
+        }
+        let clock = AnchoredClock()
+        let engineBox = Mutex<SessionEngine?>(nil)
+        let scheduler = DispatchTimerScheduler(clock: clock) { ids in
+            guard let engine = engineBox.withLock({ $0 }) else { return }
+            for id in ids {
+                Task {
+                    do {
+                        try await engine.fire(id)
+                    } catch {
+                        logger.error("deadline could not be recorded; the sweep will retry", metadata: ["session": "\(id)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+        let observer = RuntimeObserver()
+        let engine = SessionEngine(
+            store: store, scheduler: scheduler, clock: clock, policies: config.policies, observer: observer)
+        engineBox.withLock { $0 = engine }
+        let started = ContinuousClock.now
+        let recovered = try await engine.recover()
+        logger.notice(
+            "recovered open sessions",
+            metadata: ["sessions": "\(recovered)", "ms": "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - started).components.seconds * 1000)"])
+
+        let client = CurlClient()
+        let worker = OutboxWorker(
+            store: store, engine: engine, client: client, targets: config.targets, clock: clock,
+            logger: Logger(label: "vigil.delivery"))
+        observer.worker.withLock { $0 = worker }
+
+        let alarmTargets = config.alarmTargets.compactMap { config.targets[$0] }
+        let watchdog = Watchdog(
+            engine: engine, store: store, client: client, worker: worker, clock: clock,
+            deadlineSlack: config.watchdogDeadlineSlack, outboxSlack: config.watchdogOutboxSlack,
+            logger: Logger(label: "vigil.watchdog")
+        ) { reason, raised in
+            let event = NewEvent(.systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
+            _ = try? await store.commit(
+                CommitBatch(session: nil, expectedVersion: nil, sessionID: nil, events: [event], outbox: [], outboxUpdates: []))
+            guard raised else { return }
+            for target in alarmTargets {
+                let (id, result) = (try? await OutboxWorker.ping(target, client: client, at: clock.now(), type: .deliveryFailed,
+                    data: ["system_alarm": .string(reason)])) ?? ("", HTTPResult(status: 0, curlCode: -1, error: "render failed", headers: [:], body: []))
+                logger.warning("system alarm sent", metadata: ["target": "\(target.name)", "webhook_id": "\(id)", "status": "\(result.status)"])
+            }
+        }
+        let serving = Atomic<Bool>(false)
+        let readiness: @Sendable () async -> Readiness = {
+            var checks = watchdog.report.checks
+            checks["http"] = serving.load(ordering: .relaxed) ? "ok" : "starting"
+            let ok = serving.load(ordering: .relaxed) && watchdog.report.ok
+            return Readiness(ready: ok, checks: checks)
+        }
+        let env = APIEnvironment(
+            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens), publicURL: config.publicURL,
+            assetsDirectory: assetsDirectory, readiness: readiness,
+            metrics: {
+                let s = scheduler.stats()
+                await metrics.update(
+                    engine: engine, schedulerPending: s.pending, lateness: scheduler.drainLateness(),
+                    delivery: worker.totals, sseClients: hub.subscriberCount, watchdogOK: watchdog.isContent)
+                var buffer = [UInt8]()
+                registry.emit(into: &buffer)
+                return String(decoding: buffer, as: UTF8.self)
+            }, logger: Logger(label: "vigil.http"))
+        let app = Application(
+            router: VigilAPI.router(env),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Vigil"),
+            onServerRunning: { channel in
+                serving.store(true, ordering: .relaxed)
+                let address = channel.localAddress.map { "\($0)" } ?? "\(config.host):\(config.port)"
+                logger.notice("serving", metadata: ["address": "\(address)"])
+                var banner = "Vigil is serving on http://\(config.host):\(channel.localAddress?.port ?? config.port)/\n"
+                if let token = config.generatedToken {
+                    let dir = (config.sqlitePath as NSString).deletingLastPathComponent
+                    banner += "Operator token (also in \(dir)/operator.token): \(token)\n"
+                }
+                writeStdout(banner)
+            },
+            logger: Logger(label: "vigil.http"))
+
+        var services: [any Service] = [
+            TaskService(name: "delivery") { await worker.run() },
+            LoopService(name: "sweep", interval: .milliseconds(config.sweepInterval.value)) {
+                let r = await engine.sweep()
+                if r.errors > 0 { logger.error("sweep could not fire some sessions", metadata: ["errors": "\(r.errors)"]) }
+            },
+            LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
+            LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
+            LoopService(name: "retention", interval: .seconds(3600)) {
+                let cutoff = clock.now() - Millis.seconds(Int64(config.retentionDays) * 86_400)
+                if let n = try? await store.purgeEnded(before: cutoff), n > 0 {
+                    logger.notice("purged personal data of ended sessions", metadata: ["sessions": "\(n)"])
+                }
+            },
+        ]
+        if let url = config.heartbeatURL {
+            services.append(
+                LoopService(name: "heartbeat", interval: .milliseconds(config.heartbeatInterval.value)) {
+                    guard watchdog.isContent else { return }
+                    let r = await client.perform(HTTPRequestSpec(url: url, method: "GET", timeoutMillis: 10_000))
+                    if !(200..<300).contains(r.status) {
+                        logger.warning("heartbeat not accepted", metadata: ["status": "\(r.status)", "error": "\(r.error ?? "")"])
+                    }
+                })
+        }
+        services.append(app)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        client.shutdown()
+    }
+}
+
+/// Forwards engine news to the delivery worker.
+final class RuntimeObserver: EngineObserver {
+    let worker = Mutex<OutboxWorker?>(nil)
+    func committed(_ events: [StoredEvent]) {}
+    func outboxChanged() { worker.withLock { $0 }?.wake() }
+}
+
+/// Prometheus metrics of the service; no label carries personal data.
+final class RuntimeMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let open: Gauge
+    let schedulerPending: Gauge
+    let sseClients: Gauge
+    let watchdog: Gauge
+    let attempts: Gauge
+    let delivered: Gauge
+    let targetFailures: Gauge
+    let lateness: ValueHistogram
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        open = registry.makeGauge(name: "vigil_open_sessions", help: "Sessions not ended")
+        schedulerPending = registry.makeGauge(name: "vigil_scheduler_pending_deadlines", help: "Armed deadlines")
+        sseClients = registry.makeGauge(name: "vigil_event_stream_clients", help: "Open event streams")
+        watchdog = registry.makeGauge(name: "vigil_watchdog_ok", help: "1 while every watchdog check passes")
+        attempts = registry.makeGauge(name: "vigil_delivery_attempts", help: "Webhook attempts since start")
+        delivered = registry.makeGauge(name: "vigil_delivery_delivered", help: "Notifications accepted since start")
+        targetFailures = registry.makeGauge(name: "vigil_delivery_target_failures", help: "Targets that failed their attempts since start")
+        lateness = registry.makeValueHistogram(
+            name: "vigil_deadline_lateness_ms", buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000, 5000],
+            help: "How late deadlines fired, in milliseconds")
+    }
+
+    func record(_ events: [StoredEvent]) {
+        for e in events {
+            registry.makeCounter(name: "vigil_events_total", labels: [("type", e.type.rawValue)], help: "Events logged").increment()
+        }
+    }
+
+    func update(
+        engine: SessionEngine, schedulerPending pending: Int, lateness late: [Int64], delivery: OutboxWorker.DeliveryCounters,
+        sseClients clients: Int, watchdogOK: Bool
+    ) async {
+        let sessions = await engine.openSessions()
+        open.set(to: Double(sessions.count))
+        var byState: [SessionState: Int] = [:]
+        for s in sessions { byState[s.state, default: 0] += 1 }
+        for st in SessionState.allCases where st != .ended {
+            registry.makeGauge(name: "vigil_sessions", labels: [("state", st.rawValue)], help: "Open sessions by state")
+                .set(to: Double(byState[st] ?? 0))
+        }
+        schedulerPending.set(to: Double(pending))
+        sseClients.set(to: Double(clients))
+        watchdog.set(to: watchdogOK ? 1 : 0)
+        attempts.set(to: Double(delivery.attempts))
+        delivered.set(to: Double(delivery.delivered))
+        targetFailures.set(to: Double(delivery.targetFailures))
+        for l in late { lateness.record(Double(l)) }
+    }
+}

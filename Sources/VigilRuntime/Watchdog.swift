@@ -1,0 +1,106 @@
+import Logging
+import Synchronization
+import VigilCore
+import VigilDelivery
+import VigilHTTP
+
+/// Checks that the service is doing its job: deadlines fire, the outbox drains, the delivery thread turns, the
+/// store answers. A failure raises a system alarm and turns `/readyz` red; a monitor that fails silently is
+/// worse than none.
+final class Watchdog: Sendable {
+    private let engine: SessionEngine
+    private let store: any SessionStore
+    private let client: CurlClient
+    private let worker: OutboxWorker
+    private let clock: AnchoredClock
+    private let deadlineSlack: Millis
+    private let outboxSlack: Millis
+    private let logger: Logger
+    private let onAlarm: @Sendable (String, Bool) async -> Void
+    private let state = Mutex<(ok: Bool, checks: [String: String], ran: Bool, skewWarned: Bool)>((false, [:], false, false))
+
+    init(
+        engine: SessionEngine, store: any SessionStore, client: CurlClient, worker: OutboxWorker, clock: AnchoredClock,
+        deadlineSlack: Millis, outboxSlack: Millis, logger: Logger,
+        onAlarm: @escaping @Sendable (String, Bool) async -> Void
+    ) {
+        self.engine = engine
+        self.store = store
+        self.client = client
+        self.worker = worker
+        self.clock = clock
+        self.deadlineSlack = deadlineSlack
+        self.outboxSlack = outboxSlack
+        self.logger = logger
+        self.onAlarm = onAlarm
+    }
+
+    /// Whether every check passed on the last run.
+    var isContent: Bool { state.withLock { $0.ok && $0.ran } }
+
+    /// The last run's checks.
+    var report: (ok: Bool, checks: [String: String]) { state.withLock { ($0.ok && $0.ran, $0.checks) } }
+
+    /// Runs every check once.
+    func check() async {
+        let now = clock.now()
+        var checks: [String: String] = [:]
+        var failures: [String] = []
+        if let past = await engine.oldestPastDeadline(), now - past > deadlineSlack {
+            checks["scheduler"] = "a deadline is \((now - past).value) ms past without firing"
+            failures.append("scheduler stalled")
+        } else {
+            checks["scheduler"] = "ok"
+        }
+        do {
+            try await store.ping()
+            checks["store"] = "ok"
+            if let oldest = try await store.oldestPendingNotification(), now - oldest > outboxSlack {
+                checks["outbox"] = "a notification has waited \((now - oldest).value) ms"
+                failures.append("outbox stalled")
+            } else {
+                checks["outbox"] = "ok"
+            }
+        } catch {
+            checks["store"] = "\(error)"
+            failures.append("store unreachable")
+        }
+        let mono = CurlClient.monotonicMillis()
+        if mono - client.lastLoopTick > 5000 || mono - worker.lastPumpTick > 5000 {
+            checks["delivery"] = "the delivery thread has not turned for \(mono - min(client.lastLoopTick, worker.lastPumpTick)) ms"
+            failures.append("delivery stalled")
+        } else {
+            checks["delivery"] = "ok"
+        }
+        let skew = clock.wallSkew()
+        if abs(skew.value) > 2000 {
+            let warned = state.withLock { s -> Bool in
+                defer { s.skewWarned = true }
+                return s.skewWarned
+            }
+            if !warned {
+                logger.warning(
+                    "the system clock stepped; deadlines keep monotonic time until restart",
+                    metadata: ["skew_ms": "\(skew.value)"])
+            }
+            checks["clock"] = "system clock differs by \(skew.value) ms (deadlines follow monotonic time)"
+        } else {
+            checks["clock"] = "ok"
+        }
+        let ok = failures.isEmpty
+        let was = state.withLock { s -> (Bool, Bool) in
+            let previous = (s.ok, s.ran)
+            s.ok = ok
+            s.checks = checks
+            s.ran = true
+            return previous
+        }
+        if !ok && (was.0 || !was.1) {
+            logger.critical("watchdog alarm", metadata: ["failures": "\(failures.joined(separator: ", "))"])
+            await onAlarm(failures.joined(separator: "; "), true)
+        } else if ok && !was.0 && was.1 {
+            logger.notice("watchdog alarm cleared")
+            await onAlarm("all checks pass again", false)
+        }
+    }
+}
