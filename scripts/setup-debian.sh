@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Vigil needs on a fresh Debian 12 machine that already has Swift.
+# Usage: scripts/setup-debian.sh [--test]   (--test adds Chromium and Python for the test suites)
+set -euo pipefail
+need=()
+dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+  dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+  dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
+  dpkg -s sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+  dpkg -s openssl >/dev/null 2>&1 || need+=(openssl)
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+fi
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
