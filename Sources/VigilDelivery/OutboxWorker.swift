@@ -34,7 +34,7 @@ public final class OutboxWorker: Sendable {
     /// Creates a worker.
     public init(
         store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
-        clock: any WallClock, logger: Logger, poll: Millis = Millis(250), maxInFlight: Int = 512
+        clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512
     ) {
         self.store = store
         self.engine = engine
