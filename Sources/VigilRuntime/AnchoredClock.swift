@@ -11,11 +11,14 @@ public final class AnchoredClock: WallClock, Sendable {
 
     /// Anchors now.
     public init() {
-        wallAtStart = Self.wallMillis()
-        monoAtStart = Self.monoMillis()
+        wallAtStart = Self.wallMillis() * 1000
+        monoAtStart = Self.monoMicros()
     }
 
-    public func now() -> Timestamp { Timestamp(millis: wallAtStart + Self.monoMillis() - monoAtStart) }
+    public func now() -> Timestamp { Timestamp(millis: nowMicros() / 1000) }
+
+    /// Now in microseconds since the epoch, by the same reckoning.
+    public func nowMicros() -> Int64 { wallAtStart + Self.monoMicros() - monoAtStart }
 
     /// How far the system's wall clock has moved away from this clock (positive: the wall clock is ahead).
     public func wallSkew() -> Millis { Millis(Self.wallMillis() - now().millis) }
@@ -26,9 +29,9 @@ public final class AnchoredClock: WallClock, Sendable {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    static func monoMillis() -> Int64 {
+    static func monoMicros() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }

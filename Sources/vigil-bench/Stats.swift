@@ -1,0 +1,48 @@
+import Foundation
+
+/// Percentiles of a sample, in the sample's unit.
+struct Summary: CustomStringConvertible {
+    let count: Int
+    let p50: Double
+    let p99: Double
+    let max: Double
+
+    init(_ values: [Double]) {
+        let s = values.sorted()
+        count = s.count
+        func at(_ q: Double) -> Double { s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count - 1) * q))] }
+        p50 = at(0.5)
+        p99 = at(0.99)
+        max = s.last ?? .nan
+    }
+
+    var description: String {
+        String(format: "n=%d p50=%.2f p99=%.2f max=%.2f", count, p50, p99, max)
+    }
+}
+
+/// Resident set size of a process in bytes (this one by default), from /proc.
+func residentBytes(pid: String = "self") -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+func wallMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+func wallMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}
+
+func say(_ s: String) {
+    FileHandle.standardOutput.write(Data((s + "\n").utf8))
+}
