@@ -27,9 +27,15 @@ public final class SQLiteStore: SessionStore, Sendable {
         if !dir.isEmpty {
             var isDir: ObjCBool = false
             if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+                // Create the data directory itself, never a missing parent: a mistyped path is an error, not a
+                // new tree somewhere unexpected.
+                let parent = (dir as NSString).deletingLastPathComponent
+                if !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) {
+                    throw VigilError.unavailable("the data directory \(dir) is missing and so is its parent \(parent)")
+                }
                 do {
                     try FileManager.default.createDirectory(
-                        atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                        atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
                 } catch {
                     throw VigilError.unavailable("cannot create the data directory \(dir): \(error.localizedDescription)")
                 }

@@ -108,11 +108,12 @@ struct SQLiteStoreTests {
         #expect(reopened == false)
     }
 
-    @Test("a missing data directory is created; a read-only one is a clear error")
+    @Test("a missing data directory is created when its parent exists; a missing parent or a file is a clear error")
     func dataDirectory() throws {
         let path = Self.tempPath()
         _ = try SQLiteStore(path: path, sealer: nil)
         #expect(FileManager.default.fileExists(atPath: path))
+        #expect(throws: VigilError.self) { _ = try SQLiteStore(path: "/nonexistent-vigil/deep/v.sqlite", sealer: nil) }
         if getuid() != 0 {
             let dir = (path as NSString).deletingLastPathComponent + "-ro"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o500])
