@@ -11,6 +11,8 @@ if [[ "${1:-}" == "--test" ]]; then
   dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
   dpkg -s sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
   dpkg -s openssl >/dev/null 2>&1 || need+=(openssl)
+  dpkg -s faketime >/dev/null 2>&1 || need+=(faketime)
+  dpkg -s curl >/dev/null 2>&1 || need+=(curl)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi

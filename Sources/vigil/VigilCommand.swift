@@ -5,6 +5,21 @@ import VigilCore
 import VigilRuntime
 
 @main
+enum Entry {
+    static func main() async {
+        await VigilCommand.main(arguments())
+    }
+
+    /// The command-line arguments. Some LD_PRELOAD shims (libfaketime, used by the clock-step tests) hide argv from
+    /// the Swift runtime; /proc/self/cmdline still has it.
+    static func arguments() -> [String] {
+        if CommandLine.arguments.count > 1 { return Array(CommandLine.arguments.dropFirst()) }
+        guard let data = FileManager.default.contents(atPath: "/proc/self/cmdline") else { return [] }
+        let parts = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        return Array(parts.dropFirst().filter { !$0.isEmpty })
+    }
+}
+
 struct VigilCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
