@@ -35,6 +35,8 @@ struct ErrorMiddleware: RouterMiddleware {
             var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
             if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
             if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+            // The unread rest of an oversized body would otherwise stall the connection.
+            if status == .contentTooLarge { headers[.connection] = "close" }
             let body: JSONValue = ["error": ["code": .string(code), "message": .string(message)]]
             let bytes = (try? VigilJSON.encode(body)) ?? []
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

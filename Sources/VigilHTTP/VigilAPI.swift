@@ -233,12 +233,32 @@ public enum VigilAPI {
     }
 
     static func body(_ req: inout Request) async throws -> [UInt8] {
-        if let len = req.headers[.contentLength].flatMap({ Int($0) }), len > maxBody { throw APIError.tooLarge }
-        do {
-            let buffer = try await req.collectBody(upTo: maxBody)
-            return Array(buffer.readableBytesView)
-        } catch {
+        if let len = req.headers[.contentLength].flatMap({ Int($0) }), len > maxBody {
+            try await drain(req)
             throw APIError.tooLarge
+        }
+        var collected: [UInt8] = []
+        var discarded = 0
+        for try await chunk in req.body {
+            if collected.count + chunk.readableBytes <= maxBody && discarded == 0 {
+                collected.append(contentsOf: chunk.readableBytesView)
+            } else {
+                // Too large: keep reading (up to 16 MiB) so the client gets its 413, then answer.
+                discarded += chunk.readableBytes
+                if discarded > 16 << 20 { break }
+            }
+        }
+        if discarded > 0 { throw APIError.tooLarge }
+        return collected
+    }
+
+    /// Reads and discards what is left of an oversized body (up to 16 MiB), so the client that is still sending
+    /// it gets its 413 instead of a stalled connection; past that the connection is closed.
+    static func drain(_ req: Request) async throws {
+        var discarded = 0
+        for try await chunk in req.body {
+            discarded += chunk.readableBytes
+            if discarded > 16 << 20 { break }
         }
     }
 
