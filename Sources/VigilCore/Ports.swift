@@ -56,6 +56,8 @@ public protocol SessionStore: Sendable {
     func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem]
     /// Records an attempt's bookkeeping on a pending notification; false when it is no longer pending.
     func recordAttempt(_ update: OutboxUpdate) async throws -> Bool
+    /// Records several in one transaction; for each, false when it is no longer pending.
+    func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool]
     /// The oldest `nextAttemptAt` among pending notifications.
     func oldestPendingNotification() async throws -> Timestamp?
     /// Ids of open sessions whose stored deadline is at or before `instant`.

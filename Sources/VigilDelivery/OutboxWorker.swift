@@ -68,7 +68,7 @@ public final class OutboxWorker: Sendable {
             }
         }
         defer { ticker.cancel() }
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             for await _ in stream {
                 if Task.isCancelled { break }
                 lastPump.store(CurlClient.monotonicMillis(), ordering: .relaxed)
@@ -79,13 +79,35 @@ public final class OutboxWorker: Sendable {
                     logger.error("outbox read failed", metadata: ["error": "\(error)"])
                     continue
                 }
-                for item in due {
-                    let claimed = inFlight.withLock { set -> Bool in
+                let claimed = due.filter { item in
+                    inFlight.withLock { set -> Bool in
                         if set.count >= maxInFlight || set.contains(item.id) { return false }
                         set.insert(item.id)
                         return true
                     }
-                    guard claimed else { continue }
+                }
+                if claimed.isEmpty { continue }
+                // Count every claimed attempt before sending, all in one transaction: a crash mid-flight must not
+                // grant extra attempts, and one fsync serves the whole batch.
+                let now = clock.now()
+                let updates = claimed.map { item in
+                    OutboxUpdate(
+                        id: item.id, status: .pending, targetIndex: item.targetIndex, attempts: item.attempts + 1,
+                        nextAttemptAt: now + (targets[item.targets[item.targetIndex]]?.timeout ?? .zero) + Millis(1000))
+                }
+                let stillPending: [Bool]
+                do {
+                    stillPending = try await store.recordAttempts(updates)
+                } catch {
+                    logger.error("outbox write failed; will retry", metadata: ["error": "\(error)"])
+                    inFlight.withLock { set in for item in claimed { set.remove(item.id) } }
+                    continue
+                }
+                for (item, pending) in zip(claimed, stillPending) {
+                    guard pending else {
+                        inFlight.withLock { _ = $0.remove(item.id) }
+                        continue
+                    }
                     group.addTask {
                         await self.attempt(item)
                         self.inFlight.withLock { _ = $0.remove(item.id) }
@@ -110,20 +132,6 @@ public final class OutboxWorker: Sendable {
         guard let target = targets[name] else {
             logger.error("notification names a target that is not configured", metadata: meta)
             await report(item, .targetFailed(targetIndex: index, reason: "target not configured", attempts: attempt))
-            return
-        }
-        // Count the attempt before sending: a crash mid-flight must not grant extra attempts.
-        do {
-            let stillPending = try await store.recordAttempt(
-                OutboxUpdate(
-                    id: item.id, status: .pending, targetIndex: index, attempts: attempt,
-                    nextAttemptAt: clock.now() + target.timeout + Millis(1000)))
-            guard stillPending else {
-                logger.info("notification withdrawn before sending", metadata: meta)
-                return
-            }
-        } catch {
-            logger.error("outbox write failed; will retry", metadata: meta.merging(["error": "\(error)"]) { a, _ in a })
             return
         }
         let body: [UInt8]

@@ -182,15 +182,20 @@ final class RuntimeMetrics: Sendable {
         attempts = registry.makeGauge(name: "vigil_delivery_attempts", help: "Webhook attempts since start")
         delivered = registry.makeGauge(name: "vigil_delivery_delivered", help: "Notifications accepted since start")
         targetFailures = registry.makeGauge(name: "vigil_delivery_target_failures", help: "Targets that failed their attempts since start")
+        var counters: [EventType: Counter] = [:]
+        for t in EventType.allCases {
+            counters[t] = registry.makeCounter(name: "vigil_events_total", labels: [("type", t.rawValue)], help: "Events logged")
+        }
+        eventCounters = counters
         lateness = registry.makeValueHistogram(
             name: "vigil_deadline_lateness_ms", buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000, 5000],
             help: "How late deadlines fired, in milliseconds")
     }
 
+    let eventCounters: [EventType: Counter]
+
     func record(_ events: [StoredEvent]) {
-        for e in events {
-            registry.makeCounter(name: "vigil_events_total", labels: [("type", e.type.rawValue)], help: "Events logged").increment()
-        }
+        for e in events { eventCounters[e.type]?.increment() }
     }
 
     func update(

@@ -15,8 +15,16 @@ public final class SQLiteStore: SessionStore, Sendable {
     public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
 
     private struct PendingWrites {
-        var queue: [(CommitBatch, CheckedContinuation<[StoredEvent], any Error>)] = []
+        var queue: [(Prepared, CheckedContinuation<[StoredEvent], any Error>)] = []
         var writing = false
+    }
+
+    /// A batch with every blob already encoded and sealed, so the single writer only runs SQL.
+    struct Prepared: Sendable {
+        var batch: CommitBatch
+        var snapshot: Data?
+        var events: [Data]
+        var outbox: [(body: Data, targets: String, webhookIDs: String)]
     }
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -127,12 +135,22 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
-    private func prepare(_ batch: CommitBatch) throws -> CommitBatch { batch }
+    private func prepare(_ batch: CommitBatch) throws -> Prepared {
+        Prepared(
+            batch: batch, snapshot: try batch.session.map { Data(try seal(VigilJSON.encode($0))) },
+            events: try batch.events.map { Data(try seal(VigilJSON.encode($0.data))) },
+            outbox: try batch.outbox.map {
+                (
+                    Data(try seal($0.body)), String(decoding: try VigilJSON.encode($0.targets), as: UTF8.self),
+                    String(decoding: try VigilJSON.encode($0.webhookIDs), as: UTF8.self)
+                )
+            })
+    }
 
     /// Writes every queued batch in one transaction, each in its own savepoint, until the queue is empty.
     private func drain() async {
         while true {
-            let work = pending.withLock { p -> [(CommitBatch, CheckedContinuation<[StoredEvent], any Error>)] in
+            let work = pending.withLock { p -> [(Prepared, CheckedContinuation<[StoredEvent], any Error>)] in
                 let w = p.queue
                 p.queue = []
                 if w.isEmpty { p.writing = false }
@@ -170,9 +188,9 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
-    private func apply(_ b: CommitBatch, _ db: Database) throws -> [StoredEvent] {
-        if let s = b.session {
-            let snapshot = try seal(VigilJSON.encode(s))
+    private func apply(_ p: Prepared, _ db: Database) throws -> [StoredEvent] {
+        let b = p.batch
+        if let s = b.session, let snapshot = p.snapshot {
             let deadline = s.nextDeadline?.millis
             if let expected = b.expectedVersion {
                 try db.execute(
@@ -181,8 +199,7 @@ public final class SQLiteStore: SessionStore, Sendable {
                         WHERE id = ? AND version = ?
                         """,
                     arguments: [
-                        s.version, s.state.rawValue, s.endedAt?.millis, deadline, Data(snapshot), s.id.rawValue,
-                        expected,
+                        s.version, s.state.rawValue, s.endedAt?.millis, deadline, snapshot, s.id.rawValue, expected,
                     ])
                 if db.changesCount != 1 { throw VigilError.conflict("the session changed since it was read") }
             } else {
@@ -193,21 +210,20 @@ public final class SQLiteStore: SessionStore, Sendable {
                         """,
                     arguments: [
                         s.id.rawValue, s.version, s.state.rawValue, s.startedAt.millis, s.endedAt?.millis, deadline,
-                        Data(snapshot),
+                        snapshot,
                     ])
             }
         }
         var stored: [StoredEvent] = []
-        for e in b.events {
-            let data = try seal(VigilJSON.encode(e.data))
+        for (i, e) in b.events.enumerated() {
             try db.execute(
                 sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)",
-                arguments: [b.sessionID?.rawValue, e.type.rawValue, e.at.millis, Data(data)])
+                arguments: [b.sessionID?.rawValue, e.type.rawValue, e.at.millis, p.events[i]])
             stored.append(
                 StoredEvent(
                     seq: db.lastInsertedRowID, sessionID: b.sessionID, type: e.type, at: e.at, data: e.data))
         }
-        for item in b.outbox {
+        for (i, item) in b.outbox.enumerated() {
             try db.execute(
                 sql: """
                     INSERT INTO outbox (id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch,
@@ -215,11 +231,9 @@ public final class SQLiteStore: SessionStore, Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    item.id.rawValue, item.sessionID.rawValue, item.type.rawValue,
-                    String(decoding: try VigilJSON.encode(item.targets), as: UTF8.self),
-                    String(decoding: try VigilJSON.encode(item.webhookIDs), as: UTF8.self),
-                    Data(try seal(item.body)), item.createdAt.millis, item.isDispatch, item.status.rawValue,
-                    item.targetIndex, item.attempts, item.nextAttemptAt.millis,
+                    item.id.rawValue, item.sessionID.rawValue, item.type.rawValue, p.outbox[i].targets,
+                    p.outbox[i].webhookIDs, p.outbox[i].body, item.createdAt.millis, item.isDispatch,
+                    item.status.rawValue, item.targetIndex, item.attempts, item.nextAttemptAt.millis,
                 ])
         }
         for u in b.outboxUpdates { try Self.apply(u, db) }
@@ -232,6 +246,19 @@ public final class SQLiteStore: SessionStore, Sendable {
             sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ? WHERE id = ?"
                 + guardClause,
             arguments: [u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.id.rawValue])
+    }
+
+    public func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool] {
+        do {
+            return try await pool.write { db in
+                try updates.map { u in
+                    try Self.apply(u, db)
+                    return db.changesCount > 0
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
     }
 
     public func recordAttempt(_ update: OutboxUpdate) async throws -> Bool {

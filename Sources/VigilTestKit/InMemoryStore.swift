@@ -109,6 +109,12 @@ public final class InMemoryStore: SessionStore, Sendable {
         }
     }
 
+    public func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool] {
+        var out: [Bool] = []
+        for u in updates { out.append(try await recordAttempt(u)) }
+        return out
+    }
+
     public func oldestPendingNotification() async throws -> Timestamp? {
         state.withLock { $0.outbox.values.filter { $0.status == .pending }.map(\.nextAttemptAt).min() }
     }

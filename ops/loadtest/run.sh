@@ -12,8 +12,10 @@ PORT=${PORT:-18080}
 RPORT=${RPORT:-18099}
 SKIP_SCHEDULER=${SKIP_SCHEDULER:-0}
 scripts/setup-debian.sh
-swift build -c release --product vigil --product vigil-bench >/dev/null
-BIN=.build/release
+SCRATCH=${SCRATCH:-.build}
+swift build -c release --scratch-path "$SCRATCH" --product vigil >/dev/null
+swift build -c release --scratch-path "$SCRATCH" --product vigil-bench >/dev/null
+BIN=$SCRATCH/release
 WORK=$(mktemp -d /tmp/vigil-load.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -42,11 +44,11 @@ start_server() {
   SERVER=$!
   until curl -sf "127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
   local t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
+  READY_SECONDS=$(python3 -c "print(round($t1 - $t0, 2))")
 }
 
 $BIN/vigil-bench receiver --port $RPORT >"$WORK/receiver.log" 2>&1 &
-start_server >/dev/null
+start_server
 echo "== populate $N open sessions over HTTP"
 $BIN/vigil-bench populate --server "http://127.0.0.1:$PORT" --count "$N" --interval 86400 --out "$WORK/ids.txt"
 echo "resident memory of vigil serve with $N open sessions: $(( $(grep VmRSS /proc/$SERVER/status | awk '{print $2}') / 1024 )) MiB"
@@ -65,5 +67,6 @@ echo "lateness of dispatch arrival after the deadline (ms): $(curl -s 127.0.0.1:
 
 echo "== restart with $N open sessions: process start to /readyz green"
 kill -TERM $SERVER; wait $SERVER || true
-echo "restart to ready: $(start_server) s"
+start_server
+echo "restart to ready: $READY_SECONDS s"
 echo "resident memory after restart: $(( $(grep VmRSS /proc/$SERVER/status | awk '{print $2}') / 1024 )) MiB"
