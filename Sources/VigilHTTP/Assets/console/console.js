@@ -1,0 +1,420 @@
+// Vigil operator console: plain JavaScript, no dependencies, nothing loaded from elsewhere.
+// Never logs personal data: addresses, numbers and notes stay on the page.
+(function () {
+  "use strict";
+  const $ = (s) => document.querySelector(s);
+  const STATE_WORDS = { active: "Active", overdue: "OVERDUE", escalating: "ESCALATING", dispatched: "DISPATCHED", ended: "Ended" };
+  const URGENCY = { dispatched: 0, escalating: 1, overdue: 2, active: 3, ended: 4 };
+  const ALARM_STATES = new Set(["overdue", "escalating", "dispatched"]);
+  const sessions = new Map();
+  let token = sessionStorage.getItem("vigil.token");
+  let source = null;
+  let selected = null;
+  let alarms = [];
+  let titleTimer = null;
+  let audio = null;
+
+  // ---- API ----
+  async function api(method, path, body) {
+    const res = await fetch(path, {
+      method,
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (res.status === 401) { signOut("Your token was not accepted. Sign in again."); throw new Error("unauthorized"); }
+    if (!res.ok) {
+      const msg = data && data.error ? data.error.message : "HTTP " + res.status;
+      const err = new Error(msg);
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+
+  // ---- sign in ----
+  function showApp(on) {
+    $("#signin-view").hidden = on;
+    $("#app").hidden = !on;
+  }
+
+  async function signIn(t) {
+    token = t;
+    try {
+      await api("GET", "/v1/sessions?state=open&limit=1");
+    } catch (e) {
+      $("#signin-error").textContent = e.message === "unauthorized" ? "That token was not accepted." : "Cannot reach Vigil: " + e.message;
+      return;
+    }
+    sessionStorage.setItem("vigil.token", t);
+    showApp(true);
+    await reloadAll();
+    connect();
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem("vigil.token");
+    token = null;
+    if (source) source.close();
+    source = null;
+    sessions.clear();
+    render();
+    showApp(false);
+    $("#signin-error").textContent = message || "";
+  }
+
+  // ---- data ----
+  async function reloadAll() {
+    const data = await api("GET", "/v1/sessions?state=open");
+    const seen = new Set();
+    for (const s of data.sessions) { seen.add(s.id); upsert(s, false); }
+    for (const id of Array.from(sessions.keys())) if (!seen.has(id)) sessions.delete(id);
+    render();
+  }
+
+  async function refresh(id) {
+    try {
+      const s = await api("GET", "/v1/sessions/" + encodeURIComponent(id));
+      upsert(s, true);
+      render();
+    } catch (e) {
+      if (e.status === 404) { sessions.delete(id); render(); }
+    }
+  }
+
+  function upsert(s, alarmOnChange) {
+    const before = sessions.get(s.id);
+    if (s.state === "ended") { sessions.delete(s.id); return; }
+    sessions.set(s.id, s);
+    if (alarmOnChange && ALARM_STATES.has(s.state) && (!before || before.state !== s.state)) {
+      raiseAlarm(label(s) + " is " + STATE_WORDS[s.state].toLowerCase());
+    }
+  }
+
+  function label(s) { return s.caller && s.caller.alias ? s.caller.alias : "(no alias)"; }
+
+  // ---- live events ----
+  function connect() {
+    if (source) source.close();
+    const conn = $("#conn");
+    source = new EventSource("/v1/events?access_token=" + encodeURIComponent(token));
+    source.onopen = () => {
+      conn.textContent = "live";
+      conn.className = "conn live";
+      reloadAll().catch(() => {});
+    };
+    source.onerror = () => {
+      conn.textContent = "connection lost: reconnecting…";
+      conn.className = "conn down";
+    };
+    const handle = (ev) => {
+      let e;
+      try { e = JSON.parse(ev.data); } catch (x) { return; }
+      if (e.type === "delivery.failed" && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm("Delivery failed for " + (s ? label(s) : "a session") + ": no target accepted the notification");
+      }
+      if (e.type === "system.alarm" && e.data && e.data.raised) raiseAlarm("System alarm: " + e.data.reason);
+      if (e.session_id) refresh(e.session_id);
+    };
+    for (const t of ["session.started", "session.updated", "session.ended", "check_in.received", "check_in.overdue",
+      "escalation.started", "escalation.step", "escalation.acknowledged", "escalation.resumed", "escalation.resolved",
+      "dispatch.requested", "dispatch.accepted", "dispatch.cancelled", "dispatch.status", "delivery.succeeded",
+      "delivery.target_failed", "delivery.failed", "system.alarm"]) {
+      source.addEventListener(t, handle);
+    }
+  }
+
+  // ---- alarms ----
+  function raiseAlarm(text) {
+    alarms.push(text);
+    $("#alarm-text").textContent = alarms[alarms.length - 1] + (alarms.length > 1 ? " (+" + (alarms.length - 1) + " more)" : "");
+    $("#alarm-banner").hidden = false;
+    beep();
+    if ("Notification" in window && Notification.permission === "granted") {
+      try { new Notification("Vigil alarm", { body: text, requireInteraction: true }); } catch (e) { /* ignore */ }
+    }
+    if (!titleTimer) {
+      let on = false;
+      titleTimer = setInterval(() => { on = !on; document.title = on ? "⚠ ALARM – Vigil" : "Vigil console"; }, 700);
+    }
+  }
+
+  function clearAlarms() {
+    alarms = [];
+    $("#alarm-banner").hidden = true;
+    clearInterval(titleTimer);
+    titleTimer = null;
+    document.title = "Vigil console";
+  }
+
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+      for (let i = 0; i < 3; i++) {
+        const o = audio.createOscillator();
+        const g = audio.createGain();
+        o.frequency.value = 880;
+        g.gain.value = 0.25;
+        o.connect(g); g.connect(audio.destination);
+        const t = audio.currentTime + i * 0.35;
+        o.start(t); o.stop(t + 0.2);
+      }
+    } catch (e) { /* no audio here */ }
+  }
+
+  // ---- rendering ----
+  function fmtCountdown(s) {
+    if (!s.next_check_in_due_at) return "—";
+    const left = Math.round((Date.parse(s.next_check_in_due_at) - Date.now()) / 1000);
+    const abs = Math.abs(left);
+    const mmss = Math.floor(abs / 60) + ":" + String(abs % 60).padStart(2, "0");
+    return left >= 0 ? "in " + mmss : "overdue by " + mmss;
+  }
+
+  function sorted() {
+    return Array.from(sessions.values()).sort((a, b) => {
+      const u = (URGENCY[a.state] - URGENCY[b.state]) || ((b.delivery_failures > 0) - (a.delivery_failures > 0));
+      return u || (Date.parse(a.next_check_in_due_at) - Date.parse(b.next_check_in_due_at));
+    });
+  }
+
+  function cell(tr, labelText, content) {
+    const td = document.createElement("td");
+    td.dataset.label = labelText;
+    if (content instanceof Node) td.appendChild(content); else td.textContent = content;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function button(text, action, title) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    b.dataset.action = action;
+    if (title) b.title = title;
+    return b;
+  }
+
+  function render() {
+    const body = $("#board-body");
+    body.textContent = "";
+    const list = sorted();
+    $("#empty").hidden = list.length > 0;
+    for (const s of list) {
+      const tr = document.createElement("tr");
+      tr.dataset.sessionId = s.id;
+      tr.dataset.state = s.state;
+      if (s.id === selected) tr.className = "selected";
+      cell(tr, "Person", label(s));
+      const badge = document.createElement("span");
+      badge.className = "state state-" + s.state;
+      badge.textContent = STATE_WORDS[s.state] || s.state;
+      cell(tr, "State", badge);
+      const cd = document.createElement("span");
+      cd.className = "countdown";
+      cell(tr, "Next check-in", cd);
+      const e = s.escalation;
+      cell(tr, "Escalation", e ? "step " + e.step + (e.acknowledged_by ? " · acknowledged by " + e.acknowledged_by : "") +
+        (e.paused_until ? " · paused" : "") : "—");
+      const d = s.dispatch;
+      cell(tr, "Dispatch", d ? (d.delivered_at ? "accepted by " + d.target + (d.status ? " · " + d.status : "") +
+        (d.cancelled_at ? " · cancel sent" : "") : d.failed_at ? "FAILED" : "requested…") : "—");
+      const dl = cell(tr, "Delivery", s.delivery_failures > 0 ? "FAILED (" + s.delivery_failures + ")" : "ok");
+      dl.className = s.delivery_failures > 0 ? "error" : "";
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      actions.append(button("Check in", "check-in", "c"), button("Acknowledge", "acknowledge", "a"),
+        button("Dispatch now", "dispatch", "d"), button("End", "end", "e"), button("Edit", "edit"),
+        button("Timeline", "timeline", "t"));
+      cell(tr, "Actions", actions);
+      tr.addEventListener("click", (ev) => {
+        selected = s.id;
+        const a = ev.target.closest("button[data-action]");
+        if (a) act(a.dataset.action, s.id);
+        else render();
+      });
+      body.appendChild(tr);
+    }
+    tick();
+  }
+
+  function tick() {
+    for (const tr of document.querySelectorAll("#board-body tr")) {
+      const s = sessions.get(tr.dataset.sessionId);
+      if (!s) continue;
+      const cd = tr.querySelector(".countdown");
+      cd.textContent = fmtCountdown(s);
+      cd.classList.toggle("late", Date.parse(s.next_check_in_due_at) < Date.now());
+    }
+  }
+
+  // ---- actions ----
+  let current = null;
+
+  async function act(action, id) {
+    const s = sessions.get(id);
+    if (!s) return;
+    current = id;
+    try {
+      if (action === "check-in") { upsert(await api("POST", "/v1/sessions/" + id + "/check-ins", { source: "operator" }), false); render(); }
+      else if (action === "acknowledge") { upsert(await api("POST", "/v1/sessions/" + id + "/acknowledge", {}), false); render(); }
+      else if (action === "dispatch") {
+        $("#dispatch-address").textContent = [s.location.address, s.location.unit, s.location.city].filter(Boolean).join(", ");
+        $("#dispatch-error").textContent = "";
+        $("#dispatch-dialog").showModal();
+      } else if (action === "end") { $("#end-error").textContent = ""; $("#end-dialog").showModal(); }
+      else if (action === "edit") {
+        const f = $("#edit-form");
+        f.address.value = s.location.address || "";
+        f.unit.value = s.location.unit || "";
+        f.access_notes.value = s.location.access_notes || "";
+        f.check_in_interval_s.value = s.check_in_interval_s;
+        f.grace_s.value = s.grace_s;
+        $("#edit-error").textContent = "";
+        $("#edit-dialog").showModal();
+      } else if (action === "timeline") {
+        const full = await api("GET", "/v1/sessions/" + id);
+        const ol = $("#timeline");
+        ol.textContent = "";
+        for (const e of full.events) {
+          const li = document.createElement("li");
+          li.textContent = new Date(e.at).toLocaleTimeString() + " — " + e.type;
+          ol.appendChild(li);
+        }
+        $("#timeline-dialog").showModal();
+      }
+    } catch (e) {
+      if (e.message !== "unauthorized") raiseAlarm("Action failed: " + e.message);
+    }
+  }
+
+  function intField(form, name, errors, required, min) {
+    const v = form[name].value.trim();
+    form[name].removeAttribute("aria-invalid");
+    if (v === "") { if (required) { errors.push(name.replace(/_/g, " ") + " is required"); form[name].setAttribute("aria-invalid", "true"); } return undefined; }
+    if (!/^\d+$/.test(v) || Number(v) < min) {
+      errors.push(name.replace(/_/g, " ") + " must be a whole number" + (min > 0 ? " of at least " + min : ""));
+      form[name].setAttribute("aria-invalid", "true");
+      return undefined;
+    }
+    return Number(v);
+  }
+
+  function text(form, name) { const v = form[name].value.trim(); return v === "" ? undefined : v; }
+
+  async function startSession(ev) {
+    ev.preventDefault();
+    const f = ev.target;
+    const errors = [];
+    f.address.removeAttribute("aria-invalid");
+    if (!text(f, "address")) { errors.push("Address is required"); f.address.setAttribute("aria-invalid", "true"); }
+    const interval = intField(f, "check_in_interval_s", errors, true, 1);
+    const grace = intField(f, "grace_s", errors, false, 0);
+    const lat = text(f, "latitude"), lon = text(f, "longitude");
+    if ((lat === undefined) !== (lon === undefined)) errors.push("Latitude and longitude go together");
+    if (lat !== undefined && (isNaN(Number(lat)) || Math.abs(Number(lat)) > 90)) errors.push("Latitude must be between -90 and 90");
+    if (lon !== undefined && (isNaN(Number(lon)) || Math.abs(Number(lon)) > 180)) errors.push("Longitude must be between -180 and 180");
+    if (errors.length) { $("#new-session-error").textContent = errors.join(". ") + "."; return; }
+    const location = { address: text(f, "address") };
+    for (const k of ["unit", "city", "region", "postal_code", "country", "access_notes"]) if (text(f, k)) location[k] = text(f, k);
+    if (lat !== undefined) { location.latitude = Number(lat); location.longitude = Number(lon); }
+    const body = { location, check_in_interval_s: interval };
+    if (grace !== undefined) body.grace_s = grace;
+    if (text(f, "policy")) body.policy = text(f, "policy");
+    if (text(f, "notes")) body.notes = text(f, "notes");
+    const caller = {};
+    if (text(f, "alias")) caller.alias = text(f, "alias");
+    if (text(f, "callback_number")) caller.callback_number = text(f, "callback_number");
+    if (Object.keys(caller).length) body.caller = caller;
+    try {
+      const s = await api("POST", "/v1/sessions", body);
+      upsert(s, false);
+      selected = s.id;
+      render();
+      f.reset();
+      $("#new-session-dialog").close();
+    } catch (e) {
+      $("#new-session-error").textContent = e.message;
+    }
+  }
+
+  async function saveEdit(ev) {
+    ev.preventDefault();
+    const f = ev.target, s = sessions.get(current);
+    const errors = [];
+    if (!text(f, "address")) errors.push("Address is required");
+    const interval = intField(f, "check_in_interval_s", errors, false, 1);
+    const grace = intField(f, "grace_s", errors, false, 0);
+    if (errors.length) { $("#edit-error").textContent = errors.join(". ") + "."; return; }
+    const location = Object.assign({}, s.location, { address: text(f, "address"), unit: text(f, "unit"), access_notes: text(f, "access_notes") });
+    for (const k of Object.keys(location)) if (location[k] === undefined || location[k] === null) delete location[k];
+    const body = { location };
+    if (interval !== undefined) body.check_in_interval_s = interval;
+    if (grace !== undefined) body.grace_s = grace;
+    try { upsert(await api("PATCH", "/v1/sessions/" + current, body), false); render(); $("#edit-dialog").close(); }
+    catch (e) { $("#edit-error").textContent = e.message; }
+  }
+
+  async function endSession(ev) {
+    ev.preventDefault();
+    const f = ev.target;
+    const body = { outcome: f.outcome.value };
+    if (text(f, "note")) body.note = text(f, "note");
+    try { await api("POST", "/v1/sessions/" + current + "/end", body); sessions.delete(current); render(); $("#end-dialog").close(); f.reset(); }
+    catch (e) { $("#end-error").textContent = e.message; }
+  }
+
+  async function dispatchNow(ev) {
+    ev.preventDefault();
+    try { upsert(await api("POST", "/v1/sessions/" + current + "/dispatch", {}), false); render(); $("#dispatch-dialog").close(); }
+    catch (e) { $("#dispatch-error").textContent = e.message; }
+  }
+
+  // ---- keyboard ----
+  function onKey(ev) {
+    if (ev.target.closest("input, textarea, select") || document.querySelector("dialog[open]") || $("#app").hidden) {
+      return;
+    }
+    const list = sorted();
+    const i = list.findIndex((s) => s.id === selected);
+    const sel = () => (selected && sessions.has(selected) ? selected : list.length ? list[0].id : null);
+    switch (ev.key) {
+      case "n": ev.preventDefault(); openNew(); break;
+      case "j": if (list.length) { selected = list[Math.min(list.length - 1, i + 1)].id; render(); } break;
+      case "k": if (list.length) { selected = list[Math.max(0, i - 1)].id; render(); } break;
+      case "c": if (sel()) act("check-in", sel()); break;
+      case "a": if (sel()) act("acknowledge", sel()); break;
+      case "d": if (sel()) act("dispatch", sel()); break;
+      case "e": if (sel()) act("end", sel()); break;
+      case "t": if (sel()) act("timeline", sel()); break;
+      default: break;
+    }
+  }
+
+  function openNew() {
+    $("#new-session-error").textContent = "";
+    $("#new-session-dialog").showModal();
+    $("#new-session").alias.focus();
+  }
+
+  // ---- wiring ----
+  $("#signin").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("#signin-token").value.trim()); });
+  $("#signout").addEventListener("click", () => signOut(""));
+  $("#new-session-button").addEventListener("click", openNew);
+  $("#new-session").addEventListener("submit", startSession);
+  $("#edit-form").addEventListener("submit", saveEdit);
+  $("#end-form").addEventListener("submit", endSession);
+  $("#dispatch-form").addEventListener("submit", dispatchNow);
+  $("#alarm-ack").addEventListener("click", clearAlarms);
+  $("#enable-alerts").addEventListener("click", () => {
+    beep();
+    if ("Notification" in window) Notification.requestPermission();
+  });
+  for (const b of document.querySelectorAll("dialog [data-close]")) b.addEventListener("click", () => b.closest("dialog").close());
+  document.addEventListener("keydown", onKey);
+  setInterval(tick, 1000);
+  if (token) signIn(token); else showApp(false);
+})();
