@@ -32,7 +32,7 @@ enum Input {
         switch o[key] {
         case nil, .null: return nil
         case .string(let s):
-            guard s.count <= max else { throw VigilError.invalid("\(name) is longer than \(max) characters") }
+            guard s.unicodeScalars.count <= max, s.utf16.count <= max else { throw VigilError.invalid("\(name) is longer than \(max) characters") }
             guard !s.unicodeScalars.contains(where: { $0.value < 32 && $0 != "\n" && $0 != "\t" && $0 != "\r" })
             else { throw VigilError.invalid("\(name) contains control characters") }
             return s
@@ -183,11 +183,14 @@ enum Input {
         guard let st = DispatchStatus(rawValue: s) else {
             throw VigilError.invalid("status must be one of accepted, rejected, en_route, on_scene, closed")
         }
+        _ = try string(o, "note")
         return (st, try string(o, "reference", max: 200))
     }
 
     static func dispatch(_ bytes: [UInt8]) throws {
         let o = try object(bytes, allowEmpty: true)
         try onlyKeys(o, ["note", "operator"], in: "")
+        _ = try string(o, "note")
+        _ = try string(o, "operator", max: 100)
     }
 }

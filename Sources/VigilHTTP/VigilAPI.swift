@@ -134,7 +134,13 @@ public enum VigilAPI {
                 }
                 filter = .state(st)
             }
-            let limit = min(max(Int(req.uri.queryParameters["limit"].map(String.init) ?? "") ?? 1000, 1), 10_000)
+            var limit = 1000
+            if let raw = req.uri.queryParameters["limit"] {
+                guard let n = Int(raw), (1...10_000).contains(n) else {
+                    throw VigilError.invalid("limit must be a whole number from 1 to 10000")
+                }
+                limit = n
+            }
             let sessions: [Session]
             if filter == .open {
                 sessions = await env.engine.openSessions().sorted { $0.startedAt > $1.startedAt }.prefix(limit).map { $0 }
@@ -202,9 +208,12 @@ public enum VigilAPI {
         }
         v1.get("/events") { req, _ in
             _ = try authorize(req, env, .read, allowQueryToken: true)
-            let header = req.headers[.init("Last-Event-ID")!] ?? req.uri.queryParameters["last_event_id"].map(String.init)
+            var header = req.headers[.init("Last-Event-ID")!]
+            if header?.trimmingCharacters(in: .whitespaces).isEmpty ?? true {
+                header = req.uri.queryParameters["last_event_id"].map(String.init)
+            }
             var last: Int64?
-            if let header {
+            if let header, !header.trimmingCharacters(in: .whitespaces).isEmpty {
                 guard let n = Int64(header.trimmingCharacters(in: .whitespaces)), n >= 0 else {
                     throw VigilError.invalid("Last-Event-ID must be a non-negative integer")
                 }
