@@ -30,8 +30,6 @@ export VIGIL_BIN="$PWD/.build/debug/vigil"
 args=(-q -p no:cacheprovider)
 [[ "${1:-}" == "--soak" ]] && export VIGIL_SOAK=1
 # Browser tests first, fault tests after: the last fault test reads every server log for personal data.
-dirs=(Tests/browser)
-[[ -d Tests/e2e ]] && dirs+=(Tests/e2e)
-dirs+=(Tests/faults)
+dirs=(Tests/browser Tests/faults)
 rm -rf .build/test-logs
 .venv-test/bin/python -m pytest "${args[@]}" "${dirs[@]}"
