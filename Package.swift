@@ -128,10 +128,5 @@ let package = Package(
             dependencies: ["VigilRuntime", "VigilCore", "VigilTestKit"],
             swiftSettings: strict
         ),
-        .testTarget(
-            name: "VigilEndToEndTests",
-            dependencies: ["VigilDelivery", "VigilCore", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: strict
-        ),
     ]
 )
