@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "VigilRuntime", "VigilCore", "VigilDelivery",
+                "VigilRuntime", "VigilCore", "VigilDelivery", "VigilStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict

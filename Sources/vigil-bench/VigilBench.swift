@@ -36,6 +36,10 @@ struct VigilBench {
                     server: server, token: token, ids: ids, concurrency: c, seconds: Double(option("seconds", "10"))!,
                     rate: Double(option("rate", "")))
             }
+        case "seed":
+            try await Seed.run(
+                dataDirectory: option("data", "var"), count: Int(option("count", "1000000"))!,
+                interval: Int64(option("interval", "86400"))!)
         case "receiver":
             try await HTTPBench.receiver(port: Int(option("port", "9099"))!)
         default:
@@ -48,6 +52,7 @@ struct VigilBench {
                vigil-bench populate --server URL --count N --interval S --grace S --policy P [--out ids.txt]
                vigil-bench checkins --server URL --ids ids.txt [--concurrency 16,32,64] [--seconds 10] [--rate R]
                vigil-bench receiver --port 9099
+               vigil-bench seed --data DIR --count N      (writes open sessions straight into DIR/vigil.sqlite)
         (VIGIL_TOKEN holds the bearer token; ops/loadtest/run.sh runs them all)
         """
 }

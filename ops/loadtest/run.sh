@@ -70,3 +70,15 @@ kill -TERM $SERVER; wait $SERVER || true
 start_server
 echo "restart to ready: $READY_SECONDS s"
 echo "resident memory after restart: $(( $(grep VmRSS /proc/$SERVER/status | awk '{print $2}') / 1024 )) MiB"
+kill -TERM $SERVER; wait $SERVER || true
+
+# Larger sizes, seeded straight into the store (starting them over HTTP would take too long here).
+for size in ${SEED_SIZES:-1000000}; do
+  echo "== $size open sessions, seeded: restart to /readyz green and resident memory"
+  rm -rf "$WORK/data"
+  $BIN/vigil-bench seed --data "$WORK/data" --count "$size" | tail -1
+  start_server
+  echo "restart to ready with $size open sessions: $READY_SECONDS s"
+  echo "resident memory with $size open sessions: $(( $(grep VmRSS /proc/$SERVER/status | awk '{print $2}') / 1024 )) MiB"
+  kill -TERM $SERVER; wait $SERVER || true
+done
