@@ -161,6 +161,11 @@ final class RuntimeObserver: EngineObserver {
     func outboxChanged() { worker.withLock { $0 }?.wake() }
 }
 
+/// A metric name under the `vigil` namespace.
+func metric(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(namespace: "vigil", metricName: name, unitName: unit, helpText: help)
+}
+
 /// Prometheus metrics of the service; no label carries personal data.
 final class RuntimeMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
@@ -175,21 +180,21 @@ final class RuntimeMetrics: Sendable {
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        open = registry.makeGauge(name: "vigil_open_sessions", help: "Sessions not ended")
-        schedulerPending = registry.makeGauge(name: "vigil_scheduler_pending_deadlines", help: "Armed deadlines")
-        sseClients = registry.makeGauge(name: "vigil_event_stream_clients", help: "Open event streams")
-        watchdog = registry.makeGauge(name: "vigil_watchdog_ok", help: "1 while every watchdog check passes")
-        attempts = registry.makeGauge(name: "vigil_delivery_attempts", help: "Webhook attempts since start")
-        delivered = registry.makeGauge(name: "vigil_delivery_delivered", help: "Notifications accepted since start")
-        targetFailures = registry.makeGauge(name: "vigil_delivery_target_failures", help: "Targets that failed their attempts since start")
+        open = registry.makeGauge(descriptor: metric("open", "sessions", "Sessions not ended"))
+        schedulerPending = registry.makeGauge(descriptor: metric("scheduler_pending", "deadlines", "Armed deadlines"))
+        sseClients = registry.makeGauge(descriptor: metric("event_stream", "clients", "Open event streams"))
+        watchdog = registry.makeGauge(descriptor: metric("watchdog", "ok", "1 while every watchdog check passes"))
+        attempts = registry.makeGauge(descriptor: metric("delivery", "attempts", "Webhook attempts since start"))
+        delivered = registry.makeGauge(descriptor: metric("delivery", "delivered", "Notifications accepted since start"))
+        targetFailures = registry.makeGauge(descriptor: metric("delivery_target", "failures", "Targets that failed their attempts since start"))
         var counters: [EventType: Counter] = [:]
         for t in EventType.allCases {
-            counters[t] = registry.makeCounter(name: "vigil_events_total", labels: [("type", t.rawValue)], help: "Events logged")
+            counters[t] = registry.makeCounter(descriptor: metric("events", "total", "Events logged"), labels: [("type", t.rawValue)])
         }
         eventCounters = counters
         lateness = registry.makeValueHistogram(
-            name: "vigil_deadline_lateness_ms", buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000, 5000],
-            help: "How late deadlines fired, in milliseconds")
+            descriptor: metric("deadline_lateness", "ms", "How late deadlines fired, in milliseconds"),
+            buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000, 5000])
     }
 
     let eventCounters: [EventType: Counter]
@@ -207,7 +212,7 @@ final class RuntimeMetrics: Sendable {
         var byState: [SessionState: Int] = [:]
         for s in sessions { byState[s.state, default: 0] += 1 }
         for st in SessionState.allCases where st != .ended {
-            registry.makeGauge(name: "vigil_sessions", labels: [("state", st.rawValue)], help: "Open sessions by state")
+            registry.makeGauge(descriptor: metric("sessions", "", "Open sessions by state"), labels: [("state", st.rawValue)])
                 .set(to: Double(byState[st] ?? 0))
         }
         schedulerPending.set(to: Double(pending))
