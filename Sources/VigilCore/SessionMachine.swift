@@ -362,7 +362,9 @@ struct Builder {
         d.status = status
         if let reference { d.reference = reference }
         s.dispatch = d
-        emit(.dispatchStatus, ["status": .string(status.rawValue), "reference": .optional(d.reference), "by": .string(by)])
+        emit(
+            .dispatchStatus,
+            ["status": .string(status.rawValue), "reference": .optional(d.reference), "by": .string(by)])
     }
 
     // MARK: Delivery

@@ -12,10 +12,11 @@ public enum CAPRenderer {
         let location = session["location"] ?? [:]
         let caller = session["caller"] ?? [:]
         let isCancel = type == EventType.dispatchCancelled.rawValue
-        let refs = (data["references"].flatMap { v -> [String]? in
-            if case .array(let a) = v { return a.compactMap(\.stringValue) }
-            return nil
-        }) ?? []
+        let refs =
+            (data["references"].flatMap { v -> [String]? in
+                if case .array(let a) = v { return a.compactMap(\.stringValue) }
+                return nil
+            }) ?? []
         var areaParts: [String] = []
         for key in ["address", "unit", "city", "region", "postal_code", "country"] {
             if let v = location[key]?.stringValue, !v.isEmpty { areaParts.append(key == "unit" ? "unit \(v)" : v) }
@@ -29,7 +30,8 @@ public enum CAPRenderer {
         x += "  <msgType>\(isCancel ? "Cancel" : "Alert")</msgType>\n"
         x += "  <scope>Private</scope>\n"
         if !refs.isEmpty {
-            x += "  <references>\(refs.map { "\(esc(sender)),\(esc($0)),\(capTime(sent))" }.joined(separator: " "))</references>\n"
+            x +=
+                "  <references>\(refs.map { "\(esc(sender)),\(esc($0)),\(capTime(sent))" }.joined(separator: " "))</references>\n"
         }
         x += "  <info>\n"
         x += "    <category>Health</category>\n"
@@ -37,7 +39,8 @@ public enum CAPRenderer {
         x += "    <urgency>Immediate</urgency>\n"
         x += "    <severity>Extreme</severity>\n"
         x += "    <certainty>\(isCancel ? "Unlikely" : "Likely")</certainty>\n"
-        x += "    <headline>\(esc(isCancel ? "Cancel: person checked in or session ended" : "Possible overdose: person unresponsive"))</headline>\n"
+        x +=
+            "    <headline>\(esc(isCancel ? "Cancel: person checked in or session ended" : "Possible overdose: person unresponsive"))</headline>\n"
         var description = data["reason"]?.stringValue ?? type
         if let alias = caller["alias"]?.stringValue { description += ". Caller: \(alias)" }
         if let phone = caller["callback_number"]?.stringValue { description += ". Callback: \(phone)" }

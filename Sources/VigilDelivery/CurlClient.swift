@@ -144,7 +144,8 @@ public final class CurlClient: Sendable {
             if accepted {
                 curl_multi_wakeup(multi)
             } else {
-                cont.resume(returning: HTTPResult(status: 0, curlCode: -1, error: "client stopped", headers: [:], body: []))
+                cont.resume(
+                    returning: HTTPResult(status: 0, curlCode: -1, error: "client stopped", headers: [:], body: []))
             }
         }
     }
@@ -223,7 +224,8 @@ public final class CurlClient: Sendable {
             // COPYPOSTFIELDS copies the bytes: a Swift array's storage would not outlive this call.
             spec.body.withUnsafeBytes { raw in
                 _ = vigil_easy_setopt_pointer(
-                    easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                    easy, CURLOPT_COPYPOSTFIELDS,
+                    UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
             }
         }
         var list: UnsafeMutablePointer<curl_slist>?

@@ -146,7 +146,8 @@ public final class OutboxWorker: Sendable {
         }
         let ts = clock.now().unixSeconds
         let spec = HTTPRequestSpec(
-            url: target.url, headers: [("Content-Type", contentType)] + target.signer.headers(id: webhookID, timestamp: ts, body: body),
+            url: target.url,
+            headers: [("Content-Type", contentType)] + target.signer.headers(id: webhookID, timestamp: ts, body: body),
             body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls)
         let started = CurlClient.monotonicMillis()
         let result = await client.perform(spec)

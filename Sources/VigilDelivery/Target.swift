@@ -92,7 +92,9 @@ public enum RetryPlanner {
         }
         if !retryable { return .giveUp(reason: reason) }
         if attempt >= settings.maxAttempts { return .giveUp(reason: "\(reason) after \(attempt) attempts") }
-        return .retry(after: backoff(attempt: attempt, settings: settings, retryAfter: retryAfter, jitter: jitter), reason: reason)
+        return .retry(
+            after: backoff(attempt: attempt, settings: settings, retryAfter: retryAfter, jitter: jitter), reason: reason
+        )
     }
 
     /// Capped exponential backoff with jitter (between 75% and 100% of the doubled delay); `Retry-After` wins

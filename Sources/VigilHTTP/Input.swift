@@ -32,7 +32,9 @@ enum Input {
         switch o[key] {
         case nil, .null: return nil
         case .string(let s):
-            guard s.unicodeScalars.count <= max, s.utf16.count <= max else { throw VigilError.invalid("\(name) is longer than \(max) characters") }
+            guard s.unicodeScalars.count <= max, s.utf16.count <= max else {
+                throw VigilError.invalid("\(name) is longer than \(max) characters")
+            }
             guard !s.unicodeScalars.contains(where: { $0.value < 32 && $0 != "\n" && $0 != "\t" && $0 != "\r" })
             else { throw VigilError.invalid("\(name) contains control characters") }
             return s

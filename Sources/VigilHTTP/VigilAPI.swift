@@ -96,7 +96,8 @@ public enum VigilAPI {
         router.get("/") { _, _ in try assets.response("console/index.html") }
         router.get("/console/{file}") { _, ctx in
             let file = try ctx.parameters.require("file")
-            guard file.range(of: "^[A-Za-z0-9_-]+\\.(js|css|html|svg|png|ico|json)$", options: .regularExpression) != nil
+            guard
+                file.range(of: "^[A-Za-z0-9_-]+\\.(js|css|html|svg|png|ico|json)$", options: .regularExpression) != nil
             else { throw VigilError(.notFound, "no such file") }
             return try assets.response("console/" + file)
         }
@@ -130,7 +131,8 @@ public enum VigilAPI {
             case "all": filter = .all
             case let s?:
                 guard let st = SessionState(rawValue: s) else {
-                    throw VigilError.invalid("state must be open, all, or one of active, overdue, escalating, dispatched, ended")
+                    throw VigilError.invalid(
+                        "state must be open, all, or one of active, overdue, escalating, dispatched, ended")
                 }
                 filter = .state(st)
             }
@@ -143,7 +145,9 @@ public enum VigilAPI {
             }
             let sessions: [Session]
             if filter == .open {
-                sessions = await env.engine.openSessions().sorted { $0.startedAt > $1.startedAt }.prefix(limit).map { $0 }
+                sessions = await env.engine.openSessions().sorted { $0.startedAt > $1.startedAt }.prefix(limit).map {
+                    $0
+                }
             } else {
                 sessions = try await env.store.sessions(filter, limit: limit)
             }
@@ -279,7 +283,9 @@ public enum VigilAPI {
 
     static func idempotencyKey(_ req: Request) throws -> String? {
         guard let k = req.headers[.init("Idempotency-Key")!] else { return nil }
-        guard (1...200).contains(k.utf8.count) else { throw VigilError.invalid("Idempotency-Key must be 1 to 200 characters") }
+        guard (1...200).contains(k.utf8.count) else {
+            throw VigilError.invalid("Idempotency-Key must be 1 to 200 characters")
+        }
         return k
     }
 

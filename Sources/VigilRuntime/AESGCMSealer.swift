@@ -27,9 +27,13 @@ public struct AESGCMSealer: DataSealer {
 
     /// Loads the key from an environment variable (base64) or a file (base64), creating the file with a new random
     /// key, readable only by its owner, when it does not exist yet.
-    public static func load(keyEnv: String?, keyFile: String, environment: [String: String]) throws -> (AESGCMSealer, created: Bool) {
+    public static func load(keyEnv: String?, keyFile: String, environment: [String: String]) throws -> (
+        AESGCMSealer, created: Bool
+    ) {
         if let name = keyEnv {
-            guard let text = environment[name], let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            guard let text = environment[name],
+                let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            else {
                 throw VigilError.invalid("the encryption key in \(name) must be 32 bytes in base64")
             }
             return (try AESGCMSealer(key: Array(bytes)), false)

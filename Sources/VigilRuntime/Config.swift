@@ -90,7 +90,8 @@ public enum ConfigLoader {
         let tokenPath = dataDirectory + "/operator.token"
         try FileManager.default.createDirectory(
             atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        var token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         if token?.isEmpty ?? true {
             let t = IDGenerator.system.make("vgl_", chars: 40)
             _ = FileManager.default.createFile(
@@ -143,7 +144,10 @@ public enum ConfigLoader {
                     continue
                 }
                 if !allowed.isEmpty && !allowed.contains(key) {
-                    fail(k, "unknown key \"\(key)\" in \(place) (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                    fail(
+                        k,
+                        "unknown key \"\(key)\" in \(place) (expected one of: \(allowed.sorted().joined(separator: ", ")))"
+                    )
                     continue
                 }
                 out.append((key, k, v))
@@ -194,7 +198,8 @@ public enum ConfigLoader {
         }
 
         /// Resolves `<name>_env` or `<name>_file`; the secret itself may not appear in the file.
-        mutating func secret(_ fields: [(String, Node, Node)], _ name: String, _ place: String, owner: Node) -> String? {
+        mutating func secret(_ fields: [(String, Node, Node)], _ name: String, _ place: String, owner: Node) -> String?
+        {
             if let (_, k, _) = fields.first(where: { $0.0 == name }) {
                 fail(k, "\(place).\(name): secrets are never written in the file; use \(name)_env or \(name)_file")
                 return nil
@@ -309,7 +314,9 @@ public enum ConfigLoader {
                 case "watchdog":
                     guard let f = map(v, "watchdog", allowed: ["deadline_slack_s", "outbox_slack_s"]) else { break }
                     for (k, _, sv) in f {
-                        if k == "deadline_slack_s", let d = duration(sv, "watchdog.deadline_slack_s", min: 0.5, max: 600) {
+                        if k == "deadline_slack_s",
+                            let d = duration(sv, "watchdog.deadline_slack_s", min: 0.5, max: 600)
+                        {
                             c.watchdogDeadlineSlack = d
                         }
                         if k == "outbox_slack_s", let d = duration(sv, "watchdog.outbox_slack_s", min: 1, max: 3600) {
@@ -416,16 +423,22 @@ public enum ConfigLoader {
                     case "timeout_s":
                         if let d = duration(tv, "\(place).timeout_s", min: 0.1, max: 120) { timeout = d }
                     case "retry":
-                        guard let rf = map(tv, "\(place).retry", allowed: ["max_attempts", "initial_backoff_s", "max_backoff_s"])
+                        guard
+                            let rf = map(
+                                tv, "\(place).retry", allowed: ["max_attempts", "initial_backoff_s", "max_backoff_s"])
                         else { break }
                         for (rk, _, rv) in rf {
                             if rk == "max_attempts", let i = int(rv, "\(place).retry.max_attempts", range: 1...100) {
                                 retry.maxAttempts = i
                             }
-                            if rk == "initial_backoff_s", let d = duration(rv, "\(place).retry.initial_backoff_s", min: 0.01, max: 3600) {
+                            if rk == "initial_backoff_s",
+                                let d = duration(rv, "\(place).retry.initial_backoff_s", min: 0.01, max: 3600)
+                            {
                                 retry.initialBackoff = d
                             }
-                            if rk == "max_backoff_s", let d = duration(rv, "\(place).retry.max_backoff_s", min: 0.01, max: 86400) {
+                            if rk == "max_backoff_s",
+                                let d = duration(rv, "\(place).retry.max_backoff_s", min: 0.01, max: 86400)
+                            {
                                 retry.maxBackoff = d
                             }
                         }
@@ -433,7 +446,9 @@ public enum ConfigLoader {
                             fail(tv, "\(place).retry.max_backoff_s must not be less than initial_backoff_s")
                         }
                     case "tls":
-                        guard let lf = map(tv, "\(place).tls", allowed: ["ca_file", "client_cert_file", "client_key_file"])
+                        guard
+                            let lf = map(
+                                tv, "\(place).tls", allowed: ["ca_file", "client_cert_file", "client_key_file"])
                         else { break }
                         var t = TLSFiles()
                         for (lk, _, lv) in lf {

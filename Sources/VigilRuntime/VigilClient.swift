@@ -42,7 +42,8 @@ public struct VigilClient: Sendable {
         let client = CurlClient()
         let started = ContinuousClock.now
         let (id, r) = try await OutboxWorker.ping(target, client: client, at: AnchoredClock().now())
-        let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+        let ms =
+            (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
             + (ContinuousClock.now - started).components.seconds * 1000
         client.shutdown()
         let body = String(decoding: r.body.prefix(500), as: UTF8.self)

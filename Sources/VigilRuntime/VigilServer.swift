@@ -23,7 +23,8 @@ public enum VigilServer {
         }
         let (sealer, created) = try AESGCMSealer.load(keyEnv: config.keyEnv, keyFile: keyFile, environment: environment)
         if created {
-            logger.notice("created a new encryption key; back it up apart from the database", metadata: ["file": "\(keyFile)"])
+            logger.notice(
+                "created a new encryption key; back it up apart from the database", metadata: ["file": "\(keyFile)"])
         }
         _ = store
         let sealed = try SQLiteStore(path: config.sqlitePath, sealer: sealer)
@@ -47,7 +48,9 @@ public enum VigilServer {
                     do {
                         try await engine.fire(id)
                     } catch {
-                        logger.error("deadline could not be recorded; the sweep will retry", metadata: ["session": "\(id)", "error": "\(error)"])
+                        logger.error(
+                            "deadline could not be recorded; the sweep will retry",
+                            metadata: ["session": "\(id)", "error": "\(error)"])
                     }
                 }
             }
@@ -60,7 +63,11 @@ public enum VigilServer {
         let recovered = try await engine.recover()
         logger.notice(
             "recovered open sessions",
-            metadata: ["sessions": "\(recovered)", "ms": "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - started).components.seconds * 1000)"])
+            metadata: [
+                "sessions": "\(recovered)",
+                "ms":
+                    "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - started).components.seconds * 1000)",
+            ])
 
         let client = CurlClient()
         let worker = OutboxWorker(
@@ -76,12 +83,19 @@ public enum VigilServer {
         ) { reason, raised in
             let event = NewEvent(.systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
             _ = try? await store.commit(
-                CommitBatch(session: nil, expectedVersion: nil, sessionID: nil, events: [event], outbox: [], outboxUpdates: []))
+                CommitBatch(
+                    session: nil, expectedVersion: nil, sessionID: nil, events: [event], outbox: [], outboxUpdates: []))
             guard raised else { return }
             for target in alarmTargets {
-                let (id, result) = (try? await OutboxWorker.ping(target, client: client, at: clock.now(), type: .deliveryFailed,
-                    data: ["system_alarm": .string(reason)])) ?? ("", HTTPResult(status: 0, curlCode: -1, error: "render failed", headers: [:], body: []))
-                logger.warning("system alarm sent", metadata: ["target": "\(target.name)", "webhook_id": "\(id)", "status": "\(result.status)"])
+                let (id, result) =
+                    (try? await OutboxWorker.ping(
+                        target, client: client, at: clock.now(), type: .deliveryFailed,
+                        data: ["system_alarm": .string(reason)])) ?? (
+                        "", HTTPResult(status: 0, curlCode: -1, error: "render failed", headers: [:], body: [])
+                    )
+                logger.warning(
+                    "system alarm sent",
+                    metadata: ["target": "\(target.name)", "webhook_id": "\(id)", "status": "\(result.status)"])
             }
         }
         let serving = Atomic<Bool>(false)
@@ -92,7 +106,8 @@ public enum VigilServer {
             return Readiness(ready: ok, checks: checks)
         }
         let env = APIEnvironment(
-            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens), publicURL: config.publicURL,
+            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
+            publicURL: config.publicURL,
             assetsDirectory: assetsDirectory, readiness: readiness,
             metrics: {
                 let s = scheduler.stats()
@@ -123,7 +138,9 @@ public enum VigilServer {
             TaskService(name: "delivery") { await worker.run() },
             LoopService(name: "sweep", interval: .milliseconds(config.sweepInterval.value)) {
                 let r = await engine.sweep()
-                if r.errors > 0 { logger.error("sweep could not fire some sessions", metadata: ["errors": "\(r.errors)"]) }
+                if r.errors > 0 {
+                    logger.error("sweep could not fire some sessions", metadata: ["errors": "\(r.errors)"])
+                }
             },
             LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
             LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
@@ -140,7 +157,8 @@ public enum VigilServer {
                     guard watchdog.isContent else { return }
                     let r = await client.perform(HTTPRequestSpec(url: url, method: "GET", timeoutMillis: 10_000))
                     if !(200..<300).contains(r.status) {
-                        logger.warning("heartbeat not accepted", metadata: ["status": "\(r.status)", "error": "\(r.error ?? "")"])
+                        logger.warning(
+                            "heartbeat not accepted", metadata: ["status": "\(r.status)", "error": "\(r.error ?? "")"])
                     }
                 })
         }
@@ -185,11 +203,14 @@ final class RuntimeMetrics: Sendable {
         sseClients = registry.makeGauge(descriptor: metric("event_stream", "clients", "Open event streams"))
         watchdog = registry.makeGauge(descriptor: metric("watchdog", "ok", "1 while every watchdog check passes"))
         attempts = registry.makeGauge(descriptor: metric("delivery", "attempts", "Webhook attempts since start"))
-        delivered = registry.makeGauge(descriptor: metric("delivery", "delivered", "Notifications accepted since start"))
-        targetFailures = registry.makeGauge(descriptor: metric("delivery_target", "failures", "Targets that failed their attempts since start"))
+        delivered = registry.makeGauge(
+            descriptor: metric("delivery", "delivered", "Notifications accepted since start"))
+        targetFailures = registry.makeGauge(
+            descriptor: metric("delivery_target", "failures", "Targets that failed their attempts since start"))
         var counters: [EventType: Counter] = [:]
         for t in EventType.allCases {
-            counters[t] = registry.makeCounter(descriptor: metric("events", "total", "Events logged"), labels: [("type", t.rawValue)])
+            counters[t] = registry.makeCounter(
+                descriptor: metric("events", "total", "Events logged"), labels: [("type", t.rawValue)])
         }
         eventCounters = counters
         lateness = registry.makeValueHistogram(
@@ -204,7 +225,8 @@ final class RuntimeMetrics: Sendable {
     }
 
     func update(
-        engine: SessionEngine, schedulerPending pending: Int, lateness late: [Int64], delivery: OutboxWorker.DeliveryCounters,
+        engine: SessionEngine, schedulerPending pending: Int, lateness late: [Int64],
+        delivery: OutboxWorker.DeliveryCounters,
         sseClients clients: Int, watchdogOK: Bool
     ) async {
         let sessions = await engine.openSessions()
@@ -212,8 +234,10 @@ final class RuntimeMetrics: Sendable {
         var byState: [SessionState: Int] = [:]
         for s in sessions { byState[s.state, default: 0] += 1 }
         for st in SessionState.allCases where st != .ended {
-            registry.makeGauge(descriptor: metric("sessions", "", "Open sessions by state"), labels: [("state", st.rawValue)])
-                .set(to: Double(byState[st] ?? 0))
+            registry.makeGauge(
+                descriptor: metric("sessions", "", "Open sessions by state"), labels: [("state", st.rawValue)]
+            )
+            .set(to: Double(byState[st] ?? 0))
         }
         schedulerPending.set(to: Double(pending))
         sseClients.set(to: Double(clients))

@@ -17,7 +17,8 @@ final class Watchdog: Sendable {
     private let outboxSlack: Millis
     private let logger: Logger
     private let onAlarm: @Sendable (String, Bool) async -> Void
-    private let state = Mutex<(ok: Bool, checks: [String: String], ran: Bool, skewWarned: Bool)>((false, [:], false, false))
+    private let state = Mutex<(ok: Bool, checks: [String: String], ran: Bool, skewWarned: Bool)>(
+        (false, [:], false, false))
 
     init(
         engine: SessionEngine, store: any SessionStore, client: CurlClient, worker: OutboxWorker, clock: AnchoredClock,
@@ -67,7 +68,8 @@ final class Watchdog: Sendable {
         }
         let mono = CurlClient.monotonicMillis()
         if mono - client.lastLoopTick > 5000 || mono - worker.lastPumpTick > 5000 {
-            checks["delivery"] = "the delivery thread has not turned for \(mono - min(client.lastLoopTick, worker.lastPumpTick)) ms"
+            checks["delivery"] =
+                "the delivery thread has not turned for \(mono - min(client.lastLoopTick, worker.lastPumpTick)) ms"
             failures.append("delivery stalled")
         } else {
             checks["delivery"] = "ok"

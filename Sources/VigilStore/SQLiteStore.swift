@@ -45,7 +45,8 @@ public final class SQLiteStore: SessionStore, Sendable {
                     try FileManager.default.createDirectory(
                         atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
                 } catch {
-                    throw VigilError.unavailable("cannot create the data directory \(dir): \(error.localizedDescription)")
+                    throw VigilError.unavailable(
+                        "cannot create the data directory \(dir): \(error.localizedDescription)")
                 }
             } else if !isDir.boolValue {
                 throw VigilError.unavailable("the data directory \(dir) is not a directory")

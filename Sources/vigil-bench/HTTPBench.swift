@@ -21,7 +21,9 @@ enum HTTPBench {
     }
 
     /// Starts `count` sessions, `concurrency` at a time; returns their ids.
-    static func populate(server: String, token: String, count: Int, interval: Int, grace: Int, policy: String, concurrency: Int)
+    static func populate(
+        server: String, token: String, count: Int, interval: Int, grace: Int, policy: String, concurrency: Int
+    )
         async -> [String]
     {
         let client = CurlClient()
@@ -35,7 +37,9 @@ enum HTTPBench {
                         let body =
                             #"{"location":{"address":"1 Bench St"},"check_in_interval_s":\#(interval),"grace_s":\#(grace),"policy":"\#(policy)"}"#
                         let (status, bytes, _) = await post(client, server + "/v1/sessions", token: token, body: body)
-                        if status == 201, let v = try? VigilJSON.decode(JSONValue.self, from: bytes), let id = v["id"]?.stringValue {
+                        if status == 201, let v = try? VigilJSON.decode(JSONValue.self, from: bytes),
+                            let id = v["id"]?.stringValue
+                        {
                             mine.append(id)
                         }
                     }
@@ -47,13 +51,18 @@ enum HTTPBench {
             return all
         }
         let secs = Date().timeIntervalSince(t0)
-        say(String(format: "populate: %d sessions (policy %@) in %.1f s, %.0f/s", ids.count, policy, secs, Double(ids.count) / secs))
+        say(
+            String(
+                format: "populate: %d sessions (policy %@) in %.1f s, %.0f/s", ids.count, policy, secs,
+                Double(ids.count) / secs))
         client.shutdown()
         return ids
     }
 
     /// Durable check-ins against random sessions with `concurrency` clients for `seconds`.
-    static func checkIns(server: String, token: String, ids: [String], concurrency: Int, seconds: Double, rate: Double?) async {
+    static func checkIns(server: String, token: String, ids: [String], concurrency: Int, seconds: Double, rate: Double?)
+        async
+    {
         let client = CurlClient()
         let deadline = Date().addingTimeInterval(seconds)
         let errors = Counter()
@@ -73,7 +82,8 @@ enum HTTPBench {
                         }
                         let id = ids[Int.random(in: 0..<ids.count, using: &g)]
                         let (status, _, ms) = await post(
-                            client, server + "/v1/sessions/\(id)/check-ins", token: token, body: #"{"source":"device"}"#)
+                            client, server + "/v1/sessions/\(id)/check-ins", token: token, body: #"{"source":"device"}"#
+                        )
                         if status == 200 { mine.append(ms) } else { errors.value.add(1, ordering: .relaxed) }
                     }
                     return mine
@@ -87,7 +97,8 @@ enum HTTPBench {
         let s = Summary(latencies)
         say(
             String(
-                format: "check-ins: concurrency %d%@: %.0f durable check-ins/s over %.1f s; latency ms p50 %.2f p99 %.2f max %.2f; errors %d",
+                format:
+                    "check-ins: concurrency %d%@: %.0f durable check-ins/s over %.1f s; latency ms p50 %.2f p99 %.2f max %.2f; errors %d",
                 concurrency, rate.map { String(format: " at %.0f/s offered", $0) } ?? "", Double(s.count) / secs, secs,
                 s.p50, s.p99, s.max, errors.value.load(ordering: .relaxed)))
         client.shutdown()
@@ -124,7 +135,9 @@ enum HTTPBench {
         }
         router.get("/stats") { _, _ -> String in
             let s = Summary(rec.lateness.withLock { $0 })
-            return String(format: "{\"count\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"duplicates\":%d}", s.count, s.p50, s.p99, s.max, rec.duplicates.load(ordering: .relaxed))
+            return String(
+                format: "{\"count\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"duplicates\":%d}", s.count,
+                s.p50, s.p99, s.max, rec.duplicates.load(ordering: .relaxed))
         }
         router.post("/reset") { _, _ -> HTTPResponse.Status in
             rec.lateness.withLock { $0 = [] }

@@ -36,7 +36,10 @@ enum Seed {
             }
             written += n
             if written % 100_000 == 0 || written == count {
-                say(String(format: "seed: %d sessions written (%.0f/s)", written, Double(written) / Date().timeIntervalSince(started)))
+                say(
+                    String(
+                        format: "seed: %d sessions written (%.0f/s)", written,
+                        Double(written) / Date().timeIntervalSince(started)))
             }
         }
     }

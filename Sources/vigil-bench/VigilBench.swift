@@ -30,7 +30,8 @@ struct VigilBench {
             let out = option("out", "")
             if !out.isEmpty { try ids.joined(separator: "\n").write(toFile: out, atomically: true, encoding: .utf8) }
         case "checkins":
-            let ids = try String(contentsOfFile: option("ids", "ids.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+            let ids = try String(contentsOfFile: option("ids", "ids.txt"), encoding: .utf8).split(separator: "\n").map(
+                String.init)
             for c in option("concurrency", "16,32,64").split(separator: ",").compactMap({ Int($0) }) {
                 await HTTPBench.checkIns(
                     server: server, token: token, ids: ids, concurrency: c, seconds: Double(option("seconds", "10"))!,

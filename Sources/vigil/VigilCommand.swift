@@ -15,7 +15,9 @@ enum Entry {
     static func arguments() -> [String] {
         if CommandLine.arguments.count > 1 { return Array(CommandLine.arguments.dropFirst()) }
         guard let data = FileManager.default.contents(atPath: "/proc/self/cmdline") else { return [] }
-        let parts = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let parts = data.split(separator: 0, omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         return Array(parts.dropFirst().filter { !$0.isEmpty })
     }
 }
@@ -175,7 +177,8 @@ struct SessionCommand: AsyncParsableCommand {
                 let alias = s["caller"]?["alias"]?.stringValue ?? "-"
                 let due = s["next_check_in_due_at"]?.stringValue ?? "-"
                 print(
-                    id.padding(toLength: 32, withPad: " ", startingAt: 0) + st.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    id.padding(toLength: 32, withPad: " ", startingAt: 0)
+                        + st.padding(toLength: 12, withPad: " ", startingAt: 0)
                         + alias.padding(toLength: 14, withPad: " ", startingAt: 0) + due)
             }
             if sessions.isEmpty { print("(no sessions)") }
@@ -214,12 +217,14 @@ struct CheckIn: AsyncParsableCommand {
     func run() async throws {
         var body: [String: JSONValue] = ["source": "operator"]
         if let note { body["note"] = .string(note) }
-        try show(try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/check-ins", body: .object(body)))
+        try show(
+            try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/check-ins", body: .object(body)))
     }
 }
 
 struct Acknowledge: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Own an escalation: pause automatic steps for the policy's ack_timeout_s.")
+    static let configuration = CommandConfiguration(
+        abstract: "Own an escalation: pause automatic steps for the policy's ack_timeout_s.")
     @OptionGroup var options: ClientOptions
     @Argument(help: "Session id.") var id: String
     @Option(help: "A note for the timeline.") var note: String?
@@ -227,12 +232,14 @@ struct Acknowledge: AsyncParsableCommand {
     func run() async throws {
         var body: [String: JSONValue] = [:]
         if let note { body["note"] = .string(note) }
-        try show(try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/acknowledge", body: .object(body)))
+        try show(
+            try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/acknowledge", body: .object(body)))
     }
 }
 
 struct DispatchNow: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dispatch", abstract: "Dispatch now, without waiting for the ladder.")
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch", abstract: "Dispatch now, without waiting for the ladder.")
     @OptionGroup var options: ClientOptions
     @Argument(help: "Session id.") var id: String
     @Flag(help: "Do not ask for confirmation.") var yes = false
@@ -258,7 +265,8 @@ struct TargetsCommand: AsyncParsableCommand {
         commandName: "targets", abstract: "Work with webhook targets.", subcommands: [Test.self])
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a signed test.ping to a target and show the answer.")
+        static let configuration = CommandConfiguration(
+            abstract: "Send a signed test.ping to a target and show the answer.")
         @Option(name: .long, help: "The YAML configuration file.") var config: String
         @Argument(help: "The target's name.") var name: String
 

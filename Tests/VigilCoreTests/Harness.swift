@@ -40,7 +40,8 @@ struct Harness {
 
     static let request = StartRequest(
         caller: Caller(alias: "J", callbackNumber: "+15551234567"),
-        location: Location(address: "123 Main St", unit: "4B", latitude: 39.78, longitude: -89.65, accessNotes: "side door"),
+        location: Location(
+            address: "123 Main St", unit: "4B", latitude: 39.78, longitude: -89.65, accessNotes: "side door"),
         interval: .seconds(2), grace: .seconds(1), policy: "default", notes: "has naloxone")
 
     func start(_ r: StartRequest = Harness.request) async throws -> Session { try await engine.start(r) }
@@ -65,11 +66,13 @@ struct Harness {
     /// Reports a delivery result for the latest notification of `type`.
     func deliver(_ type: EventType, targetIndex: Int = 0, status: Int = 200) async throws {
         let item = store.notifications.last { $0.type == type }!
-        try await engine.execute(item.sessionID, .delivery(item, .delivered(targetIndex: targetIndex, status: status, attempts: 1)))
+        try await engine.execute(
+            item.sessionID, .delivery(item, .delivered(targetIndex: targetIndex, status: status, attempts: 1)))
     }
 
     func fail(_ type: EventType, targetIndex: Int) async throws {
         let item = store.notifications.last { $0.type == type }!
-        try await engine.execute(item.sessionID, .delivery(item, .targetFailed(targetIndex: targetIndex, reason: "HTTP 500", attempts: 3)))
+        try await engine.execute(
+            item.sessionID, .delivery(item, .targetFailed(targetIndex: targetIndex, reason: "HTTP 500", attempts: 3)))
     }
 }

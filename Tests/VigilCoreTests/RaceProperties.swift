@@ -14,7 +14,8 @@ struct RaceProperties {
 
     @Test("random interleavings keep every invariant")
     func interleavings() async {
-        await propertyCheck(count: 300, input: Gen.int(in: 0...(Action.allCases.count - 1)).array(of: 1...60)) { codes in
+        await propertyCheck(count: 300, input: Gen.int(in: 0...(Action.allCases.count - 1)).array(of: 1...60)) {
+            codes in
             await Self.check(codes.map { Action(rawValue: $0)! })
         }
     }

@@ -32,7 +32,8 @@ struct RetryTests {
     static let settings = RetrySettings(maxAttempts: 3, initialBackoff: .seconds(1), maxBackoff: .seconds(8))
 
     static func result(_ status: Int, retryAfter: String? = nil, curl: Int = 0) -> HTTPResult {
-        HTTPResult(status: status, curlCode: curl, error: status == 0 ? "refused" : nil,
+        HTTPResult(
+            status: status, curlCode: curl, error: status == 0 ? "refused" : nil,
             headers: retryAfter.map { ["retry-after": $0] } ?? [:])
     }
 
@@ -73,7 +74,8 @@ struct RetryTests {
     func retryAfter() {
         let a = RetryPlanner.verdict(Self.result(429, retryAfter: "2"), attempt: 1, settings: Self.settings, jitter: 0)
         #expect(a == .retry(after: .seconds(2), reason: "HTTP 429"))
-        let b = RetryPlanner.verdict(Self.result(503, retryAfter: "3600"), attempt: 1, settings: Self.settings, jitter: 0)
+        let b = RetryPlanner.verdict(
+            Self.result(503, retryAfter: "3600"), attempt: 1, settings: Self.settings, jitter: 0)
         #expect(b == .retry(after: .seconds(8), reason: "HTTP 503"))
     }
 }
@@ -88,7 +90,9 @@ struct CAPTests {
                 "reason": "no check-in for 150 s after it was due",
                 "session": [
                     "id": "ses_x", "caller": ["alias": "J <&>"],
-                    "location": ["address": "123 Main St", "unit": "4B", "latitude": .double(39.5), "longitude": .double(-89.25)],
+                    "location": [
+                        "address": "123 Main St", "unit": "4B", "latitude": .double(39.5), "longitude": .double(-89.25),
+                    ],
                 ],
                 "references": ["msg_1"],
             ],

@@ -20,7 +20,10 @@ struct APIHarness {
     init() {
         engine = SessionEngine(
             store: store, scheduler: time, clock: time,
-            policies: ["default": Policy(name: "default", ackTimeout: .seconds(60), steps: [Step(after: .zero, action: .dispatch(["ems"]))])],
+            policies: [
+                "default": Policy(
+                    name: "default", ackTimeout: .seconds(60), steps: [Step(after: .zero, action: .dispatch(["ems"]))])
+            ],
             observer: RecordingObserver())
         let env = APIEnvironment(
             engine: engine, store: store, hub: EventHub(),
@@ -34,7 +37,8 @@ struct APIHarness {
 
     static func bearer(_ t: String) -> HTTPFields { [.authorization: "Bearer \(t)", .contentType: "application/json"] }
 
-    static let startBody = #"{"location":{"address":"123 Main St","unit":"4B"},"check_in_interval_s":120,"caller":{"alias":"J"}}"#
+    static let startBody =
+        #"{"location":{"address":"123 Main St","unit":"4B"},"check_in_interval_s":120,"caller":{"alias":"J"}}"#
 }
 
 func errorCode(_ r: TestResponse) -> String? {
@@ -63,11 +67,14 @@ struct APITests {
                 #expect(s["check_in_url"]?.stringValue?.hasPrefix("https://vigil.example/c/") == true)
                 return s["id"]!.stringValue!
             }
-            try await client.execute(uri: "/v1/sessions/\(id)", method: .get, headers: APIHarness.bearer(APIHarness.op)) { r in
+            try await client.execute(uri: "/v1/sessions/\(id)", method: .get, headers: APIHarness.bearer(APIHarness.op))
+            { r in
                 #expect(r.status == .ok)
                 #expect(jsonBody(r)?["events"] != nil)
             }
-            try await client.execute(uri: "/v1/sessions/\(id)/check-ins", method: .post, headers: APIHarness.bearer(APIHarness.integration)) { r in
+            try await client.execute(
+                uri: "/v1/sessions/\(id)/check-ins", method: .post, headers: APIHarness.bearer(APIHarness.integration)
+            ) { r in
                 #expect(r.status == .ok)
             }
             try await client.execute(
@@ -77,7 +84,9 @@ struct APITests {
                 #expect(r.status == .ok)
                 #expect(jsonBody(r)?["state"]?.stringValue == "ended")
             }
-            try await client.execute(uri: "/v1/sessions/\(id)/check-ins", method: .post, headers: APIHarness.bearer(APIHarness.op)) { r in
+            try await client.execute(
+                uri: "/v1/sessions/\(id)/check-ins", method: .post, headers: APIHarness.bearer(APIHarness.op)
+            ) { r in
                 #expect(r.status == .conflict)
             }
         }
@@ -100,7 +109,8 @@ struct APITests {
         let h = APIHarness()
         try await h.app.test(.router) { client in
             try await client.execute(
-                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op), body: ByteBuffer(string: body)
+                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op),
+                body: ByteBuffer(string: body)
             ) { r in
                 #expect(r.status == .badRequest, "\(body)")
                 #expect(errorCode(r) == "invalid_request")
@@ -109,13 +119,16 @@ struct APITests {
         #expect(try await h.store.sessions(.all, limit: 10).isEmpty)
     }
 
-    @Test("no /v1 route answers without a valid bearer token", arguments: [nil, "Bearer wrong-token-xxxxxxxx", "Basic b3A6b3A=", "Bearer "])
+    @Test(
+        "no /v1 route answers without a valid bearer token",
+        arguments: [nil, "Bearer wrong-token-xxxxxxxx", "Basic b3A6b3A=", "Bearer "])
     func needsToken(header: String?) async throws {
         let h = APIHarness()
         try await h.app.test(.router) { client in
             for (uri, method) in [
                 ("/v1/sessions", HTTPRequest.Method.get), ("/v1/sessions", .post), ("/v1/sessions/ses_abc", .get),
-                ("/v1/sessions/ses_abc/check-ins", .post), ("/v1/sessions/ses_abc/dispatch", .post), ("/v1/events", .get),
+                ("/v1/sessions/ses_abc/check-ins", .post), ("/v1/sessions/ses_abc/dispatch", .post),
+                ("/v1/events", .get),
                 ("/metrics", .get),
             ] {
                 var headers: HTTPFields = [:]
@@ -149,7 +162,8 @@ struct APITests {
         let big = #"{"notes":""# + String(repeating: "a", count: 2 << 20) + #""}"#
         try await h.app.test(.router) { client in
             try await client.execute(
-                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op), body: ByteBuffer(string: big)
+                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op),
+                body: ByteBuffer(string: big)
             ) { r in
                 #expect(r.status == .contentTooLarge)
                 #expect(errorCode(r) == "body_too_large")
@@ -157,10 +171,12 @@ struct APITests {
         }
     }
 
-    @Test("unknown ids and path tricks are 404s with a JSON error", arguments: [
-        "/v1/sessions/ses_doesnotexist", "/v1/sessions/..%2F..%2Fetc%2Fpasswd", "/v1/sessions/ses_ABC",
-        "/v1/sessions/" + String(repeating: "a", count: 500), "/v1/nothing", "/console/..%2F..%2FPackage.swift",
-    ])
+    @Test(
+        "unknown ids and path tricks are 404s with a JSON error",
+        arguments: [
+            "/v1/sessions/ses_doesnotexist", "/v1/sessions/..%2F..%2Fetc%2Fpasswd", "/v1/sessions/ses_ABC",
+            "/v1/sessions/" + String(repeating: "a", count: 500), "/v1/nothing", "/console/..%2F..%2FPackage.swift",
+        ])
     func notFound(uri: String) async throws {
         let h = APIHarness()
         try await h.app.test(.router) { client in
@@ -175,7 +191,8 @@ struct APITests {
     func checkInLink() async throws {
         let h = APIHarness()
         let s = try await h.engine.start(
-            StartRequest(caller: Caller(alias: "J"), location: Location(address: "123 Main St"), interval: .seconds(60),
+            StartRequest(
+                caller: Caller(alias: "J"), location: Location(address: "123 Main St"), interval: .seconds(60),
                 grace: .seconds(30), policy: "default", notes: nil))
         try await h.app.test(.router) { client in
             try await client.execute(uri: "/c/\(s.checkInToken)", method: .get) { r in

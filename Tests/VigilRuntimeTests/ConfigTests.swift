@@ -37,7 +37,11 @@ struct ConfigTests {
         #expect(c.targets["ems"]?.format == .cap)
         let p = try #require(c.policies["default"])
         #expect(p.ackTimeout == .seconds(90))
-        #expect(p.steps == [Step(after: .zero, action: .notify(["sup"])), Step(after: Millis(1500), action: .dispatch(["ems", "sup"]))])
+        #expect(
+            p.steps == [
+                Step(after: .zero, action: .notify(["sup"])),
+                Step(after: Millis(1500), action: .dispatch(["ems", "sup"])),
+            ])
         #expect(p.onDeliveryFailure == ["sup"])
         #expect(c.tokens.map(\.name) == ["console"])
     }
@@ -47,12 +51,24 @@ struct ConfigTests {
         arguments: [
             ("listen: 8080\nauth: {tokens: [{name: a, role: operator, token_env: OP}]}", 1, "listen must be HOST:PORT"),
             ("auth:\n  tokens:\n    - {name: a, role: boss, token_env: OP}", 3, "role must be"),
-            ("auth:\n  tokens:\n    - {name: a, role: operator, token: plain-text-secret}", 3, "never written in the file"),
+            (
+                "auth:\n  tokens:\n    - {name: a, role: operator, token: plain-text-secret}", 3,
+                "never written in the file"
+            ),
             ("auth:\n  tokens:\n    - {name: a, role: operator, token_env: MISSING}", 3, "MISSING is not set"),
-            ("auth: {tokens: [{name: a, role: operator, token_env: OP}]}\npolicies:\n  default:\n    steps:\n      - {after_s: 0, notify: [nobody]}", 5, "unknown target \"nobody\""),
+            (
+                "auth: {tokens: [{name: a, role: operator, token_env: OP}]}\npolicies:\n  default:\n    steps:\n      - {after_s: 0, notify: [nobody]}",
+                5, "unknown target \"nobody\""
+            ),
             ("auth: {tokens: [{name: a, role: operator, token_env: OP}]}\nlisten_port: 3", 2, "unknown key"),
-            ("auth: {tokens: [{name: a, role: operator, token_env: OP}]}\npolicies:\n  other: {steps: []}", 3, "named \"default\""),
-            ("auth: {tokens: [{name: a, role: operator, token_env: OP}]}\ntargets:\n  t: {url: \"ftp://x\", secret_env: EMS}", 3, "must start with https://"),
+            (
+                "auth: {tokens: [{name: a, role: operator, token_env: OP}]}\npolicies:\n  other: {steps: []}", 3,
+                "named \"default\""
+            ),
+            (
+                "auth: {tokens: [{name: a, role: operator, token_env: OP}]}\ntargets:\n  t: {url: \"ftp://x\", secret_env: EMS}",
+                3, "must start with https://"
+            ),
         ])
     func namesLines(yaml: String, line: Int, fragment: String) {
         do {

@@ -12,7 +12,8 @@ struct SQLiteStoreTests {
 
     static func session(_ n: Int) -> Session {
         Session(
-            id: SessionID(rawValue: "ses_test\(n)"), caller: Caller(alias: "J"), location: Location(address: "1 Main St"),
+            id: SessionID(rawValue: "ses_test\(n)"), caller: Caller(alias: "J"),
+            location: Location(address: "1 Main St"),
             notes: "secret note", interval: .seconds(60), grace: .seconds(30), policy: .consoleOnly,
             checkInToken: "tok\(n)", startKey: nil, at: Timestamp(seconds: 1_800_000_000))
     }
@@ -48,7 +49,8 @@ struct SQLiteStoreTests {
         await #expect(throws: VigilError.self) {
             _ = try await store.commit(
                 CommitBatch(
-                    session: s, expectedVersion: 7, sessionID: s.id, events: [NewEvent(.checkInReceived, at: s.startedAt)],
+                    session: s, expectedVersion: 7, sessionID: s.id,
+                    events: [NewEvent(.checkInReceived, at: s.startedAt)],
                     outbox: [], outboxUpdates: []))
         }
         #expect(try await store.events(of: s.id).count == 1)
@@ -95,7 +97,8 @@ struct SQLiteStoreTests {
             id: NotificationID(rawValue: "ntf_1"), sessionID: s.id, type: .dispatchRequested, targets: ["a", "b"],
             webhookIDs: ["msg_1", "msg_2"], body: Array("{}".utf8), createdAt: s.startedAt, isDispatch: true)
         _ = try await store.commit(
-            CommitBatch(session: nil, expectedVersion: nil, sessionID: s.id, events: [], outbox: [item], outboxUpdates: []))
+            CommitBatch(
+                session: nil, expectedVersion: nil, sessionID: s.id, events: [], outbox: [item], outboxUpdates: []))
         let due = try await store.dueNotifications(at: s.startedAt, limit: 10)
         #expect(due.map(\.webhookIDs) == [["msg_1", "msg_2"]])
         _ = try await store.commit(
@@ -116,10 +119,12 @@ struct SQLiteStoreTests {
         #expect(throws: VigilError.self) { _ = try SQLiteStore(path: "/nonexistent-vigil/deep/v.sqlite", sealer: nil) }
         if getuid() != 0 {
             let dir = (path as NSString).deletingLastPathComponent + "-ro"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o500])
+            try FileManager.default.createDirectory(
+                atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o500])
             #expect(throws: VigilError.self) { _ = try SQLiteStore(path: dir + "/v.sqlite", sealer: nil) }
         }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-notdir-\(UUID().uuidString)").path
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-notdir-\(UUID().uuidString)")
+            .path
         _ = FileManager.default.createFile(atPath: file, contents: Data())
         #expect(throws: VigilError.self) { _ = try SQLiteStore(path: file + "/v.sqlite", sealer: nil) }
     }
