@@ -276,10 +276,22 @@ public final class SQLiteStore: SessionStore, Sendable {
     // MARK: Reading
 
     public func openSessions() async throws -> [Session] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT snapshot FROM sessions WHERE state != 'ended'").map {
-                try self.session(from: $0)
+        let blobs = try await read { db in
+            try Data.fetchAll(db, sql: "SELECT snapshot FROM sessions WHERE state != 'ended'")
+        }
+        // Opening and decoding the snapshots is most of a restart: spread it over every core.
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blobs.count / 1000))
+        let size = (blobs.count + parts - 1) / max(parts, 1)
+        return try await withThrowingTaskGroup(of: (Int, [Session]).self) { group in
+            for part in 0..<parts {
+                let slice = Array(blobs[min(part * size, blobs.count)..<min((part + 1) * size, blobs.count)])
+                group.addTask {
+                    (part, try slice.map { try VigilJSON.decode(Session.self, from: self.unseal(Array($0))) })
+                }
             }
+            var results = [[Session]](repeating: [], count: parts)
+            for try await (part, sessions) in group { results[part] = sessions }
+            return results.flatMap { $0 }
         }
     }
 

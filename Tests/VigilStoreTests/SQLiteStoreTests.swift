@@ -72,6 +72,18 @@ struct SQLiteStoreTests {
         #expect(events.map(\.seq) == events.map(\.seq).sorted())
     }
 
+    @Test("recovery reads back every open session, decoded in parallel, none lost or doubled")
+    func recoversMany() async throws {
+        let store = try SQLiteStore(path: Self.tempPath(), sealer: nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<2500 { group.addTask { _ = try await Self.insert(store, Self.session(10_000 + i)) } }
+            try await group.waitForAll()
+        }
+        let open = try await store.openSessions()
+        #expect(open.count == 2500)
+        #expect(Set(open.map(\.id)).count == 2500)
+    }
+
     @Test("the event log is append-only")
     func appendOnly() async throws {
         let path = Self.tempPath()
