@@ -11,8 +11,10 @@ if [[ "${1:-}" == "--test" ]]; then
   dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
   dpkg -s sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
   dpkg -s openssl >/dev/null 2>&1 || need+=(openssl)
-  dpkg -s faketime >/dev/null 2>&1 || need+=(faketime)
+  dpkg -s gcc >/dev/null 2>&1 || need+=(gcc)
   dpkg -s curl >/dev/null 2>&1 || need+=(curl)
+  dpkg -s systemd >/dev/null 2>&1 || need+=(systemd)
+  dpkg -s libseccomp2 >/dev/null 2>&1 || need+=(libseccomp2)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi

@@ -22,6 +22,8 @@ public struct Escalation: Hashable, Sendable, Codable {
     public var references: [String]
     /// Notifications of `notify` steps, withdrawn if the session ends before they are delivered.
     public var notifications: [NotificationID]
+    /// With no step left after an acknowledge's pause, when the alarm sounds again (every `ack_timeout_s`).
+    public var realarmAt: Timestamp?
 
     /// A new escalation for a missed deadline.
     public init(missedDueAt: Timestamp) {
@@ -157,7 +159,9 @@ public struct Session: Hashable, Sendable, Codable {
             if let p = escalation?.pausedUntil, p > start { return p }
             return start
         case .escalating:
-            guard let e = escalation, let t = stepTime(e.nextStep) else { return nil }
+            guard let e = escalation else { return nil }
+            // An acknowledged escalation always has a deadline: the pause's end, then the repeating alarm.
+            guard let t = stepTime(e.nextStep) else { return e.pausedUntil ?? e.realarmAt }
             if let p = e.pausedUntil, p > t { return p }
             return t
         case .dispatched, .ended:

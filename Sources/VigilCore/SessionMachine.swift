@@ -118,7 +118,12 @@ struct Builder {
                     ])
             case .escalating:
                 if pauseHolds() { return }
-                guard let e = s.escalation, let t = s.stepTime(e.nextStep), now >= t else { return }
+                guard let e = s.escalation else { return }
+                guard let t = s.stepTime(e.nextStep) else {
+                    realarmIfDue()
+                    return
+                }
+                guard now >= t else { return }
                 try fireStep(e.nextStep, scheduledAt: t)
             case .dispatched, .ended:
                 return
@@ -131,11 +136,34 @@ struct Builder {
     mutating func pauseHolds() -> Bool {
         guard var e = s.escalation, let p = e.pausedUntil else { return false }
         if now < p { return true }
-        if let t = s.stepTime(e.nextStep), t < p { e.shift = e.shift + (p - t) }
+        let stepLeft = s.stepTime(e.nextStep)
+        if let t = stepLeft, t < p { e.shift = e.shift + (p - t) }
         e.pausedUntil = nil
+        // No step left: the alarm repeats every ack_timeout_s, so one acknowledge never silences the person.
+        e.realarmAt = stepLeft == nil ? max(p, now) + s.policy.ackTimeout : nil
         s.escalation = e
-        emit(.escalationResumed, ["paused_until": .time(p), "late_ms": .int((now - p).value)])
+        emit(
+            .escalationResumed,
+            [
+                "paused_until": .time(p), "late_ms": .int((now - p).value),
+                "steps_left": .int(Int64(max(0, s.policy.steps.count - e.nextStep))),
+                "next_alarm_at": .time(e.realarmAt),
+            ])
         return false
+    }
+
+    /// Sounds the alarm again for an acknowledged escalation with no step left, and schedules the next one.
+    mutating func realarmIfDue() {
+        guard var e = s.escalation, let r = e.realarmAt, now >= r else { return }
+        let next = max(r, now) + s.policy.ackTimeout
+        e.realarmAt = next
+        s.escalation = e
+        emit(
+            .escalationResumed,
+            [
+                "repeat": true, "scheduled_at": .time(r), "late_ms": .int((now - r).value), "steps_left": 0,
+                "next_alarm_at": .time(next),
+            ])
     }
 
     func reason() -> String {
@@ -274,6 +302,7 @@ struct Builder {
             s.escalation?.acknowledgedBy = op
             s.escalation?.acknowledgedAt = now
             s.escalation?.pausedUntil = until
+            s.escalation?.realarmAt = nil
             emit(
                 .escalationAcknowledged,
                 ["operator": .string(op), "note": .optional(note), "paused_until": .time(until)])

@@ -8,19 +8,21 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
     /// Creates an instant from milliseconds since the epoch.
     public init(millis: Int64) { self.millis = millis }
 
-    /// Creates an instant from whole seconds since the epoch.
-    public init(seconds: Int64) { self.millis = seconds * 1000 }
+    /// Creates an instant from whole seconds since the epoch (saturating at the representable range).
+    public init(seconds: Int64) { self.millis = Millis.saturating(seconds, times: 1000) }
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.millis < b.millis }
 
     /// This instant moved by a duration.
-    public static func + (a: Timestamp, d: Millis) -> Timestamp { Timestamp(millis: a.millis + d.value) }
+    public static func + (a: Timestamp, d: Millis) -> Timestamp { Timestamp(millis: Millis.sum(a.millis, d.value)) }
 
     /// This instant moved back by a duration.
-    public static func - (a: Timestamp, d: Millis) -> Timestamp { Timestamp(millis: a.millis - d.value) }
+    public static func - (a: Timestamp, d: Millis) -> Timestamp {
+        Timestamp(millis: Millis.difference(a.millis, d.value))
+    }
 
     /// The duration from `b` to `a`.
-    public static func - (a: Timestamp, b: Timestamp) -> Millis { Millis(a.millis - b.millis) }
+    public static func - (a: Timestamp, b: Timestamp) -> Millis { Millis(Millis.difference(a.millis, b.millis)) }
 
     /// Whole seconds since the epoch (floor).
     public var unixSeconds: Int64 { millis >= 0 ? millis / 1000 : (millis - 999) / 1000 }
@@ -136,18 +138,46 @@ public struct Millis: Hashable, Comparable, Sendable, Codable, CustomStringConve
     /// Creates a duration of `value` milliseconds.
     public init(_ value: Int64) { self.value = value }
 
-    /// A duration of whole seconds.
-    public static func seconds(_ s: Int64) -> Millis { Millis(s * 1000) }
+    /// A duration of whole seconds (saturating: no input can make it trap).
+    public static func seconds(_ s: Int64) -> Millis { Millis(saturating(s, times: 1000)) }
 
-    /// A duration from decimal seconds, rounded to the millisecond.
-    public static func seconds(decimal s: Double) -> Millis { Millis(Int64((s * 1000).rounded())) }
+    /// The longest duration any setting may mean: a hundred years. Decimal inputs saturate here, so that adding
+    /// two of them to an instant can never overflow.
+    public static let longest = Millis(100 * 366 * 86_400_000)
+
+    /// A duration from decimal seconds, rounded to the millisecond; NaN is zero, and anything past ±`longest`
+    /// (infinity, `1e300`) saturates there instead of trapping.
+    public static func seconds(decimal s: Double) -> Millis {
+        let ms = (s * 1000).rounded()
+        guard !ms.isNaN else { return .zero }
+        let bound = Double(longest.value)
+        return Millis(Int64(min(max(ms, -bound), bound)))
+    }
+
+    /// `a * b`, clamped to Int64's range.
+    static func saturating(_ a: Int64, times b: Int64) -> Int64 {
+        let (r, o) = a.multipliedReportingOverflow(by: b)
+        return o ? ((a < 0) != (b < 0) ? .min : .max) : r
+    }
+
+    /// `a + b`, clamped to Int64's range.
+    static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? (b < 0 ? .min : .max) : r
+    }
+
+    /// `a - b`, clamped to Int64's range.
+    static func difference(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, o) = a.subtractingReportingOverflow(b)
+        return o ? (b > 0 ? .min : .max) : r
+    }
 
     /// The zero duration.
     public static let zero = Millis(0)
 
     public static func < (a: Millis, b: Millis) -> Bool { a.value < b.value }
-    public static func + (a: Millis, b: Millis) -> Millis { Millis(a.value + b.value) }
-    public static func - (a: Millis, b: Millis) -> Millis { Millis(a.value - b.value) }
+    public static func + (a: Millis, b: Millis) -> Millis { Millis(sum(a.value, b.value)) }
+    public static func - (a: Millis, b: Millis) -> Millis { Millis(difference(a.value, b.value)) }
 
     /// Whole seconds, rounded down.
     public var wholeSeconds: Int64 { value / 1000 }

@@ -148,12 +148,13 @@ public final class OutboxWorker: Sendable {
         let spec = HTTPRequestSpec(
             url: target.url,
             headers: [("Content-Type", contentType)] + target.signer.headers(id: webhookID, timestamp: ts, body: body),
-            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls)
+            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls,
+            proxy: target.proxy)
         let started = CurlClient.monotonicMillis()
         let result = await client.perform(spec)
         let elapsed = CurlClient.monotonicMillis() - started
         let verdict = RetryPlanner.verdict(
-            result, attempt: attempt, settings: target.retry, jitter: Double.random(in: 0...1))
+            result, attempt: attempt, settings: target.retry, jitter: Double.random(in: 0...1), now: clock.now())
         counters.withLock {
             $0.attempts += 1
             $0.recentLatencies.append(elapsed)
@@ -215,7 +216,8 @@ public final class OutboxWorker: Sendable {
             url: target.url,
             headers: [("Content-Type", target.format == .cap ? "application/cap+xml" : "application/json")]
                 + target.signer.headers(id: webhookID, timestamp: now.unixSeconds, body: body),
-            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls)
+            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls,
+            proxy: target.proxy)
         return (webhookID, await client.perform(spec))
     }
 }

@@ -41,12 +41,15 @@ public struct Target: Sendable {
     public var retry: RetrySettings
     /// TLS material.
     public var tls: TLSFiles?
+    /// An explicit proxy; without one, no proxy is used, whatever the environment says.
+    public var proxy: String?
 
     /// Creates a target.
     public init(
         name: String, url: String, format: PayloadFormat, signer: WebhookSigner, timeout: Millis = .seconds(10),
-        retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil
+        retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil, proxy: String? = nil
     ) {
+        self.proxy = proxy
         self.name = name
         self.url = url
         self.format = format
@@ -54,6 +57,29 @@ public struct Target: Sendable {
         self.timeout = timeout
         self.retry = retry
         self.tls = tls
+    }
+}
+
+/// Reads the host of a target URL.
+public enum TargetURL {
+    /// Whether `url`'s host is on the loopback interface (127.0.0.0/8, `localhost`, `[::1]`).
+    public static func isLoopback(_ url: String) -> Bool {
+        guard let scheme = url.range(of: "://") else { return false }
+        var rest = url[scheme.upperBound...]
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        let host: Substring
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return false }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+        } else {
+            host = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        }
+        let h = host.lowercased()
+        if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { o in o.utf8.count <= 3 && UInt8(o) != nil }
     }
 }
 
@@ -70,8 +96,9 @@ public enum AttemptVerdict: Hashable, Sendable {
 /// Classifies answers and computes backoff.
 public enum RetryPlanner {
     /// The verdict for `result` after attempt number `attempt` (1-based); `jitter` in 0...1 spreads the backoff.
+    /// `now` reads a `Retry-After` given as an HTTP-date.
     public static func verdict(
-        _ result: HTTPResult, attempt: Int, settings: RetrySettings, jitter: Double
+        _ result: HTTPResult, attempt: Int, settings: RetrySettings, jitter: Double, now: Timestamp? = nil
     ) -> AttemptVerdict {
         let reason: String
         var retryable: Bool
@@ -85,7 +112,7 @@ public enum RetryPlanner {
         case 408, 429, 500..<600:
             reason = "HTTP \(result.status)"
             retryable = true
-            retryAfter = result.headers["retry-after"].flatMap(parseRetryAfter)
+            retryAfter = result.headers["retry-after"].flatMap { parseRetryAfter($0, now: now) }
         default:
             reason = "HTTP \(result.status) (not retried)"
             retryable = false
@@ -108,11 +135,37 @@ public enum RetryPlanner {
         return Millis(Int64(capped * (0.75 + 0.25 * j)))
     }
 
-    /// `Retry-After` in delta-seconds (an HTTP-date is treated as absent).
-    static func parseRetryAfter(_ v: String) -> Millis? {
-        if let s = Double(v.trimmingCharacters(in: .whitespaces)), s >= 0, s.isFinite {
-            return .seconds(decimal: s)
+    /// `Retry-After` as a receiver sent it, which is hostile input: delta-seconds (digits only; any number of them
+    /// saturates instead of trapping) or an IMF-fixdate HTTP-date, read against `now`. Anything else (`-7`,
+    /// `1e300`, garbage) is treated as absent, so the target's own backoff applies. The caller caps the result.
+    public static func parseRetryAfter(_ v: String, now: Timestamp?) -> Millis? {
+        let t = v.trimmingCharacters(in: .whitespaces)
+        if !t.isEmpty, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            guard t.utf8.count <= 12, let s = Int64(t) else { return .longest }
+            return min(.seconds(s), .longest)
         }
-        return nil
+        guard let now, let date = httpDate(t) else { return nil }
+        return date > now ? min(date - now, .longest) : .zero
     }
+
+    /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); nil for anything else.
+    static func httpDate(_ text: String) -> Timestamp? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
+            parts[1].utf8.count <= 2, let day = Int(parts[1]), (1...31).contains(day),
+            let monthIndex = months.firstIndex(of: String(parts[2])),
+            parts[3].utf8.count == 4, let year = Int(parts[3]), year >= 1970
+        else { return nil }
+        let hms = parts[4].split(separator: ":")
+        guard hms.count == 3, hms.allSatisfy({ $0.utf8.count == 2 }), let h = Int(hms[0]), let m = Int(hms[1]),
+            let s = Int(hms[2]), h < 24, m < 60, s < 61
+        else { return nil }
+        let month = monthIndex + 1
+        let stamp = String(year) + "-" + pad2(month) + "-" + pad2(day) + "T" + pad2(h) + ":" + pad2(m) + ":"
+            + pad2(s) + "Z"
+        return Timestamp(rfc3339: stamp)
+    }
+
+    private static func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }

@@ -52,7 +52,11 @@ enum Input {
             return .seconds(i)
         case .double(let d):
             guard d.rounded() == d, d.isFinite else { throw VigilError.invalid("\(key) must be whole seconds") }
-            return try seconds(["v": .int(Int64(d))], "v", range: range).map { $0 }
+            // Past Int64 (1e300, 99999999999999999999) there is no integer to check: out of range, never a trap.
+            guard let i = Int64(exactly: d) else {
+                throw VigilError.invalid("\(key) must be between \(range.lowerBound) and \(range.upperBound) seconds")
+            }
+            return try seconds([key: .int(i)], key, range: range)
         default: throw VigilError.invalid("\(key) must be a whole number of seconds")
         }
     }

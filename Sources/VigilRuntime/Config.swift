@@ -59,6 +59,8 @@ public struct VigilConfig: Sendable {
     public var isDefault = false
     /// The generated operator token of the default configuration.
     public var generatedToken: String?
+    /// Things that are allowed but unsafe, said loudly at start and by `config check`.
+    public var warnings: [String] = []
 
     /// The targets told of system alarms: every policy's `on_delivery_failure`.
     public var alarmTargets: [String] {
@@ -119,7 +121,8 @@ public enum ConfigLoader {
             throw ConfigErrors(issues: [ConfigIssue(line: nil, message: "not valid YAML: \(error)")])
         }
         var p = Parser(env: environment)
-        let config = p.root(root)
+        var config = p.root(root)
+        config.warnings = p.warnings
         if !p.issues.isEmpty { throw ConfigErrors(issues: p.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
         return config
     }
@@ -127,6 +130,7 @@ public enum ConfigLoader {
     struct Parser {
         let env: [String: String]
         var issues: [ConfigIssue] = []
+        var warnings: [String] = []
 
         init(env: [String: String]) { self.env = env }
 
@@ -397,9 +401,13 @@ public enum ConfigLoader {
                         v, place,
                         allowed: [
                             "url", "format", "secret", "secret_env", "secret_file", "timeout_s", "retry", "tls",
+                            "proxy", "insecure_http",
                         ])
                 else { continue }
                 var url: String?
+                var urlNode: Node?
+                var proxy: String?
+                var insecureHTTP = false
                 var format = PayloadFormat.json
                 var timeout = Millis.seconds(10)
                 var retry = RetrySettings()
@@ -410,9 +418,24 @@ public enum ConfigLoader {
                         if let s = string(tv, "\(place).url") {
                             if s.hasPrefix("https://") || s.hasPrefix("http://") {
                                 url = s
+                                urlNode = tv
                             } else {
                                 fail(tv, "\(place).url must start with https:// (or http:// for a local receiver)")
                             }
+                        }
+                    case "proxy":
+                        if let s = string(tv, "\(place).proxy") {
+                            if s.hasPrefix("http://") || s.hasPrefix("https://") || s.hasPrefix("socks5h://") {
+                                proxy = s
+                            } else {
+                                fail(tv, "\(place).proxy must start with http://, https:// or socks5h://")
+                            }
+                        }
+                    case "insecure_http":
+                        if let b = tv.scalar?.string, let v = Bool(b) {
+                            insecureHTTP = v
+                        } else {
+                            fail(tv, "\(place).insecure_http must be true or false")
                         }
                     case "format":
                         if let s = tv.scalar?.string, let fm = PayloadFormat(rawValue: s) {
@@ -474,13 +497,24 @@ public enum ConfigLoader {
                     fail(v, "\(place) needs a url")
                     continue
                 }
+                // Addresses and phone numbers never cross a network in clear text unless a target says so.
+                if url.hasPrefix("http://"), !TargetURL.isLoopback(url), !insecureHTTP {
+                    fail(
+                        urlNode ?? v,
+                        "\(place).url: http:// is allowed only for a loopback receiver; use https:// "
+                            + "(or set insecure_http: true on the target, which sends personal data unencrypted)")
+                }
+                if url.hasPrefix("http://"), !TargetURL.isLoopback(url), insecureHTTP {
+                    warnings.append("\(place) sends personal data over unencrypted http:// (insecure_http: true)")
+                }
                 guard let s = secret(tf, "secret", place, owner: v) else { continue }
                 guard let signer = WebhookSigner(secret: s) else {
                     fail(v, "\(place): the secret must be whsec_ followed by base64 of at least 16 bytes")
                     continue
                 }
                 out[name] = Target(
-                    name: name, url: url, format: format, signer: signer, timeout: timeout, retry: retry, tls: tls)
+                    name: name, url: url, format: format, signer: signer, timeout: timeout, retry: retry, tls: tls,
+                    proxy: proxy)
             }
             return out
         }

@@ -14,6 +14,12 @@ public enum VigilServer {
     /// Opens the store, recovers every open session, then serves until SIGTERM or SIGINT.
     public static func run(config: VigilConfig, assetsDirectory: String?, logger: Logger) async throws {
         let environment = ProcessInfo.processInfo.environment
+        for warning in config.warnings { logger.warning("\(warning)") }
+        if !["127.0.0.1", "::1", "localhost"].contains(config.host) {
+            logger.warning(
+                "listening off loopback without TLS: put a TLS-terminating proxy in front (ops/nginx-vigil.conf)",
+                metadata: ["listen": "\(config.host):\(config.port)"])
+        }
         let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
         let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
         let store: SQLiteStore

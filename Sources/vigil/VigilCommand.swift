@@ -76,6 +76,7 @@ struct ConfigCommand: AsyncParsableCommand {
                 let c = try ConfigLoader.load(path: file)
                 print(
                     "\(file): OK (\(c.tokens.count) tokens, \(c.targets.count) targets, \(c.policies.count) policies)")
+                for warning in c.warnings { print("\(file): warning: \(warning)") }
             } catch let e as ConfigErrors {
                 for issue in e.issues { print("\(file):\(issue.line.map(String.init) ?? "-"): \(issue.message)") }
                 throw ExitCode(1)

@@ -130,3 +130,48 @@ def test_the_persons_page_works_without_javascript(nojs_browser, shot):
         assert any(e["type"] == "check_in.received" and e["data"]["source"] == "caller" for e in events)
     finally:
         v.stop()
+
+
+def sign_in(d, base):
+    d.get(base + "/")
+    d.find_element(By.ID, "signin-token").send_keys(fh.TOKEN)
+    d.find_element(By.ID, "signin-submit").click()
+    wait(d, EC.visibility_of_element_located((By.ID, "board")))
+
+
+def test_a_console_opened_or_reloaded_while_a_session_escalates_raises_the_banner(browser, shot):
+    v = server(tempfile.mkdtemp()).start()
+    try:
+        quiet = v.start_session(interval=600, caller={"alias": "Quiet"})
+        s = v.start_session(interval=1, grace=1, caller={"alias": "Robin"})
+        end = time.time() + 10
+        while v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] != "escalating":
+            assert time.time() < end, "the session escalates"
+            time.sleep(0.2)
+        d = browser
+        sign_in(d, v.base)
+        banner = wait(d, EC.visibility_of_element_located((By.ID, "alarm-banner")))
+        text = d.find_element(By.ID, "alarm-text").text
+        assert "Robin" in text and "escalating" in text, text
+        assert "Quiet" not in text, "a session that is not in alarm is not listed"
+        shot(d, "13-loaded-while-escalating")
+        # Dismissing the banner acknowledges nothing.
+        d.find_element(By.ID, "alarm-ack").click()
+        assert not banner.is_displayed()
+        assert v.call("GET", f"/v1/sessions/{s['id']}")[1]["escalation"]["acknowledged_by"] is None
+        # A reload (a shift change, a laptop that woke up) raises it again.
+        d.refresh()
+        wait(d, EC.visibility_of_element_located((By.ID, "board")))
+        wait(d, EC.visibility_of_element_located((By.ID, "alarm-banner")))
+        assert "Robin" in d.find_element(By.ID, "alarm-text").text
+        shot(d, "14-reloaded-while-escalating")
+        # The stream reconnecting after a restart raises it too.
+        d.find_element(By.ID, "alarm-ack").click()
+        v.kill9()
+        wait(d, lambda d: "reconnecting" in d.find_element(By.ID, "conn").text, 15)
+        v.start()
+        wait(d, lambda d: "live" in d.find_element(By.ID, "conn").text, 20)
+        wait(d, EC.visibility_of_element_located((By.ID, "alarm-banner")))
+        assert "Robin" in d.find_element(By.ID, "alarm-text").text
+    finally:
+        v.stop()

@@ -136,13 +136,13 @@ class Vigil:
                 self.port = int(line.split(":")[-1].strip().strip('"'))
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait=True, timeout=30, preload=None):
+    def start(self, wait=True, timeout=30, preload=None, preexec_fn=None):
         env = dict(self.env)
         if preload:
             env.update(preload)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config_path], cwd=self.dir,
-                                     stdout=log, stderr=log, env=env)
+                                     stdout=log, stderr=log, env=env, preexec_fn=preexec_fn)
         self.started_at = time.time()
         if wait:
             self.wait_ready(timeout)

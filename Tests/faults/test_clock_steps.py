@@ -1,26 +1,49 @@
-"""Wall-clock steps (libfaketime, changed while the service runs): no ladder fires early, none is skipped."""
-import json, os, tempfile, time, urllib.request
+"""Wall-clock steps (changed while the service runs): no ladder fires early, none is skipped, /readyz reports it.
+
+The step is made by `wallstep.c`, preloaded into the real binary: it moves CLOCK_REALTIME, and only it, by the
+offset in a file, as NTP or `date -s` would. (libfaketime was used before; it also rewrites absolute timerfd
+deadlines of monotonic clocks as wall-clock ones, which on a machine up for less than the offset turns them negative,
+the kernel refuses them, and the service's timers stop firing altogether: a failure of the tool, not of a real step.)
+"""
+import json, os, shutil, subprocess, tempfile, time, urllib.request
 import pytest
 import fault_harness as fh
 
-LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-# The clock starts two hours ahead, because libfaketime ignores negative offsets read from its file: from there,
-# "+3h" steps forward one hour and "+1h" steps back one hour.
-@pytest.mark.parametrize("step", ["+3h", "+1h", "+130m"])
-def test_a_clock_step_neither_fires_the_ladder_early_nor_skips_it(vigils, receiver, step):
-    if not os.path.exists(LIB):
-        pytest.fail("libfaketime is missing: apt-get install faketime")
-    stamp = tempfile.mktemp(prefix="vigil-faketime-")
+@pytest.fixture(scope="module")
+def wallstep():
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not compiler:
+        pytest.fail("no C compiler to build the wall-clock step library (apt-get install gcc)")
+    out = os.path.join(tempfile.mkdtemp(prefix="vigil-wallstep-"), "wallstep.so")
+    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", out, os.path.join(HERE, "wallstep.c")], check=True)
+    return out
+
+
+def test_the_step_library_moves_the_wall_clock_and_nothing_else(wallstep):
+    stamp = tempfile.mktemp(prefix="vigil-wallstep-")
     with open(stamp, "w") as f:
-        f.write("+2h\n")
+        f.write("-3600\n")
+    code = "import time; print(time.time() - time.monotonic())"
+    env = dict(os.environ, LD_PRELOAD=wallstep, WALLSTEP_FILE=stamp)
+    shifted = float(subprocess.run(["python3", "-c", code], env=env, capture_output=True, text=True).stdout)
+    plain = float(subprocess.run(["python3", "-c", code], capture_output=True, text=True).stdout)
+    assert abs((plain - shifted) - 3600) < 5, (plain, shifted)
+
+
+# Forward one hour, back one hour, forward ten minutes.
+@pytest.mark.parametrize("step", ["3600", "-3600", "600"])
+def test_a_clock_step_neither_fires_the_ladder_early_nor_skips_it(vigils, receiver, wallstep, step):
+    stamp = tempfile.mktemp(prefix="vigil-wallstep-")
+    with open(stamp, "w") as f:
+        f.write("0\n")
     targets = f"""  sup: {{url: "{receiver.url('/sup')}", format: json, secret_env: FAULT_SECRET}}
   ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET}}"""
     policy = "default: {ack_timeout_s: 3, steps: [{after_s: 0, notify: [sup]}, {after_s: 1, dispatch: [ems]}]}"
     v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy))
-    v.start(preload={"LD_PRELOAD": LIB, "FAKETIME_TIMESTAMP_FILE": stamp, "FAKETIME_NO_CACHE": "1",
-                     "DONT_FAKE_MONOTONIC": "1"})
+    v.start(preload={"LD_PRELOAD": wallstep, "WALLSTEP_FILE": stamp})
     t0 = time.time()
     s = v.start_session(interval=4, grace=1)
     time.sleep(1)

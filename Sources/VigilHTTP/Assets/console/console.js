@@ -49,7 +49,7 @@
     }
     sessionStorage.setItem("vigil.token", t);
     showApp(true);
-    await reloadAll();
+    await reloadAll(true);
     connect();
   }
 
@@ -65,12 +65,25 @@
   }
 
   // ---- data ----
-  async function reloadAll() {
+  // Loads every open session. With `announce`, raises the banner for every session already in alarm: an operator who
+  // opens the console at shift change, or whose stream reconnected, must hear what is wrong, not only see red rows.
+  async function reloadAll(announce) {
     const data = await api("GET", "/v1/sessions?state=open");
     const seen = new Set();
     for (const s of data.sessions) { seen.add(s.id); upsert(s, false); }
     for (const id of Array.from(sessions.keys())) if (!seen.has(id)) sessions.delete(id);
     render();
+    if (announce) announceOpenAlarms();
+  }
+
+  function inAlarm(s) { return s.state === "overdue" || s.state === "escalating" || s.delivery_failures > 0; }
+
+  function announceOpenAlarms() {
+    const open = sorted().filter(inAlarm);
+    if (open.length === 0) { withdrawAlarm("open"); return; }
+    const words = open.map((s) => label(s) + " (" + (s.delivery_failures > 0 && !ALARM_STATES.has(s.state) ?
+      "delivery failed" : STATE_WORDS[s.state].toLowerCase()) + ")");
+    raiseAlarm("In alarm now: " + words.join(", "), "open");
   }
 
   async function refresh(id) {
@@ -99,10 +112,13 @@
     if (source) source.close();
     const conn = $("#conn");
     source = new EventSource("/v1/events?access_token=" + encodeURIComponent(token));
+    let opened = false;
     source.onopen = () => {
       conn.textContent = "live";
       conn.className = "conn live";
-      reloadAll().catch(() => {});
+      // The first open follows the sign-in's own announcement; every reconnect announces again.
+      reloadAll(opened).catch(() => {});
+      opened = true;
     };
     source.onerror = () => {
       conn.textContent = "connection lost: reconnecting…";
@@ -116,6 +132,10 @@
         raiseAlarm("Delivery failed for " + (s ? label(s) : "a session") + ": no target accepted the notification");
       }
       if (e.type === "system.alarm" && e.data && e.data.raised) raiseAlarm("System alarm: " + e.data.reason);
+      if (e.type === "escalation.resumed" && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm((s ? label(s) : "A session") + ": the acknowledge ran out and there is still no check-in");
+      }
       if (e.session_id) refresh(e.session_id);
     };
     for (const t of ["session.started", "session.updated", "session.ended", "check_in.received", "check_in.overdue",
@@ -127,10 +147,12 @@
   }
 
   // ---- alarms ----
-  function raiseAlarm(text) {
-    alarms.push(text);
-    $("#alarm-text").textContent = alarms[alarms.length - 1] + (alarms.length > 1 ? " (+" + (alarms.length - 1) + " more)" : "");
-    $("#alarm-banner").hidden = false;
+  // Raises the banner with `text`; an alarm with a `key` replaces the earlier one of that key instead of piling up.
+  // Dismissing the banner acknowledges no session: only the session's own Acknowledge does.
+  function raiseAlarm(text, key) {
+    alarms = alarms.filter((a) => !key || a.key !== key);
+    alarms.push({ text, key });
+    showAlarms();
     beep();
     if ("Notification" in window && Notification.permission === "granted") {
       try { new Notification("Vigil alarm", { body: text, requireInteraction: true }); } catch (e) { /* ignore */ }
@@ -139,6 +161,17 @@
       let on = false;
       titleTimer = setInterval(() => { on = !on; document.title = on ? "⚠ ALARM – Vigil" : "Vigil console"; }, 700);
     }
+  }
+
+  function showAlarms() {
+    const last = alarms[alarms.length - 1];
+    $("#alarm-text").textContent = last.text + (alarms.length > 1 ? " (+" + (alarms.length - 1) + " more)" : "");
+    $("#alarm-banner").hidden = false;
+  }
+
+  function withdrawAlarm(key) {
+    alarms = alarms.filter((a) => a.key !== key);
+    if (alarms.length === 0) clearAlarms(); else showAlarms();
   }
 
   function clearAlarms() {
