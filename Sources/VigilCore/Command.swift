@@ -12,9 +12,15 @@ public struct StartRequest: Hashable, Sendable {
     public var policy: String
     /// Operator notes.
     public var notes: String?
+    /// What the person said they are using: dispatch targets receive it, it changes what responders bring.
+    public var substance: String?
 
     /// Creates a request.
-    public init(caller: Caller, location: Location, interval: Millis, grace: Millis, policy: String, notes: String?) {
+    public init(
+        caller: Caller, location: Location, interval: Millis, grace: Millis, policy: String, notes: String?,
+        substance: String? = nil
+    ) {
+        self.substance = substance
         self.caller = caller
         self.location = location
         self.interval = interval
@@ -36,12 +42,15 @@ public struct SessionPatch: Hashable, Sendable {
     public var grace: Millis?
     /// New notes.
     public var notes: String?
+    /// New substance.
+    public var substance: String?
 
     /// Creates a patch.
     public init(
         caller: Caller? = nil, location: Location? = nil, interval: Millis? = nil, grace: Millis? = nil,
-        notes: String? = nil
+        notes: String? = nil, substance: String? = nil
     ) {
+        self.substance = substance
         self.caller = caller
         self.location = location
         self.interval = interval
@@ -50,7 +59,9 @@ public struct SessionPatch: Hashable, Sendable {
     }
 
     /// Whether the patch changes nothing.
-    public var isEmpty: Bool { caller == nil && location == nil && interval == nil && grace == nil && notes == nil }
+    public var isEmpty: Bool {
+        caller == nil && location == nil && interval == nil && grace == nil && notes == nil && substance == nil
+    }
 }
 
 /// How one notification's delivery ended, reported by the delivery worker.

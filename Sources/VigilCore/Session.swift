@@ -85,6 +85,8 @@ public struct Session: Hashable, Sendable, Codable {
     public var location: Location
     /// Operator notes.
     public var notes: String?
+    /// What the person said they are using (personal data, sealed at rest with the snapshot).
+    public var substance: String?
     /// Time allowed between check-ins.
     public var interval: Millis
     /// Time after a missed check-in before the ladder starts.

@@ -28,6 +28,7 @@ public enum SessionMachine {
             id: id, caller: req.caller, location: req.location, notes: req.notes, interval: req.interval,
             grace: req.grace, policy: policy, checkInToken: token, startKey: key, at: now)
         s.version = 1
+        s.substance = req.substance
         let event = NewEvent(
             .sessionStarted, at: now,
             [
@@ -366,6 +367,10 @@ struct Builder {
         if let n = patch.notes, n != s.notes {
             s.notes = n
             fields.append("notes")
+        }
+        if let v = patch.substance, v != s.substance {
+            s.substance = v
+            fields.append("substance")
         }
         if let g = patch.grace, g != s.grace {
             s.grace = g

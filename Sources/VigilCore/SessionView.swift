@@ -30,6 +30,7 @@ public struct SessionView: Encodable, Sendable {
     let caller: Caller
     let location: Location
     let notes: String?
+    let substance: String?
     let checkInIntervalS: Int64
     let graceS: Int64
     let policy: String
@@ -51,6 +52,7 @@ public struct SessionView: Encodable, Sendable {
         caller = s.caller
         location = s.location
         notes = s.notes
+        substance = s.substance
         checkInIntervalS = s.interval.wholeSeconds
         graceS = s.grace.wholeSeconds
         policy = s.policy.name
@@ -76,7 +78,7 @@ public struct SessionView: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, caller, location, notes, policy, escalation, dispatch, outcome, version
+        case id, state, caller, location, notes, substance, policy, escalation, dispatch, outcome, version
         case checkInIntervalS = "check_in_interval_s"
         case graceS = "grace_s"
         case startedAt = "started_at"
@@ -94,6 +96,7 @@ public struct SessionView: Encodable, Sendable {
         try c.encode(caller, forKey: .caller)
         try c.encode(location, forKey: .location)
         try c.encode(notes, forKey: .notes)
+        try c.encode(substance, forKey: .substance)
         try c.encode(checkInIntervalS, forKey: .checkInIntervalS)
         try c.encode(graceS, forKey: .graceS)
         try c.encode(policy, forKey: .policy)

@@ -135,14 +135,23 @@ public final class OutboxWorker: Sendable {
             return
         }
         let body: [UInt8]
-        let contentType: String
-        switch target.format {
-        case .json:
-            body = item.body
-            contentType = "application/json"
-        case .cap:
-            body = (try? CAPRenderer.render(envelope: item.body, identifier: webhookID)) ?? []
-            contentType = "application/cap+xml"
+        let contentType = target.format == .cap ? "application/cap+xml" : "application/json"
+        do {
+            // Each target gets only the fields it is configured for (the same bytes on every attempt).
+            let projected = try WebhookFields.project(item.body, type: item.type, fields: target.fields)
+            switch target.format {
+            case .json: body = projected
+            case .cap:
+                body = try CAPRenderer.render(envelope: projected, identifier: webhookID, restriction: target.name)
+            }
+        } catch {
+            // Rendering is deterministic: a retry cannot help, and an empty signed body must never be sent.
+            logger.critical("the notification's body cannot be rendered for this target", metadata: meta)
+            await report(
+                item,
+                .targetFailed(targetIndex: index, reason: "the body could not be rendered: \(error)", attempts: attempt)
+            )
+            return
         }
         let ts = clock.now().unixSeconds
         let spec = HTTPRequestSpec(
@@ -211,7 +220,9 @@ public final class OutboxWorker: Sendable {
         if type == .testPing { payload["message"] = "test notification from Vigil" }
         let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
         let json = try VigilJSON.encode(envelope)
-        let body = target.format == .cap ? try CAPRenderer.render(envelope: json, identifier: webhookID) : json
+        let body =
+            target.format == .cap
+            ? try CAPRenderer.render(envelope: json, identifier: webhookID, restriction: target.name) : json
         let spec = HTTPRequestSpec(
             url: target.url,
             headers: [("Content-Type", target.format == .cap ? "application/cap+xml" : "application/json")]

@@ -43,13 +43,17 @@ public struct Target: Sendable {
     public var tls: TLSFiles?
     /// An explicit proxy; without one, no proxy is used, whatever the environment says.
     public var proxy: String?
+    /// What its webhooks carry of the session; nil: the defaults by message type.
+    public var fields: Set<SessionField>?
 
     /// Creates a target.
     public init(
         name: String, url: String, format: PayloadFormat, signer: WebhookSigner, timeout: Millis = .seconds(10),
-        retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil, proxy: String? = nil
+        retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil, proxy: String? = nil,
+        fields: Set<SessionField>? = nil
     ) {
         self.proxy = proxy
+        self.fields = fields
         self.name = name
         self.url = url
         self.format = format
@@ -162,7 +166,8 @@ public enum RetryPlanner {
             let s = Int(hms[2]), h < 24, m < 60, s < 61
         else { return nil }
         let month = monthIndex + 1
-        let stamp = String(year) + "-" + pad2(month) + "-" + pad2(day) + "T" + pad2(h) + ":" + pad2(m) + ":"
+        let stamp =
+            String(year) + "-" + pad2(month) + "-" + pad2(day) + "T" + pad2(h) + ":" + pad2(m) + ":"
             + pad2(s) + "Z"
         return Timestamp(rfc3339: stamp)
     }

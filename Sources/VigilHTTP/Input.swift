@@ -35,8 +35,7 @@ enum Input {
             guard s.unicodeScalars.count <= max, s.utf16.count <= max else {
                 throw VigilError.invalid("\(name) is longer than \(max) characters")
             }
-            guard !s.unicodeScalars.contains(where: { $0.value < 32 && $0 != "\n" && $0 != "\t" && $0 != "\r" })
-            else { throw VigilError.invalid("\(name) contains control characters") }
+            if let problem = CharacterPolicy.problem(in: s) { throw VigilError.invalid("\(name) \(problem)") }
             return s
         default: throw VigilError.invalid("\(name) must be a string")
         }
@@ -130,7 +129,8 @@ enum Input {
 
     static func start(_ bytes: [UInt8]) throws -> StartRequest {
         let o = try object(bytes)
-        try onlyKeys(o, ["caller", "location", "check_in_interval_s", "grace_s", "policy", "notes"], in: "")
+        try onlyKeys(
+            o, ["caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance"], in: "")
         let location = try location(o["location"], required: true)!
         guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
             throw VigilError.invalid("check_in_interval_s is required")
@@ -139,16 +139,17 @@ enum Input {
         let policy = try string(o, "policy", max: 100) ?? "default"
         return StartRequest(
             caller: try caller(o["caller"]) ?? Caller(), location: location, interval: interval, grace: grace,
-            policy: policy, notes: try string(o, "notes", max: 4000))
+            policy: policy, notes: try string(o, "notes", max: 4000), substance: try string(o, "substance", max: 200))
     }
 
     static func patch(_ bytes: [UInt8]) throws -> SessionPatch {
         let o = try object(bytes)
-        try onlyKeys(o, ["caller", "location", "check_in_interval_s", "grace_s", "notes"], in: "")
+        try onlyKeys(o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance"], in: "")
         let p = SessionPatch(
             caller: try caller(o["caller"]), location: try location(o["location"], required: false),
             interval: try seconds(o, "check_in_interval_s", range: intervalRange),
-            grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000))
+            grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000),
+            substance: try string(o, "substance", max: 200))
         if p.isEmpty { throw VigilError.invalid("nothing to update") }
         return p
     }

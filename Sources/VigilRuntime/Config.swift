@@ -401,13 +401,14 @@ public enum ConfigLoader {
                         v, place,
                         allowed: [
                             "url", "format", "secret", "secret_env", "secret_file", "timeout_s", "retry", "tls",
-                            "proxy", "insecure_http",
+                            "proxy", "insecure_http", "fields",
                         ])
                 else { continue }
                 var url: String?
                 var urlNode: Node?
                 var proxy: String?
                 var insecureHTTP = false
+                var fields: Set<SessionField>?
                 var format = PayloadFormat.json
                 var timeout = Millis.seconds(10)
                 var retry = RetrySettings()
@@ -431,6 +432,24 @@ public enum ConfigLoader {
                                 fail(tv, "\(place).proxy must start with http://, https:// or socks5h://")
                             }
                         }
+                    case "fields":
+                        guard let seq = tv.sequence else {
+                            fail(tv, "\(place).fields must be a list, e.g. [alias, location]")
+                            break
+                        }
+                        var set = Set<SessionField>()
+                        for item in seq {
+                            if let name = item.scalar?.string, let f = WebhookFields.field(named: name) {
+                                set.insert(f)
+                            } else {
+                                let known = SessionField.allCases.map(\.rawValue).joined(separator: ", ")
+                                fail(
+                                    item,
+                                    "\(place).fields: unknown field \"\(item.scalar?.string ?? "?")\" (known: \(known))"
+                                )
+                            }
+                        }
+                        fields = set
                     case "insecure_http":
                         if let b = tv.scalar?.string, let v = Bool(b) {
                             insecureHTTP = v
@@ -514,7 +533,7 @@ public enum ConfigLoader {
                 }
                 out[name] = Target(
                     name: name, url: url, format: format, signer: signer, timeout: timeout, retry: retry, tls: tls,
-                    proxy: proxy)
+                    proxy: proxy, fields: fields)
             }
             return out
         }

@@ -8,10 +8,12 @@ struct LoopService: Service {
     let body: @Sendable () async -> Void
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        // A sleep cut short by shutdown is the normal end of the loop, not a failure: throwing here made every
+        // SIGTERM exit with status 1.
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await body()
-                try await Task.sleep(for: interval)
+                do { try await Task.sleep(for: interval) } catch { return }
             }
         }
     }

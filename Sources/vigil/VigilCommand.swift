@@ -77,6 +77,17 @@ struct ConfigCommand: AsyncParsableCommand {
                 print(
                     "\(file): OK (\(c.tokens.count) tokens, \(c.targets.count) targets, \(c.policies.count) policies)")
                 for warning in c.warnings { print("\(file): warning: \(warning)") }
+                for (name, target) in c.targets.sorted(by: { $0.key < $1.key }) {
+                    func list(_ s: Set<SessionField>) -> String { s.sorted().map(\.rawValue).joined(separator: ", ") }
+                    if let f = target.fields {
+                        print("target \(name): every webhook carries \(list(f)) (and the session id)")
+                    } else {
+                        print(
+                            "target \(name): dispatch.* carries \(list(WebhookFields.dispatchDefault)); "
+                                + "responder.requested \(list(WebhookFields.responderDefault)); "
+                                + "every other webhook \(list(WebhookFields.otherDefault)) (and the session id)")
+                    }
+                }
             } catch let e as ConfigErrors {
                 for issue in e.issues { print("\(file):\(issue.line.map(String.init) ?? "-"): \(issue.message)") }
                 throw ExitCode(1)
@@ -135,7 +146,8 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(help: "Latitude.") var latitude: Double?
         @Option(help: "Longitude.") var longitude: Double?
         @Option(name: .customLong("access-notes"), help: "How to get in.") var accessNotes: String?
-        @Option(help: "Notes for responders.") var notes: String?
+        @Option(help: "Internal notes for operators (never sent to dispatch targets).") var notes: String?
+        @Option(help: "What the person said they are using (sent to dispatch targets).") var substance: String?
 
         func run() async throws {
             var location: [String: JSONValue] = ["address": .string(address)]
@@ -153,6 +165,7 @@ struct SessionCommand: AsyncParsableCommand {
             if let grace { body["grace_s"] = .int(Int64(grace)) }
             if let policy { body["policy"] = .string(policy) }
             if let notes { body["notes"] = .string(notes) }
+            if let substance { body["substance"] = .string(substance) }
             var caller: [String: JSONValue] = [:]
             if let alias { caller["alias"] = .string(alias) }
             if let callbackNumber { caller["callback_number"] = .string(callbackNumber) }

@@ -21,7 +21,9 @@ struct AcknowledgeTests {
         h.store.allEvents.filter { $0.sessionID == id && $0.type == .escalationResumed }
     }
 
-    @Test("with no step at all, the pause's end alarms again, then every ack_timeout_s", arguments: [consoleOnly, oneNotify])
+    @Test(
+        "with no step at all, the pause's end alarms again, then every ack_timeout_s",
+        arguments: [consoleOnly, oneNotify])
     func pauseEndAlarmsWithNoStepLeft(policy: Policy) async throws {
         let h = Harness(policy: policy)
         let s = try await escalated(h)

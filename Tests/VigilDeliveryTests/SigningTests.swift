@@ -107,8 +107,10 @@ struct CAPTests {
         #expect(xml.contains("<urgency>Immediate</urgency>"))
         #expect(xml.contains("<severity>Extreme</severity>"))
         #expect(xml.contains("<areaDesc>123 Main St, unit 4B</areaDesc>"))
-        #expect(xml.contains("<circle>39.5,-89.25 0</circle>"))
-        #expect(xml.contains("<sent>2026-11-22T10:53:04+00:00</sent>"))
+        #expect(!xml.contains("<circle>"), "no circle claims a precision nobody measured")
+        #expect(xml.contains("<parameter><valueName>coordinates</valueName><value>39.5,-89.25</value></parameter>"))
+        #expect(xml.contains("<sent>2026-11-22T10:53:04-00:00</sent>"))
+        #expect(xml.contains("<scope>Restricted</scope>"))
         #expect(xml.contains("J &lt;&amp;&gt;"))
     }
 

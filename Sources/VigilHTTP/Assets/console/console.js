@@ -241,7 +241,16 @@
       tr.dataset.sessionId = s.id;
       tr.dataset.state = s.state;
       if (s.id === selected) tr.className = "selected";
-      cell(tr, "Person", label(s));
+      // Once a session is in alarm the operator needs what they will tell a dispatcher, on the row itself.
+      const who = document.createElement("div");
+      who.textContent = label(s);
+      if (inAlarm(s) && s.substance) {
+        const sub = document.createElement("div");
+        sub.className = "substance";
+        sub.textContent = "using: " + s.substance;
+        who.appendChild(sub);
+      }
+      cell(tr, "Person", who);
       const badge = document.createElement("span");
       badge.className = "state state-" + s.state;
       badge.textContent = STATE_WORDS[s.state] || s.state;
@@ -304,6 +313,7 @@
         f.address.value = s.location.address || "";
         f.unit.value = s.location.unit || "";
         f.access_notes.value = s.location.access_notes || "";
+        f.substance.value = s.substance || "";
         f.check_in_interval_s.value = s.check_in_interval_s;
         f.grace_s.value = s.grace_s;
         $("#edit-error").textContent = "";
@@ -358,6 +368,7 @@
     if (grace !== undefined) body.grace_s = grace;
     if (text(f, "policy")) body.policy = text(f, "policy");
     if (text(f, "notes")) body.notes = text(f, "notes");
+    if (text(f, "substance")) body.substance = text(f, "substance");
     const caller = {};
     if (text(f, "alias")) caller.alias = text(f, "alias");
     if (text(f, "callback_number")) caller.callback_number = text(f, "callback_number");
@@ -385,6 +396,7 @@
     const location = Object.assign({}, s.location, { address: text(f, "address"), unit: text(f, "unit"), access_notes: text(f, "access_notes") });
     for (const k of Object.keys(location)) if (location[k] === undefined || location[k] === null) delete location[k];
     const body = { location };
+    if (text(f, "substance") && text(f, "substance") !== s.substance) body.substance = text(f, "substance");
     if (interval !== undefined) body.check_in_interval_s = interval;
     if (grace !== undefined) body.grace_s = grace;
     try { upsert(await api("PATCH", "/v1/sessions/" + current, body), false); render(); $("#edit-dialog").close(); }
