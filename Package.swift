@@ -57,6 +57,7 @@ let package = Package(
                 "VigilCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Assets")],
             swiftSettings: strict

@@ -14,6 +14,7 @@ if [[ "${1:-}" == "--test" ]]; then
   dpkg -s gcc >/dev/null 2>&1 || need+=(gcc)
   dpkg -s curl >/dev/null 2>&1 || need+=(curl)
   dpkg -s systemd >/dev/null 2>&1 || need+=(systemd)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
   dpkg -s libseccomp2 >/dev/null 2>&1 || need+=(libseccomp2)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)

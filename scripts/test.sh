@@ -21,6 +21,9 @@ fi
 echo "== swift test"
 swift test --skip-build --parallel 2>&1 | tail -n 40
 
+echo "== fuzzing the request parsers and the Retry-After parser (libFuzzer, bounded)"
+scripts/fuzz.sh "${VIGIL_FUZZ_SECONDS:-20}"
+
 echo "== python environment"
 python3 -m venv .venv-test >/dev/null
 .venv-test/bin/pip install -q --disable-pip-version-check -r Tests/requirements.txt

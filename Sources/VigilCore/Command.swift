@@ -14,13 +14,16 @@ public struct StartRequest: Hashable, Sendable {
     public var notes: String?
     /// What the person said they are using: dispatch targets receive it, it changes what responders bring.
     public var substance: String?
+    /// The `device` token that may check this session in.
+    public var device: String?
 
     /// Creates a request.
     public init(
         caller: Caller, location: Location, interval: Millis, grace: Millis, policy: String, notes: String?,
-        substance: String? = nil
+        substance: String? = nil, device: String? = nil
     ) {
         self.substance = substance
+        self.device = device
         self.caller = caller
         self.location = location
         self.interval = interval

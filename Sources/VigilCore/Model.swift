@@ -100,7 +100,25 @@ public enum CheckInSource: String, Hashable, Sendable, Codable, CaseIterable {
     case `operator`
     case caller
     case device
+    /// Older logs only: the `integration` role was split into `device` and `dispatch`.
     case integration
+    case responder
+    case sms
+}
+
+/// Who caused a command: the token's name and role, or the channel (`caller`, `responder`, `sms`). Recorded on every
+/// event the command makes; never taken from a request body.
+public struct Actor: Hashable, Sendable {
+    /// The token's name, or the channel's.
+    public var name: String
+    /// The token's role, or the channel.
+    public var role: String
+
+    /// Creates an actor.
+    public init(name: String, role: String) {
+        self.name = name
+        self.role = role
+    }
 }
 
 /// What a dispatch partner reports after accepting.

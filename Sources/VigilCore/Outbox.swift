@@ -73,12 +73,15 @@ public struct OutboxUpdate: Hashable, Sendable {
     public var nextAttemptAt: Timestamp
     /// When set, the update applies only while the row is still pending.
     public var onlyIfPending: Bool
+    /// Whether this update claims the row for an attempt about to go on the wire (its lease ends at `nextAttemptAt`).
+    public var claim: Bool
 
     /// Creates an update.
     public init(
         id: NotificationID, status: OutboxStatus, targetIndex: Int, attempts: Int, nextAttemptAt: Timestamp,
-        onlyIfPending: Bool = true
+        onlyIfPending: Bool = true, claim: Bool = false
     ) {
+        self.claim = claim
         self.id = id
         self.status = status
         self.targetIndex = targetIndex

@@ -66,6 +66,14 @@ public protocol SessionStore: Sendable {
     func purgeEnded(before instant: Timestamp) async throws -> Int
     /// Checks the store answers.
     func ping() async throws
+    /// Makes the attempts that an earlier incarnation of this instance left in flight (a crash) due at `now`;
+    /// returns how many. Another live instance's claims are never touched.
+    func releaseOrphanedClaims(at now: Timestamp) async throws -> Int
+}
+
+extension SessionStore {
+    /// Stores without claims have nothing to release.
+    public func releaseOrphanedClaims(at now: Timestamp) async throws -> Int { 0 }
 }
 
 /// The current time. Production uses a clock anchored to the monotonic clock, so a wall-clock step cannot fire a

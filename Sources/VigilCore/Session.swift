@@ -87,6 +87,8 @@ public struct Session: Hashable, Sendable, Codable {
     public var notes: String?
     /// What the person said they are using (personal data, sealed at rest with the snapshot).
     public var substance: String?
+    /// The name of the `device` token that may check this session in.
+    public var device: String?
     /// Time allowed between check-ins.
     public var interval: Millis
     /// Time after a missed check-in before the ladder starts.

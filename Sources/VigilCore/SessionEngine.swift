@@ -57,12 +57,18 @@ public actor SessionEngine {
     }
 
     /// Starts a session; a repeated idempotency key returns the session it started.
-    public func start(_ req: StartRequest, key: String? = nil) async throws -> Session {
+    public func start(_ req: StartRequest, key: String? = nil, actor: Actor? = nil) async throws -> Session {
+        // One key, one session, under concurrency: starts with the same key wait for each other here, so the second
+        // finds the first's session instead of making its own.
+        let keyLock = key.map { SessionID(rawValue: "start-key:" + $0) }
+        if let keyLock { await acquire(keyLock) }
+        defer { if let keyLock { release(keyLock) } }
         if let key, let id = byStartKey[key], let s = try await session(id) { return s }
         guard let policy = policies[req.policy] else { throw VigilError.invalid("unknown policy \"\(req.policy)\"") }
         let id = ids.sessionID()
-        let d = SessionMachine.start(
+        var d = SessionMachine.start(
             req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now())
+        if let actor { d.events = d.events.map { stamped($0, actor) } }
         await acquire(id)
         defer { release(id) }
         let events = try await store.commit(
@@ -76,7 +82,9 @@ public actor SessionEngine {
 
     /// Runs a command on a session and returns the session after it.
     @discardableResult
-    public func execute(_ id: SessionID, _ command: Command, key: String? = nil) async throws -> Session {
+    public func execute(_ id: SessionID, _ command: Command, key: String? = nil, actor: Actor? = nil) async throws
+        -> Session
+    {
         await acquire(id)
         defer { release(id) }
         var current: Session
@@ -88,7 +96,7 @@ public actor SessionEngine {
             throw VigilError.sessionNotFound
         }
         for attempt in 0..<2 {
-            let d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids)
+            let d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids, actor: actor)
             if d.isNoop && d.outboxUpdates.isEmpty { return current }
             let changed = !d.isNoop
             do {

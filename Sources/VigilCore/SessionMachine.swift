@@ -29,6 +29,7 @@ public enum SessionMachine {
             grace: req.grace, policy: policy, checkInToken: token, startKey: key, at: now)
         s.version = 1
         s.substance = req.substance
+        s.device = req.device
         let event = NewEvent(
             .sessionStarted, at: now,
             [
@@ -41,14 +42,17 @@ public enum SessionMachine {
     /// Decides what `command` does to `session` at `now`.
     ///
     /// A command repeated with the same idempotency key, or a deadline that finds nothing due, decides nothing.
+    /// `actor` is recorded (`by`, `role`) on every event the command makes.
     public static func decide(
-        _ session: Session, _ command: Command, key: String? = nil, at now: Timestamp, ids: IDGenerator
+        _ session: Session, _ command: Command, key: String? = nil, at now: Timestamp, ids: IDGenerator,
+        actor: Actor? = nil
     ) throws -> Decision {
         if let key, session.recentCommands.contains(key) {
             return Decision(session: session, events: [], outbox: [], outboxUpdates: [])
         }
         var b = Builder(s: session, now: now, ids: ids)
         try b.apply(command)
+        if let actor { b.events = b.events.map { stamped($0, actor) } }
         if b.isNoop { return Decision(session: session, events: [], outbox: [], outboxUpdates: b.updates) }
         if let key {
             b.s.recentCommands.append(key)
@@ -57,6 +61,16 @@ public enum SessionMachine {
         if !b.events.isEmpty || !b.outbox.isEmpty { b.s.version += 1 }
         return Decision(session: b.s, events: b.events, outbox: b.outbox, outboxUpdates: b.updates)
     }
+}
+
+/// `event` with who caused it, unless it already names someone.
+func stamped(_ event: NewEvent, _ actor: Actor) -> NewEvent {
+    guard case .object(var data) = event.data else { return event }
+    if data["by"] == nil { data["by"] = .string(actor.name) }
+    data["role"] = .string(actor.role)
+    var e = event
+    e.data = .object(data)
+    return e
 }
 
 /// Accumulates one decision.
@@ -389,8 +403,9 @@ struct Builder {
     }
 
     mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
-        guard var d = s.dispatch, d.deliveredAt != nil else {
-            throw VigilError.conflict("no dispatch of this session has been accepted")
+        // A partner may report as soon as it holds the request, even before its 2xx reached us.
+        guard var d = s.dispatch else {
+            throw VigilError.conflict("no dispatch of this session has been requested")
         }
         if d.status == status, reference == nil || reference == d.reference { return }
         d.status = status

@@ -31,6 +31,7 @@ public struct SessionView: Encodable, Sendable {
     let location: Location
     let notes: String?
     let substance: String?
+    let device: String?
     let checkInIntervalS: Int64
     let graceS: Int64
     let policy: String
@@ -53,6 +54,7 @@ public struct SessionView: Encodable, Sendable {
         location = s.location
         notes = s.notes
         substance = s.substance
+        device = s.device
         checkInIntervalS = s.interval.wholeSeconds
         graceS = s.grace.wholeSeconds
         policy = s.policy.name
@@ -78,7 +80,7 @@ public struct SessionView: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, caller, location, notes, substance, policy, escalation, dispatch, outcome, version
+        case id, state, caller, location, notes, substance, device, policy, escalation, dispatch, outcome, version
         case checkInIntervalS = "check_in_interval_s"
         case graceS = "grace_s"
         case startedAt = "started_at"
@@ -97,6 +99,7 @@ public struct SessionView: Encodable, Sendable {
         try c.encode(location, forKey: .location)
         try c.encode(notes, forKey: .notes)
         try c.encode(substance, forKey: .substance)
+        try c.encodeIfPresent(device, forKey: .device)
         try c.encode(checkInIntervalS, forKey: .checkInIntervalS)
         try c.encode(graceS, forKey: .graceS)
         try c.encode(policy, forKey: .policy)

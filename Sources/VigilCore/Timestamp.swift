@@ -72,7 +72,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<3 where digits < 3 { ms *= 10 }
+            // (A range `digits..<3` with more than three digits would trap: found by the fuzzer.)
+            if digits < 3 { for _ in digits..<3 { ms *= 10 } }
         }
         guard i < c.count else { return nil }
         var offset = 0

@@ -93,7 +93,8 @@ public final class OutboxWorker: Sendable {
                 let updates = claimed.map { item in
                     OutboxUpdate(
                         id: item.id, status: .pending, targetIndex: item.targetIndex, attempts: item.attempts + 1,
-                        nextAttemptAt: now + (targets[item.targets[item.targetIndex]]?.timeout ?? .zero) + Millis(1000))
+                        nextAttemptAt: now + (targets[item.targets[item.targetIndex]]?.timeout ?? .zero) + Millis(1000),
+                        claim: true)
                 }
                 let stillPending: [Bool]
                 do {

@@ -1,24 +1,41 @@
 import VigilCore
 
-/// What a token may do.
+/// What a token may do: the least its holder needs (CONTRACT, the role table).
 public enum Role: String, Sendable, Hashable, CaseIterable {
+    /// Reads sessions, timelines and the event stream; changes nothing.
+    case viewer
+    /// Everything on sessions.
     case `operator`
+    /// An operator, plus `/metrics`.
     case supervisor
+    /// Everything.
     case admin
-    case integration
+    /// `GET /metrics` only: a Prometheus scrape credential.
+    case metrics
+    /// Check-ins only, on the sessions started for it.
+    case device
+    /// Dispatch status reports only, on sessions dispatched to its own target.
+    case dispatch
 
-    /// Whether the role may perform `permission`.
+    /// Whether the role may perform `permission` at all (scopes are checked per session).
     public func allows(_ permission: Permission) -> Bool {
         switch self {
         case .admin: return true
-        case .operator, .supervisor: return permission != .reportDispatchStatus
-        case .integration: return [.read, .checkIn, .reportDispatchStatus].contains(permission)
+        case .supervisor: return permission != .reportDispatchStatus
+        case .operator: return permission != .reportDispatchStatus && permission != .metrics
+        case .viewer: return permission == .read
+        case .metrics: return permission == .metrics
+        case .device: return permission == .checkIn
+        case .dispatch: return permission == .reportDispatchStatus
         }
     }
+
+    /// Whether a person acting with this role counts as an operator (a check-in's `source`).
+    public var isStaff: Bool { self == .operator || self == .supervisor || self == .admin }
 }
 
 /// Actions guarded by roles.
-public enum Permission: Sendable, Hashable {
+public enum Permission: Sendable, Hashable, CaseIterable {
     case read
     case start
     case update
@@ -27,6 +44,7 @@ public enum Permission: Sendable, Hashable {
     case dispatch
     case end
     case reportDispatchStatus
+    case metrics
 }
 
 /// The authenticated caller of a request.
@@ -35,12 +53,21 @@ public struct Principal: Sendable, Hashable {
     public var name: String
     /// Its role.
     public var role: Role
+    /// For a `dispatch` token: the target it reports for.
+    public var target: String?
+    /// For a `device` token: whether it may check in any session (a gateway), not only those started for it.
+    public var anySession: Bool
 
     /// Creates a principal.
-    public init(name: String, role: Role) {
+    public init(name: String, role: Role, target: String? = nil, anySession: Bool = false) {
         self.name = name
         self.role = role
+        self.target = target
+        self.anySession = anySession
     }
+
+    /// Who acted, for the timeline.
+    public var actor: Actor { Actor(name: name, role: role.rawValue) }
 }
 
 /// A configured bearer token.
@@ -51,12 +78,18 @@ public struct TokenEntry: Sendable {
     public var role: Role
     /// The secret bytes.
     public var token: [UInt8]
+    /// For a `dispatch` token: its target.
+    public var target: String?
+    /// For a `device` token: `scope: any`.
+    public var anySession: Bool
 
     /// Creates an entry.
-    public init(name: String, role: Role, token: String) {
+    public init(name: String, role: Role, token: String, target: String? = nil, anySession: Bool = false) {
         self.name = name
         self.role = role
         self.token = Array(token.utf8)
+        self.target = target
+        self.anySession = anySession
     }
 }
 
@@ -67,12 +100,20 @@ public struct TokenAuthenticator: Sendable {
     /// Creates an authenticator over the configured tokens.
     public init(_ entries: [TokenEntry]) { self.entries = entries }
 
+    /// The role of the token named `name`, if one is configured.
+    public func role(ofTokenNamed name: String) -> Role? { entries.first { $0.name == name }?.role }
+
+    /// The names of the configured `device` tokens.
+    public var deviceNames: Set<String> { Set(entries.filter { $0.role == .device }.map(\.name)) }
+
     /// The principal a presented token belongs to, if any.
     public func authenticate(_ presented: String) -> Principal? {
         let p = Array(presented.utf8)
         var found: Principal?
         for e in entries {
-            if Self.constantTimeEquals(p, e.token) && found == nil { found = Principal(name: e.name, role: e.role) }
+            if Self.constantTimeEquals(p, e.token) && found == nil {
+                found = Principal(name: e.name, role: e.role, target: e.target, anySession: e.anySession)
+            }
         }
         return found
     }

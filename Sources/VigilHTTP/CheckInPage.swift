@@ -34,7 +34,8 @@ enum CheckInPage {
             return page(status: .gone, title: "Link not active", body: notActive)
         }
         do {
-            try await env.engine.execute(s.id, .checkIn(source: .caller, note: nil))
+            try await env.engine.execute(
+                s.id, .checkIn(source: .caller, note: nil), actor: Actor(name: "caller", role: "caller"))
         } catch {
             return page(
                 status: .serviceUnavailable, title: "Try again",

@@ -10,8 +10,14 @@ public struct APIError: Error, Sendable {
 
     static let unauthorized = APIError(
         status: .unauthorized, code: "unauthorized", message: "a valid bearer token is required")
-    static func forbidden(_ role: Role) -> APIError {
-        APIError(status: .forbidden, code: "forbidden", message: "the \(role.rawValue) role may not do this")
+    static func tooManyStreams(_ limit: Int) -> APIError {
+        APIError(
+            status: .tooManyRequests, code: "too_many_streams",
+            message: "this token already has \(limit) event streams open; close one first")
+    }
+
+    static func forbidden(_ role: Role, _ why: String? = nil) -> APIError {
+        APIError(status: .forbidden, code: "forbidden", message: why ?? "the \(role.rawValue) role may not do this")
     }
     static let tooLarge = APIError(
         status: .contentTooLarge, code: "body_too_large", message: "the request body is larger than 1 MiB")

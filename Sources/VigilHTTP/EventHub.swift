@@ -2,6 +2,9 @@ import Synchronization
 import VigilCore
 
 /// Fans committed events out to the live streams of consoles, in sequence order.
+///
+/// A stream that falls behind is closed rather than thinned: its browser reconnects with `Last-Event-ID` and reads
+/// what it missed from the store, so a slow console never silently misses a `delivery.failed`.
 public final class EventHub: Sendable {
     /// What a subscriber receives: an event, or a keep-alive tick.
     public enum Item: Sendable {
@@ -9,16 +12,24 @@ public final class EventHub: Sendable {
         case tick
     }
 
+    private struct Subscriber {
+        let owner: String
+        let continuation: AsyncStream<Item>.Continuation
+    }
+
     private struct State {
-        var subscribers: [Int: AsyncStream<Item>.Continuation] = [:]
+        var subscribers: [Int: Subscriber] = [:]
         var nextID = 0
         var lastSeq: Int64 = 0
+        var closed = false
     }
 
     private let state = Mutex(State())
+    /// Events a stream may have waiting before it is closed.
+    public let bufferLimit: Int
 
     /// Creates a hub.
-    public init() {}
+    public init(bufferLimit: Int = 10_000) { self.bufferLimit = bufferLimit }
 
     /// The highest sequence number published.
     public var lastSeq: Int64 { state.withLock { $0.lastSeq } }
@@ -26,13 +37,21 @@ public final class EventHub: Sendable {
     /// How many streams are open.
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
-    /// A stream of everything published from now on.
-    public func subscribe() -> AsyncStream<Item> {
-        let (stream, cont) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(10_000))
-        let id = state.withLock { s -> Int in
+    /// A stream of everything published from now on, for `owner` (a token's name); nil when `owner` already has
+    /// `limit` streams open.
+    public func subscribe(owner: String = "", limit: Int = .max) -> AsyncStream<Item>? {
+        let (stream, cont) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(bufferLimit))
+        let id = state.withLock { s -> Int? in
+            if s.closed { return -1 }
+            guard s.subscribers.values.filter({ $0.owner == owner }).count < limit else { return nil }
             s.nextID += 1
-            s.subscribers[s.nextID] = cont
+            s.subscribers[s.nextID] = Subscriber(owner: owner, continuation: cont)
             return s.nextID
+        }
+        guard let id else { return nil }
+        if id == -1 {
+            cont.finish()
+            return stream
         }
         cont.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) } }
         return stream
@@ -41,16 +60,33 @@ public final class EventHub: Sendable {
     /// Publishes committed events.
     public func publish(_ events: [StoredEvent]) {
         guard !events.isEmpty else { return }
-        let subs = state.withLock { s -> [AsyncStream<Item>.Continuation] in
+        let subs = state.withLock { s -> [Subscriber] in
             s.lastSeq = max(s.lastSeq, events.map(\.seq).max() ?? 0)
             return Array(s.subscribers.values)
         }
-        for c in subs { for e in events { c.yield(.event(e)) } }
+        for sub in subs {
+            for e in events {
+                if case .dropped = sub.continuation.yield(.event(e)) {
+                    // Behind by more than the buffer: close, so the client resumes from the store.
+                    sub.continuation.finish()
+                    break
+                }
+            }
+        }
     }
 
     /// Sends a keep-alive to every stream.
     public func tick() {
         let subs = state.withLock { Array($0.subscribers.values) }
-        for c in subs { c.yield(.tick) }
+        for sub in subs { sub.continuation.yield(.tick) }
+    }
+
+    /// Ends every stream and refuses new ones: graceful shutdown must not wait for consoles to hang up.
+    public func finishAll() {
+        let subs = state.withLock { s -> [Subscriber] in
+            s.closed = true
+            return Array(s.subscribers.values)
+        }
+        for sub in subs { sub.continuation.finish() }
     }
 }

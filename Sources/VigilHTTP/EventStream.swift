@@ -3,9 +3,14 @@ import VigilCore
 
 /// Server-Sent Events of every session event: `id: <seq>`, `event: <type>`, `data: <event JSON>`.
 enum EventStream {
-    static func response(env: APIEnvironment, after last: Int64?) -> Response {
+    /// Streams open at once per token: a leaked tab cannot exhaust the server.
+    static let perTokenLimit = 8
+
+    static func response(env: APIEnvironment, after last: Int64?, owner: String) throws -> Response {
         // Subscribe before reading the backlog, so nothing falls between the two.
-        let live = env.hub.subscribe()
+        guard let live = env.hub.subscribe(owner: owner, limit: perTokenLimit) else {
+            throw APIError.tooManyStreams(perTokenLimit)
+        }
         let body = ResponseBody { writer in
             var sent = last ?? env.hub.lastSeq
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))

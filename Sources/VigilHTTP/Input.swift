@@ -130,7 +130,8 @@ enum Input {
     static func start(_ bytes: [UInt8]) throws -> StartRequest {
         let o = try object(bytes)
         try onlyKeys(
-            o, ["caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance"], in: "")
+            o, ["caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance", "device"],
+            in: "")
         let location = try location(o["location"], required: true)!
         guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
             throw VigilError.invalid("check_in_interval_s is required")
@@ -139,7 +140,8 @@ enum Input {
         let policy = try string(o, "policy", max: 100) ?? "default"
         return StartRequest(
             caller: try caller(o["caller"]) ?? Caller(), location: location, interval: interval, grace: grace,
-            policy: policy, notes: try string(o, "notes", max: 4000), substance: try string(o, "substance", max: 200))
+            policy: policy, notes: try string(o, "notes", max: 4000), substance: try string(o, "substance", max: 200),
+            device: try string(o, "device", max: 100))
     }
 
     static func patch(_ bytes: [UInt8]) throws -> SessionPatch {
@@ -154,23 +156,20 @@ enum Input {
         return p
     }
 
-    static func checkIn(_ bytes: [UInt8], defaultSource: CheckInSource) throws -> (CheckInSource, String?) {
+    /// A check-in's note. A `source` in the body is accepted and ignored: the channel decides it.
+    static func checkIn(_ bytes: [UInt8]) throws -> String? {
         let o = try object(bytes, allowEmpty: true)
         try onlyKeys(o, ["source", "note"], in: "")
-        var source = defaultSource
-        if let s = try string(o, "source", max: 40) {
-            guard let v = CheckInSource(rawValue: s) else {
-                throw VigilError.invalid("source must be one of operator, caller, device, integration")
-            }
-            source = v
-        }
-        return (source, try string(o, "note"))
+        _ = try string(o, "source", max: 40)
+        return try string(o, "note")
     }
 
-    static func acknowledge(_ bytes: [UInt8], defaultOperator: String) throws -> (String, String?) {
+    /// An acknowledge's note. An `operator` in the body is accepted and ignored: the token names who acted.
+    static func acknowledge(_ bytes: [UInt8]) throws -> String? {
         let o = try object(bytes, allowEmpty: true)
         try onlyKeys(o, ["operator", "note"], in: "")
-        return (try string(o, "operator", max: 100) ?? defaultOperator, try string(o, "note"))
+        _ = try string(o, "operator", max: 100)
+        return try string(o, "note")
     }
 
     static func end(_ bytes: [UInt8]) throws -> (Outcome, String?) {
@@ -183,15 +182,15 @@ enum Input {
         return (outcome, try string(o, "note"))
     }
 
-    static func dispatchStatus(_ bytes: [UInt8]) throws -> (DispatchStatus, String?) {
+    static func dispatchStatus(_ bytes: [UInt8]) throws -> (DispatchStatus, String?, String?) {
         let o = try object(bytes)
-        try onlyKeys(o, ["status", "reference", "note"], in: "")
+        try onlyKeys(o, ["status", "reference", "note", "target"], in: "")
         guard let s = try string(o, "status", max: 40) else { throw VigilError.invalid("status is required") }
         guard let st = DispatchStatus(rawValue: s) else {
             throw VigilError.invalid("status must be one of accepted, rejected, en_route, on_scene, closed")
         }
         _ = try string(o, "note")
-        return (st, try string(o, "reference", max: 200))
+        return (st, try string(o, "reference", max: 200), try string(o, "target", max: 200))
     }
 
     static func dispatch(_ bytes: [UInt8]) throws {

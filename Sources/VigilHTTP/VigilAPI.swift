@@ -49,13 +49,16 @@ public struct APIEnvironment: Sendable {
     public var metrics: @Sendable () async -> String
     /// The logger.
     public var logger: Logger
+    /// Event stream tickets.
+    public var tickets: StreamTickets
 
     /// Creates an environment.
     public init(
         engine: SessionEngine, store: any SessionStore, hub: EventHub, auth: TokenAuthenticator, publicURL: String?,
         assetsDirectory: String?, readiness: @escaping @Sendable () async -> Readiness,
-        metrics: @escaping @Sendable () async -> String, logger: Logger
+        metrics: @escaping @Sendable () async -> String, logger: Logger, tickets: StreamTickets
     ) {
+        self.tickets = tickets
         self.engine = engine
         self.store = store
         self.hub = hub
@@ -87,7 +90,7 @@ public enum VigilAPI {
             return json(.object(body), status: r.ready ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { req, _ in
-            _ = try authorize(req, env, .read)
+            _ = try authorize(req, env, .metrics)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: await env.metrics())))
@@ -119,7 +122,10 @@ public enum VigilAPI {
             let p = try authorize(req, env, .start)
             var req = req
             let start = try Input.start(try await body(&req))
-            let s = try await env.engine.start(start, key: idempotencyKey(req))
+            if let device = start.device, !env.auth.deviceNames.contains(device) {
+                throw VigilError.invalid("device must name a configured token of the device role")
+            }
+            let s = try await env.engine.start(start, key: idempotencyKey(req), actor: p.actor)
             env.logger.info("session started", metadata: ["session": "\(s.id)", "by": "\(p.name)"])
             return try sessionResponse(s, env, status: .created)
         }
@@ -171,22 +177,36 @@ public enum VigilAPI {
             let id = try sessionID(ctx)
             var req = req
             let patch = try Input.patch(try await body(&req))
-            return try await run(id, .update(patch, by: p.name), req, env)
+            return try await run(id, .update(patch, by: p.name), req, env, actor: p)
         }
         v1.post("/sessions/{id}/check-ins") { req, ctx in
             let p = try authorize(req, env, .checkIn)
             let id = try sessionID(ctx)
             var req = req
-            let (source, note) = try Input.checkIn(
-                try await body(&req), defaultSource: p.role == .integration ? .integration : .operator)
-            return try await run(id, .checkIn(source: source, note: note), req, env)
+            // The source is the channel's, never the body's: a device token checks in as a device.
+            let note = try Input.checkIn(try await body(&req))
+            guard p.role == .device else {
+                return try await run(id, .checkIn(source: .operator, note: note), req, env, actor: p)
+            }
+            guard let current = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
+            guard p.anySession || current.device == p.name else {
+                throw APIError.forbidden(p.role, "this device token may check in only the sessions started for it")
+            }
+            let s = try await env.engine.execute(
+                id, .checkIn(source: .device, note: note), key: try idempotencyKey(req), actor: p.actor)
+            // A device learns when to check in next, and nothing else of the person.
+            return json([
+                "id": .string(s.id.rawValue), "state": .string(s.state.rawValue),
+                "next_check_in_due_at": s.state == .ended ? .null : .time(s.due),
+            ])
         }
         v1.post("/sessions/{id}/acknowledge") { req, ctx in
             let p = try authorize(req, env, .acknowledge)
             let id = try sessionID(ctx)
             var req = req
-            let (op, note) = try Input.acknowledge(try await body(&req), defaultOperator: p.name)
-            return try await run(id, .acknowledge(operator: op, note: note), req, env)
+            // Who acknowledged is the token's name; an `operator` in the body is accepted and ignored.
+            let note = try Input.acknowledge(try await body(&req))
+            return try await run(id, .acknowledge(operator: p.name, note: note), req, env, actor: p)
         }
         v1.post("/sessions/{id}/dispatch") { req, ctx in
             let p = try authorize(req, env, .dispatch)
@@ -194,24 +214,47 @@ public enum VigilAPI {
             var req = req
             try Input.dispatch(try await body(&req))
             env.logger.notice("manual dispatch requested", metadata: ["session": "\(id)", "by": "\(p.name)"])
-            return try await run(id, .dispatchNow(by: p.name), req, env, status: .accepted)
+            return try await run(id, .dispatchNow(by: p.name), req, env, status: .accepted, actor: p)
         }
         v1.post("/sessions/{id}/end") { req, ctx in
             let p = try authorize(req, env, .end)
             let id = try sessionID(ctx)
             var req = req
             let (outcome, note) = try Input.end(try await body(&req))
-            return try await run(id, .end(outcome: outcome, by: p.name, note: note), req, env)
+            return try await run(id, .end(outcome: outcome, by: p.name, note: note), req, env, actor: p)
         }
         v1.post("/sessions/{id}/dispatch-status") { req, ctx in
             let p = try authorize(req, env, .reportDispatchStatus)
             let id = try sessionID(ctx)
             var req = req
-            let (status, reference) = try Input.dispatchStatus(try await body(&req))
-            return try await run(id, .dispatchStatus(status, reference: reference, by: p.name), req, env)
+            let (status, reference, named) = try Input.dispatchStatus(try await body(&req))
+            // A dispatch token reports for its own target only; an admin names the target it reports for.
+            let target = p.role == .dispatch ? p.target : named
+            guard let target else {
+                throw VigilError.invalid("target is required: name the dispatch target this report is for")
+            }
+            guard let current = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
+            guard let d = current.dispatch, d.targets.contains(target) else {
+                if p.role == .dispatch {
+                    throw APIError.forbidden(p.role, "this session's dispatch was not sent to \(target)")
+                }
+                throw VigilError.conflict("this session's dispatch was not sent to \(target)")
+            }
+            let s = try await env.engine.execute(
+                id, .dispatchStatus(status, reference: reference, by: target), key: try idempotencyKey(req),
+                actor: p.actor)
+            if p.role == .dispatch { return Response(status: .noContent) }
+            return try sessionResponse(s, env, status: .ok)
+        }
+        v1.post("/events/ticket") { req, _ in
+            let p = try authorize(req, env, .read)
+            var req = req
+            try Input.onlyKeys(try Input.object(try await body(&req), allowEmpty: true), [], in: "")
+            let ticket = env.tickets.issue(for: p, at: env.engine.now())
+            return json(["ticket": .string(ticket), "expires_in_s": .int(StreamTickets.lifetime.wholeSeconds)])
         }
         v1.get("/events") { req, _ in
-            _ = try authorize(req, env, .read, allowQueryToken: true)
+            let p = try authorize(req, env, .read, allowTicket: true)
             var header = req.headers[.init("Last-Event-ID")!]
             if header?.trimmingCharacters(in: .whitespaces).isEmpty ?? true {
                 header = req.uri.queryParameters["last_event_id"].map(String.init)
@@ -223,22 +266,28 @@ public enum VigilAPI {
                 }
                 last = n
             }
-            return EventStream.response(env: env, after: last)
+            return try EventStream.response(env: env, after: last, owner: p.name)
         }
         return router
     }
 
     // MARK: Helpers
 
+    /// The caller, from a bearer token or (for the event stream) a single-use ticket; never a token in the URL.
     static func authorize(
-        _ req: Request, _ env: APIEnvironment, _ permission: Permission, allowQueryToken: Bool = false
+        _ req: Request, _ env: APIEnvironment, _ permission: Permission, allowTicket: Bool = false
     ) throws -> Principal {
         var token: String?
         if let h = req.headers[.authorization] {
             let parts = h.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" { token = String(parts[1]) }
-        } else if allowQueryToken, let q = req.uri.queryParameters["access_token"] {
-            token = String(q)
+        } else if allowTicket, let t = req.uri.queryParameters["ticket"] {
+            guard
+                let p = env.tickets.redeem(
+                    String(t), at: env.engine.now(), roles: { env.auth.role(ofTokenNamed: $0) })
+            else { throw APIError.unauthorized }
+            guard p.role.allows(permission) else { throw APIError.forbidden(p.role) }
+            return p
         }
         guard let token, let p = env.auth.authenticate(token) else { throw APIError.unauthorized }
         guard p.role.allows(permission) else { throw APIError.forbidden(p.role) }
@@ -290,9 +339,10 @@ public enum VigilAPI {
     }
 
     static func run(
-        _ id: SessionID, _ command: Command, _ req: Request, _ env: APIEnvironment, status: HTTPResponse.Status = .ok
+        _ id: SessionID, _ command: Command, _ req: Request, _ env: APIEnvironment, status: HTTPResponse.Status = .ok,
+        actor: Principal
     ) async throws -> Response {
-        let s = try await env.engine.execute(id, command, key: try idempotencyKey(req))
+        let s = try await env.engine.execute(id, command, key: try idempotencyKey(req), actor: actor.actor)
         return try sessionResponse(s, env, status: status)
     }
 

@@ -12,6 +12,11 @@ public struct AESGCMSealer: DataSealer {
         self.key = SymmetricKey(data: key)
     }
 
+    /// A secret for another purpose (`label`), derived from the key: the same on every instance given the same key.
+    public func derivedSecret(_ label: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: key))
+    }
+
     public func seal(_ plain: [UInt8]) throws -> [UInt8] {
         let box = try AES.GCM.seal(plain, using: key)
         guard let combined = box.combined else { throw VigilError(.internalError, "sealing failed") }
@@ -37,6 +42,18 @@ public struct AESGCMSealer: DataSealer {
                 throw VigilError.invalid("the encryption key in \(name) must be 32 bytes in base64")
             }
             return (try AESGCMSealer(key: Array(bytes)), false)
+        }
+        if FileManager.default.fileExists(atPath: keyFile) {
+            // A key that others can read protects nothing: refuse it rather than run with it.
+            var st = stat()
+            guard stat(keyFile, &st) == 0 else {
+                throw VigilError.unavailable("cannot read the encryption key file \(keyFile)")
+            }
+            if st.st_mode & 0o077 != 0 {
+                throw VigilError.invalid(
+                    "the encryption key file \(keyFile) is readable by group or others (mode "
+                        + String(st.st_mode & 0o777, radix: 8) + "); run: chmod 600 \(keyFile)")
+            }
         }
         if let data = FileManager.default.contents(atPath: keyFile) {
             let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -131,6 +131,7 @@ public enum ConfigLoader {
         let env: [String: String]
         var issues: [ConfigIssue] = []
         var warnings: [String] = []
+        var dispatchTokenTargets: [(String, String, Node)] = []
 
         init(env: [String: String]) { self.env = env }
 
@@ -349,6 +350,10 @@ public enum ConfigLoader {
             if c.tokens.isEmpty && issues.isEmpty {
                 fail(root, "auth.tokens must list at least one token")
             }
+            let known = Set(targetNames(targetsNode))
+            for (name, target, node) in dispatchTokenTargets where !known.contains(target) {
+                fail(node, "token \(name): target \(target) is not a configured target")
+            }
             return c
         }
 
@@ -360,7 +365,11 @@ public enum ConfigLoader {
             var out: [TokenEntry] = []
             var names = Set<String>()
             for item in seq {
-                guard let f = map(item, "a token", allowed: ["name", "role", "token", "token_env", "token_file"]) else {
+                guard
+                    let f = map(
+                        item, "a token",
+                        allowed: ["name", "role", "token", "token_env", "token_file", "target", "scope"])
+                else {
                     continue
                 }
                 guard let (_, _, nn) = f.first(where: { $0.0 == "name" }), let name = nn.scalar?.string, !name.isEmpty
@@ -369,20 +378,50 @@ public enum ConfigLoader {
                     continue
                 }
                 if !names.insert(name).inserted { fail(nn, "the token name \"\(name)\" is used twice") }
+                let roles = Role.allCases.map(\.rawValue).joined(separator: ", ")
                 guard let (_, _, rn) = f.first(where: { $0.0 == "role" }) else {
-                    fail(item, "token \(name) needs a role (operator, supervisor, admin, integration)")
+                    fail(item, "token \(name) needs a role (\(roles))")
+                    continue
+                }
+                if rn.scalar?.string == "integration" {
+                    fail(
+                        rn,
+                        "token \(name): the integration role was split by least privilege: use device (check-ins only), "
+                            + "dispatch (dispatch-status for its own target) or viewer (read-only)")
                     continue
                 }
                 guard let roleText = rn.scalar?.string, let role = Role(rawValue: roleText) else {
-                    fail(rn, "token \(name): role must be operator, supervisor, admin or integration")
+                    fail(rn, "token \(name): role must be one of \(roles)")
                     continue
                 }
+                var target: String?
+                var anySession = false
+                for (k, kn, v) in f {
+                    if k == "target" {
+                        guard role == .dispatch else {
+                            fail(kn, "token \(name): target is for tokens of the dispatch role")
+                            continue
+                        }
+                        target = v.scalar?.string
+                    }
+                    if k == "scope" {
+                        guard role == .device, let sc = v.scalar?.string, sc == "any" || sc == "own" else {
+                            fail(kn, "token \(name): scope (any or own) is for tokens of the device role")
+                            continue
+                        }
+                        anySession = sc == "any"
+                    }
+                }
+                if role == .dispatch && target == nil {
+                    fail(item, "token \(name): a dispatch token names the target it reports for (target: NAME)")
+                }
+                if let target { dispatchTokenTargets.append((name, target, item)) }
                 guard let secret = secret(f, "token", "token \(name)", owner: item) else { continue }
                 if secret.utf8.count < 16 {
                     fail(item, "token \(name) is shorter than 16 characters; use a long random token")
                     continue
                 }
-                out.append(TokenEntry(name: name, role: role, token: secret))
+                out.append(TokenEntry(name: name, role: role, token: secret, target: target, anySession: anySession))
             }
             return out
         }

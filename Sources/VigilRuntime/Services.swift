@@ -19,6 +19,16 @@ struct LoopService: Service {
     }
 }
 
+/// Waits for graceful shutdown, then runs `body` once.
+struct ShutdownHook: Service {
+    let body: @Sendable () -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        body()
+    }
+}
+
 /// Wraps a long-running function as a service that stops on graceful shutdown.
 struct TaskService: Service {
     let name: String

@@ -34,10 +34,14 @@ public enum VigilServer {
         }
         _ = store
         let sealed = try SQLiteStore(path: config.sqlitePath, sealer: sealer)
-        try await run(config: config, store: sealed, assetsDirectory: assetsDirectory, logger: logger)
+        try await run(
+            config: config, store: sealed, secret: sealer.derivedSecret("vigil stream tickets"),
+            assetsDirectory: assetsDirectory, logger: logger)
     }
 
-    static func run(config: VigilConfig, store: SQLiteStore, assetsDirectory: String?, logger: Logger) async throws {
+    static func run(
+        config: VigilConfig, store: SQLiteStore, secret: [UInt8], assetsDirectory: String?, logger: Logger
+    ) async throws {
         let registry = PrometheusCollectorRegistry()
         let hub = EventHub()
         let metrics = RuntimeMetrics(registry: registry)
@@ -75,6 +79,12 @@ public enum VigilServer {
                     "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - started).components.seconds * 1000)",
             ])
 
+        let orphans = try await store.releaseOrphanedClaims(at: clock.now())
+        if orphans > 0 {
+            logger.warning(
+                "resending notifications that were in flight when the last process stopped",
+                metadata: ["notifications": "\(orphans)"])
+        }
         let client = CurlClient()
         let worker = OutboxWorker(
             store: store, engine: engine, client: client, targets: config.targets, clock: clock,
@@ -105,6 +115,7 @@ public enum VigilServer {
             }
         }
         let serving = Atomic<Bool>(false)
+        let stopping = Atomic<Bool>(false)
         let readiness: @Sendable () async -> Readiness = {
             var checks = watchdog.report.checks
             checks["http"] = serving.load(ordering: .relaxed) ? "ok" : "starting"
@@ -123,9 +134,12 @@ public enum VigilServer {
                 var buffer = [UInt8]()
                 registry.emit(into: &buffer)
                 return String(decoding: buffer, as: UTF8.self)
-            }, logger: Logger(label: "vigil.http"))
+            }, logger: Logger(label: "vigil.http"), tickets: StreamTickets(secret: secret))
         let app = Application(
             router: VigilAPI.router(env),
+            // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled
+            // clients (a header trickled byte by byte) cannot hold connections; event streams are responses and stay.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Vigil"),
             onServerRunning: { channel in
                 serving.store(true, ordering: .relaxed)
@@ -160,7 +174,7 @@ public enum VigilServer {
         if let url = config.heartbeatURL {
             services.append(
                 LoopService(name: "heartbeat", interval: .milliseconds(config.heartbeatInterval.value)) {
-                    guard watchdog.isContent else { return }
+                    guard watchdog.isContent, !stopping.load(ordering: .relaxed) else { return }
                     let r = await client.perform(HTTPRequestSpec(url: url, method: "GET", timeoutMillis: 10_000))
                     if !(200..<300).contains(r.status) {
                         logger.warning(
@@ -169,6 +183,16 @@ public enum VigilServer {
                 })
         }
         services.append(app)
+        // Last in the list, so first to hear of a graceful shutdown: the heartbeat stops at once (the outside
+        // watcher should notice that this instance is going), and every event stream ends, so that open consoles
+        // do not hold the HTTP server's shutdown until its timeout.
+        services.append(
+            ShutdownHook {
+                stopping.store(true, ordering: .relaxed)
+                serving.store(false, ordering: .relaxed)
+                hub.finishAll()
+                logger.notice("stopping: heartbeat stopped, event streams closed")
+            })
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],

@@ -117,6 +117,10 @@ public final class SQLiteStore: SessionStore, Sendable {
                     CREATE INDEX outbox_session ON outbox(session_id);
                     """)
         }
+        m.registerMigration("v2: in-flight claims") { db in
+            // Marks a row claimed for an attempt on the wire, so a restart can resend what a crash left in flight.
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
+        }
         return m
     }
 
@@ -244,9 +248,22 @@ public final class SQLiteStore: SessionStore, Sendable {
     private static func apply(_ u: OutboxUpdate, _ db: Database) throws {
         let guardClause = u.onlyIfPending ? " AND status = 'pending'" : ""
         try db.execute(
-            sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ? WHERE id = ?"
-                + guardClause,
-            arguments: [u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.id.rawValue])
+            sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ?, in_flight = ? "
+                + "WHERE id = ?" + guardClause,
+            arguments: [
+                u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.claim ? 1 : 0, u.id.rawValue,
+            ])
+    }
+
+    /// On SQLite this process is the only instance: every row still marked in flight was left by a crash of an
+    /// earlier incarnation, and is due again now rather than when its attempt's lease would have run out.
+    public func releaseOrphanedClaims(at now: Timestamp) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET next_attempt_at = ?, in_flight = 0 WHERE status = 'pending' AND in_flight = 1",
+                arguments: [now.millis])
+            return db.changesCount
+        }
     }
 
     public func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool] {

@@ -7,11 +7,14 @@ import VigilRuntime
 @main
 enum Entry {
     static func main() async {
+        // Every file Vigil creates (the key, the operator token, the database) is its owner's alone, from the
+        // first byte: no window in which another user could read it.
+        umask(0o077)
         await VigilCommand.main(arguments())
     }
 
-    /// The command-line arguments. Some LD_PRELOAD shims (libfaketime, used by the clock-step tests) hide argv from
-    /// the Swift runtime; /proc/self/cmdline still has it.
+    /// The command-line arguments. Some LD_PRELOAD shims hide argv from the Swift runtime; /proc/self/cmdline still
+    /// has it.
     static func arguments() -> [String] {
         if CommandLine.arguments.count > 1 { return Array(CommandLine.arguments.dropFirst()) }
         guard let data = FileManager.default.contents(atPath: "/proc/self/cmdline") else { return [] }

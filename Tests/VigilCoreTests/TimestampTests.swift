@@ -18,6 +18,9 @@ struct TimestampTests {
     func parses() {
         #expect(Timestamp(rfc3339: "2026-11-22T11:53:04.12+01:00")?.rfc3339 == "2026-11-22T10:53:04.120Z")
         #expect(Timestamp(rfc3339: "2026-11-22T10:53:04Z")?.rfc3339 == "2026-11-22T10:53:04.000Z")
+        // Long fractions (found by the fuzzer: four or more digits trapped).
+        #expect(Timestamp(rfc3339: "2026-11-22T10:53:04.1205830Z")?.rfc3339 == "2026-11-22T10:53:04.120Z")
+        #expect(Timestamp(rfc3339: "2026-11-22T10:53:04.1205830") == nil)
         for bad in ["", "2026-13-01T00:00:00Z", "2026-11-22", "2026-11-22T10:53:04", "2026-11-22T10:53:04.Z"] {
             #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
         }

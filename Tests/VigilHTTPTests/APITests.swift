@@ -15,7 +15,9 @@ struct APIHarness {
     let app: Application<RouterResponder<VigilContext>>
 
     static let op = "operator-token-0123456789"
-    static let integration = "integration-token-0123456789"
+    static let device = "device-token-0123456789"
+    /// A token for each role, named after it (the device token is named `dev`, the dispatch token reports for `ems`).
+    static func token(_ role: Role) -> String { role == .operator ? op : "\(role.rawValue)-token-0123456789" }
 
     init() {
         engine = SessionEngine(
@@ -27,11 +29,17 @@ struct APIHarness {
             observer: RecordingObserver())
         let env = APIEnvironment(
             engine: engine, store: store, hub: EventHub(),
-            auth: TokenAuthenticator([
-                TokenEntry(name: "console", role: .operator, token: Self.op),
-                TokenEntry(name: "psap", role: .integration, token: Self.integration),
-            ]), publicURL: "https://vigil.example", assetsDirectory: nil,
-            readiness: { Readiness(ready: true, checks: [:]) }, metrics: { "" }, logger: Logger(label: "test"))
+            auth: TokenAuthenticator(
+                Role.allCases.map { role in
+                    switch role {
+                    case .operator: TokenEntry(name: "console", role: role, token: Self.op)
+                    case .device: TokenEntry(name: "dev", role: role, token: Self.token(role))
+                    case .dispatch: TokenEntry(name: "psap", role: role, token: Self.token(role), target: "ems")
+                    default: TokenEntry(name: role.rawValue, role: role, token: Self.token(role))
+                    }
+                }), publicURL: "https://vigil.example", assetsDirectory: nil,
+            readiness: { Readiness(ready: true, checks: [:]) }, metrics: { "" }, logger: Logger(label: "test"),
+            tickets: StreamTickets(secret: Array(repeating: 7, count: 32)))
         app = Application(router: VigilAPI.router(env))
     }
 
@@ -43,6 +51,14 @@ struct APIHarness {
 
 func errorCode(_ r: TestResponse) -> String? {
     (try? VigilJSON.decode(JSONValue.self, from: Array(r.body.readableBytesView)))?["error"]?["code"]?.stringValue
+}
+
+extension JSONValue {
+    /// The keys of an object.
+    var objectKeys: [String]? {
+        if case .object(let o) = self { return Array(o.keys) }
+        return nil
+    }
 }
 
 func jsonBody(_ r: TestResponse) -> JSONValue? {
@@ -73,7 +89,7 @@ struct APITests {
                 #expect(jsonBody(r)?["events"] != nil)
             }
             try await client.execute(
-                uri: "/v1/sessions/\(id)/check-ins", method: .post, headers: APIHarness.bearer(APIHarness.integration)
+                uri: "/v1/sessions/\(id)/check-ins", method: .post, headers: APIHarness.bearer(APIHarness.op)
             ) { r in
                 #expect(r.status == .ok)
             }
@@ -141,18 +157,118 @@ struct APITests {
         }
     }
 
-    @Test("roles: an integration cannot start sessions; an operator cannot report dispatch status")
-    func roles() async throws {
+    /// Every route, and the roles that may use it (CONTRACT's role table).
+    static let routeTable: [(name: String, allowed: Set<Role>)] = [
+        ("list", [.viewer, .operator, .supervisor, .admin]), ("read", [.viewer, .operator, .supervisor, .admin]),
+        ("start", [.operator, .supervisor, .admin]), ("patch", [.operator, .supervisor, .admin]),
+        ("check-in", [.operator, .supervisor, .admin, .device]), ("acknowledge", [.operator, .supervisor, .admin]),
+        ("dispatch", [.operator, .supervisor, .admin]), ("end", [.operator, .supervisor, .admin]),
+        ("dispatch-status", [.admin, .dispatch]), ("metrics", [.supervisor, .admin, .metrics]),
+        ("events", [.viewer, .operator, .supervisor, .admin]),
+    ]
+
+    @Test("each role against every route: allowed is 2xx, refused is 403", arguments: Role.allCases)
+    func roleTable(role: Role) async throws {
+        for (route, allowed) in Self.routeTable {
+            // The event stream never ends by itself: only its refusals are asked for here.
+            if route == "events" && allowed.contains(role) { continue }
+            let h = APIHarness()
+            // A session for the device token, escalating with a dispatch requested to ems.
+            let s = try await h.engine.start(
+                StartRequest(
+                    caller: Caller(alias: "J"), location: Location(address: "1 A St"), interval: .seconds(1),
+                    grace: .zero, policy: "default", notes: nil, device: "dev"))
+            for id in h.time.advance(by: .seconds(2)) { try await h.engine.fire(id) }
+            #expect(try await h.engine.session(s.id)?.dispatch != nil)
+            let id = s.id.rawValue
+            let (uri, method, body): (String, HTTPRequest.Method, String?) =
+                switch route {
+                case "list": ("/v1/sessions", .get, nil)
+                case "read": ("/v1/sessions/\(id)", .get, nil)
+                case "start": ("/v1/sessions", .post, APIHarness.startBody)
+                case "patch": ("/v1/sessions/\(id)", .patch, #"{"grace_s": 10}"#)
+                case "check-in": ("/v1/sessions/\(id)/check-ins", .post, "{}")
+                case "acknowledge": ("/v1/sessions/\(id)/acknowledge", .post, "{}")
+                case "dispatch": ("/v1/sessions/\(id)/dispatch", .post, "{}")
+                case "end": ("/v1/sessions/\(id)/end", .post, #"{"outcome":"safe"}"#)
+                case "dispatch-status":
+                    ("/v1/sessions/\(id)/dispatch-status", .post, #"{"status":"accepted","target":"ems"}"#)
+                case "metrics": ("/metrics", .get, nil)
+                default: ("/v1/events", .get, nil)
+                }
+            try await h.app.test(.router) { client in
+                try await client.execute(
+                    uri: uri, method: method, headers: APIHarness.bearer(APIHarness.token(role)),
+                    body: body.map { ByteBuffer(string: $0) }
+                ) { r in
+                    if allowed.contains(role) {
+                        #expect((200..<300).contains(r.status.code), "\(role) \(route): \(r.status)")
+                    } else {
+                        #expect(r.status == .forbidden, "\(role) \(route): \(r.status)")
+                        #expect(errorCode(r) == "forbidden")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("who acted comes from the token: a body's source and operator are ignored")
+    func actorFromToken() async throws {
         let h = APIHarness()
+        let s = try await h.engine.start(
+            StartRequest(
+                caller: Caller(alias: "J"), location: Location(address: "1 A St"), interval: .seconds(1), grace: .zero,
+                policy: "default", notes: nil, device: "dev"))
         try await h.app.test(.router) { client in
             try await client.execute(
-                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.integration),
-                body: ByteBuffer(string: APIHarness.startBody)
+                uri: "/v1/sessions/\(s.id.rawValue)/check-ins", method: .post,
+                headers: APIHarness.bearer(APIHarness.token(.device)),
+                body: ByteBuffer(string: #"{"source":"caller","note":"from the wearable"}"#)
+            ) { r in
+                #expect(r.status == .ok)
+                // A device learns when to check in next, and nothing of the person.
+                #expect(Set(jsonBody(r)?.objectKeys ?? []) == ["id", "state", "next_check_in_due_at"])
+            }
+        }
+        for id in h.time.advance(by: .seconds(3)) { try await h.engine.fire(id) }
+        try await h.app.test(.router) { client in
+            try await client.execute(
+                uri: "/v1/sessions/\(s.id.rawValue)/acknowledge", method: .post,
+                headers: APIHarness.bearer(APIHarness.op),
+                body: ByteBuffer(string: #"{"operator":"someone else"}"#)
+            ) { r in #expect(r.status == .ok) }
+        }
+        let events = try await h.store.events(of: s.id)
+        let checkIn = try #require(events.first { $0.type == .checkInReceived })
+        #expect(checkIn.data["source"]?.stringValue == "device")
+        #expect(checkIn.data["by"]?.stringValue == "dev")
+        #expect(checkIn.data["role"]?.stringValue == "device")
+        let ack = try #require(events.first { $0.type == .escalationAcknowledged })
+        #expect(ack.data["operator"]?.stringValue == "console")
+        #expect(ack.data["role"]?.stringValue == "operator")
+    }
+
+    @Test("a device token checks in only the sessions started for it; a dispatch token reports only for its target")
+    func scopes() async throws {
+        let h = APIHarness()
+        let other = try await h.engine.start(
+            StartRequest(
+                caller: Caller(alias: "K"), location: Location(address: "2 B St"), interval: .seconds(60), grace: .zero,
+                policy: "default", notes: nil))
+        try await h.app.test(.router) { client in
+            try await client.execute(
+                uri: "/v1/sessions/\(other.id.rawValue)/check-ins", method: .post,
+                headers: APIHarness.bearer(APIHarness.token(.device))
             ) { r in #expect(r.status == .forbidden) }
             try await client.execute(
-                uri: "/v1/sessions/ses_abc/dispatch-status", method: .post, headers: APIHarness.bearer(APIHarness.op),
-                body: ByteBuffer(string: #"{"status":"en_route"}"#)
+                uri: "/v1/sessions/\(other.id.rawValue)/dispatch-status", method: .post,
+                headers: APIHarness.bearer(APIHarness.token(.dispatch)),
+                body: ByteBuffer(string: #"{"status":"accepted"}"#)
             ) { r in #expect(r.status == .forbidden) }
+            try await client.execute(
+                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op),
+                body: ByteBuffer(string: #"{"location":{"address":"x"},"check_in_interval_s":60,"device":"nobody"}"#)
+            ) { r in #expect(r.status == .badRequest) }
         }
     }
 

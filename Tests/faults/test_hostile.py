@@ -151,3 +151,34 @@ def test_cleartext_targets_off_loopback_are_refused_by_config_check(tmp_path):
     path.write_text(cfg.replace('format: json,', 'format: json, insecure_http: true,'))
     r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and "unencrypted" in r.stdout, r.stdout
+
+
+def test_a_hundred_concurrent_starts_with_one_idempotency_key_make_one_session(vigils):
+    from concurrent.futures import ThreadPoolExecutor
+    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="idempotency")
+    v.start()
+    body = {"location": {"address": "1 A St"}, "check_in_interval_s": 600}
+
+    def start(_):
+        return v.call("POST", "/v1/sessions", body, headers={"Idempotency-Key": "one-key"})
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(start, range(100)))
+    assert all(status in (200, 201) for status, _ in results), {s for s, _ in results}
+    assert len({s["id"] for _, s in results}) == 1
+    assert len(v.call("GET", "/v1/sessions?state=all")[1]["sessions"]) == 1
+
+
+def test_key_and_token_files_are_private_and_a_readable_key_is_refused(vigils):
+    import os, stat, subprocess
+    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="keys")
+    v.start()
+    v.stop()
+    key = os.path.join(v.dir, "data", "vigil.key")
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.join(v.dir, "data", "vigil.sqlite")).st_mode) & 0o077 == 0
+    os.chmod(key, 0o644)
+    r = subprocess.run([fh.BIN, "serve", "--config", v.config_path], cwd=v.dir, env=v.env, capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode != 0
+    assert "readable by group or others" in r.stderr and "chmod 600" in r.stderr, r.stderr[-500:]

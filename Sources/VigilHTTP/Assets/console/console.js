@@ -108,25 +108,46 @@
   function label(s) { return s.caller && s.caller.alias ? s.caller.alias : "(no alias)"; }
 
   // ---- live events ----
-  function connect() {
-    if (source) source.close();
+  // The stream is opened with a single-use ticket, never with the token in the URL (proxies log URLs). A ticket
+  // cannot be reused, so the console reconnects itself, resuming after the last event it saw.
+  let lastSeq = null;
+  let everOpened = false;
+  let reconnectTimer = null;
+
+  function streamDown() {
     const conn = $("#conn");
-    source = new EventSource("/v1/events?access_token=" + encodeURIComponent(token));
-    let opened = false;
+    conn.textContent = "connection lost: reconnecting…";
+    conn.className = "conn down";
+    if (source) { source.close(); source = null; }
+    if (token && !reconnectTimer) reconnectTimer = setTimeout(() => { reconnectTimer = null; connect(); }, 2000);
+  }
+
+  async function connect() {
+    if (source) { source.close(); source = null; }
+    if (!token) return;
+    const conn = $("#conn");
+    let ticket;
+    try {
+      ticket = (await api("POST", "/v1/events/ticket", {})).ticket;
+    } catch (e) {
+      streamDown();
+      return;
+    }
+    let url = "/v1/events?ticket=" + encodeURIComponent(ticket);
+    if (lastSeq !== null) url += "&last_event_id=" + encodeURIComponent(lastSeq);
+    source = new EventSource(url);
     source.onopen = () => {
       conn.textContent = "live";
       conn.className = "conn live";
       // The first open follows the sign-in's own announcement; every reconnect announces again.
-      reloadAll(opened).catch(() => {});
-      opened = true;
+      reloadAll(everOpened).catch(() => {});
+      everOpened = true;
     };
-    source.onerror = () => {
-      conn.textContent = "connection lost: reconnecting…";
-      conn.className = "conn down";
-    };
+    source.onerror = streamDown;
     const handle = (ev) => {
       let e;
       try { e = JSON.parse(ev.data); } catch (x) { return; }
+      if (ev.lastEventId) lastSeq = ev.lastEventId;
       if (e.type === "delivery.failed" && e.session_id) {
         const s = sessions.get(e.session_id);
         raiseAlarm("Delivery failed for " + (s ? label(s) : "a session") + ": no target accepted the notification");

@@ -1,0 +1,33 @@
+"""The operations files as shipped: nginx accepts the proxy configuration, and it logs no credentials."""
+import os, shutil, subprocess, tempfile
+import pytest
+import fault_harness as fh
+
+CONF = os.path.join(fh.ROOT, "ops", "nginx-vigil.conf")
+
+
+def test_nginx_accepts_the_shipped_configuration(pki):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        pytest.fail("nginx is missing: apt-get install nginx-light (scripts/setup-debian.sh --test installs it)")
+    d = tempfile.mkdtemp(prefix="vigil-nginx-")
+    text = open(CONF).read()
+    text = text.replace("/etc/ssl/vigil/fullchain.pem", os.path.join(pki, "server.pem"))
+    text = text.replace("/etc/ssl/vigil/privkey.pem", os.path.join(pki, "server.key"))
+    text = text.replace("/var/log/nginx/", d + "/")
+    with open(os.path.join(d, "vigil.conf"), "w") as f:
+        f.write(text)
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(f"pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  include {d}/vigil.conf;\n}}\n")
+    r = subprocess.run([nginx, "-t", "-p", d, "-c", os.path.join(d, "nginx.conf")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "syntax is ok" in r.stderr
+
+
+def test_the_access_log_format_has_no_query_string_and_masks_personal_links():
+    text = open(CONF).read()
+    fmt = text[text.index("log_format"):text.index(";", text.index("log_format"))]
+    for leak in ["$request ", "$request\"", "$request_uri", "$args", "$query_string", "$uri"]:
+        assert leak not in fmt, leak
+    assert "$vigil_log_path" in fmt
+    assert "access_log /var/log/nginx/vigil.access.log vigil_private;" in text
