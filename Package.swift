@@ -126,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilRuntimeTests",
-            dependencies: ["VigilRuntime", "VigilCore", "VigilTestKit"],
+            dependencies: ["VigilRuntime", "VigilCore", "VigilTestKit", "VigilStore"],
             swiftSettings: strict
         ),
     ]

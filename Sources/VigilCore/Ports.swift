@@ -100,9 +100,19 @@ public protocol EngineObserver: Sendable {
 }
 
 /// Encrypts confidential bytes at rest (AES-GCM in production) and opens them again.
+///
+/// `context` names where the blob lives (its table and row, e.g. `sessions:ses_…`): it is authenticated with the
+/// blob, so a sealed blob copied into another row or table does not open.
 public protocol DataSealer: Sendable {
-    /// Encrypts and authenticates.
-    func seal(_ plain: [UInt8]) throws -> [UInt8]
-    /// Checks and decrypts.
-    func open(_ sealed: [UInt8]) throws -> [UInt8]
+    /// Encrypts and authenticates, bound to `context`.
+    func seal(_ plain: [UInt8], context: String) throws -> [UInt8]
+    /// Checks (the same `context` included) and decrypts.
+    func open(_ sealed: [UInt8], context: String) throws -> [UInt8]
+}
+
+extension DataSealer {
+    /// Seals without a context.
+    public func seal(_ plain: [UInt8]) throws -> [UInt8] { try seal(plain, context: "") }
+    /// Opens a blob sealed without a context.
+    public func open(_ sealed: [UInt8]) throws -> [UInt8] { try open(sealed, context: "") }
 }

@@ -142,11 +142,15 @@ public final class SQLiteStore: SessionStore, Sendable {
 
     private func prepare(_ batch: CommitBatch) throws -> Prepared {
         Prepared(
-            batch: batch, snapshot: try batch.session.map { Data(try seal(VigilJSON.encode($0))) },
-            events: try batch.events.map { Data(try seal(VigilJSON.encode($0.data))) },
+            batch: batch,
+            snapshot: try batch.session.map { Data(try seal(VigilJSON.encode($0), Self.context(session: $0.id))) },
+            events: try batch.events.map {
+                Data(try seal(VigilJSON.encode($0.data), Self.context(events: batch.sessionID)))
+            },
             outbox: try batch.outbox.map {
                 (
-                    Data(try seal($0.body)), String(decoding: try VigilJSON.encode($0.targets), as: UTF8.self),
+                    Data(try seal($0.body, Self.context(outbox: $0.id))),
+                    String(decoding: try VigilJSON.encode($0.targets), as: UTF8.self),
                     String(decoding: try VigilJSON.encode($0.webhookIDs), as: UTF8.self)
                 )
             })
@@ -294,7 +298,9 @@ public final class SQLiteStore: SessionStore, Sendable {
 
     public func openSessions() async throws -> [Session] {
         let blobs = try await read { db in
-            try Data.fetchAll(db, sql: "SELECT snapshot FROM sessions WHERE state != 'ended'")
+            try Row.fetchAll(db, sql: "SELECT id, snapshot FROM sessions WHERE state != 'ended'").map {
+                (id: $0["id"] as String, snapshot: $0["snapshot"] as Data)
+            }
         }
         // Opening and decoding the snapshots is most of a restart: spread it over every core.
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blobs.count / 1000))
@@ -303,7 +309,15 @@ public final class SQLiteStore: SessionStore, Sendable {
             for part in 0..<parts {
                 let slice = Array(blobs[min(part * size, blobs.count)..<min((part + 1) * size, blobs.count)])
                 group.addTask {
-                    (part, try slice.map { try VigilJSON.decode(Session.self, from: self.unseal(Array($0))) })
+                    (
+                        part,
+                        try slice.map {
+                            try VigilJSON.decode(
+                                Session.self,
+                                from: self.unseal(Array($0.snapshot), Self.context(session: SessionID(rawValue: $0.id)))
+                            )
+                        }
+                    )
                 }
             }
             var results = [[Session]](repeating: [], count: parts)
@@ -314,7 +328,7 @@ public final class SQLiteStore: SessionStore, Sendable {
 
     public func session(_ id: SessionID) async throws -> Session? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT snapshot FROM sessions WHERE id = ?", arguments: [id.rawValue]).map {
+            try Row.fetchOne(db, sql: "SELECT id, snapshot FROM sessions WHERE id = ?", arguments: [id.rawValue]).map {
                 try self.session(from: $0)
             }
         }
@@ -326,15 +340,16 @@ public final class SQLiteStore: SessionStore, Sendable {
             switch filter {
             case .open:
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT snapshot FROM sessions WHERE state != 'ended' ORDER BY started_at DESC LIMIT ?",
+                    db,
+                    sql: "SELECT id, snapshot FROM sessions WHERE state != 'ended' ORDER BY started_at DESC LIMIT ?",
                     arguments: [limit])
             case .state(let s):
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT snapshot FROM sessions WHERE state = ? ORDER BY started_at DESC LIMIT ?",
+                    db, sql: "SELECT id, snapshot FROM sessions WHERE state = ? ORDER BY started_at DESC LIMIT ?",
                     arguments: [s.rawValue, limit])
             case .all:
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT snapshot FROM sessions ORDER BY started_at DESC LIMIT ?", arguments: [limit])
+                    db, sql: "SELECT id, snapshot FROM sessions ORDER BY started_at DESC LIMIT ?", arguments: [limit])
             }
             return try rows.map { try self.session(from: $0) }
         }
@@ -390,7 +405,7 @@ public final class SQLiteStore: SessionStore, Sendable {
     public func purgeEnded(before instant: Timestamp) async throws -> Int {
         let rows = try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT snapshot FROM sessions WHERE state = 'ended' AND purged = 0 AND ended_at < ?",
+                db, sql: "SELECT id, snapshot FROM sessions WHERE state = 'ended' AND purged = 0 AND ended_at < ?",
                 arguments: [instant.millis]
             ).map { try self.session(from: $0) }
         }
@@ -398,7 +413,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             s.caller = Caller()
             s.location = Location(address: "")
             s.notes = nil
-            let snapshot = try seal(VigilJSON.encode(s))
+            let snapshot = try seal(VigilJSON.encode(s), Self.context(session: s.id))
             let id = s.id.rawValue
             do {
                 try await pool.write { db in
@@ -407,7 +422,10 @@ public final class SQLiteStore: SessionStore, Sendable {
                         arguments: [Data(snapshot), id])
                     try db.execute(
                         sql: "UPDATE outbox SET body = X'' WHERE session_id = ?", arguments: [id])
-                    let empty = try Data(self.seal(VigilJSON.encode(JSONValue.object(["purged": true]))))
+                    let empty = try Data(
+                        self.seal(
+                            VigilJSON.encode(JSONValue.object(["purged": true])),
+                            Self.context(events: SessionID(rawValue: id))))
                     try db.execute(
                         sql: "UPDATE events SET data = ? WHERE session_id = ? AND type IN (?, ?, ?, ?)",
                         arguments: [
@@ -442,19 +460,71 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
-    private func seal(_ bytes: [UInt8]) throws -> [UInt8] {
+    private func seal(_ bytes: [UInt8], _ context: String) throws -> [UInt8] {
         guard let sealer else { return bytes }
-        return try sealer.seal(bytes)
+        return try sealer.seal(bytes, context: context)
     }
 
-    private func unseal(_ bytes: [UInt8]) throws -> [UInt8] {
+    private func unseal(_ bytes: [UInt8], _ context: String) throws -> [UInt8] {
         guard let sealer else { return bytes }
-        return try sealer.open(bytes)
+        return try sealer.open(bytes, context: context)
     }
+
+    /// Opens every sealed blob with this store's sealer and seals it again with `sealer`, in one transaction.
+    public func reseal(with sealer: any DataSealer) async throws -> Int {
+        do {
+            return try await pool.write { db in
+                var count = 0
+                for row in try Row.fetchAll(db, sql: "SELECT id, snapshot FROM sessions") {
+                    let id: String = row["id"]
+                    let context = Self.context(session: SessionID(rawValue: id))
+                    let plain = try self.unseal(Array(row["snapshot"] as Data), context)
+                    try db.execute(
+                        sql: "UPDATE sessions SET snapshot = ? WHERE id = ?",
+                        arguments: [Data(try sealer.seal(plain, context: context)), id])
+                    count += 1
+                }
+                let events = try Row.fetchCursor(db, sql: "SELECT seq, session_id, data FROM events")
+                var updates: [(Int64, Data)] = []
+                while let row = try events.next() {
+                    let sid: String? = row["session_id"]
+                    let context = Self.context(events: sid.map { SessionID(rawValue: $0) })
+                    let plain = try self.unseal(Array(row["data"] as Data), context)
+                    updates.append((row["seq"], Data(try sealer.seal(plain, context: context))))
+                }
+                for (seq, data) in updates {
+                    // The append-only triggers guard identity columns; the sealed data may be re-sealed.
+                    try db.execute(sql: "UPDATE events SET data = ? WHERE seq = ?", arguments: [data, seq])
+                }
+                count += updates.count
+                for row in try Row.fetchAll(db, sql: "SELECT id, body FROM outbox") {
+                    let id: String = row["id"]
+                    let context = Self.context(outbox: NotificationID(rawValue: id))
+                    let plain = try self.unseal(Array(row["body"] as Data), context)
+                    try db.execute(
+                        sql: "UPDATE outbox SET body = ? WHERE id = ?",
+                        arguments: [Data(plain.isEmpty ? [] : try sealer.seal(plain, context: context)), id])
+                    count += 1
+                }
+                return count
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Where a snapshot lives: a blob sealed for one session does not open as another's.
+    static func context(session id: SessionID) -> String { "sessions:" + id.rawValue }
+    /// Where a session's event data lives.
+    static func context(events id: SessionID?) -> String { "events:" + (id?.rawValue ?? "-") }
+    /// Where a notification's body lives.
+    static func context(outbox id: NotificationID) -> String { "outbox:" + id.rawValue }
 
     private func session(from row: Row) throws -> Session {
         let data: Data = row["snapshot"]
-        return try VigilJSON.decode(Session.self, from: unseal(Array(data)))
+        let id: String = row["id"]
+        return try VigilJSON.decode(
+            Session.self, from: unseal(Array(data), Self.context(session: SessionID(rawValue: id))))
     }
 
     private func event(from row: Row) throws -> StoredEvent {
@@ -464,7 +534,8 @@ public final class SQLiteStore: SessionStore, Sendable {
         return StoredEvent(
             seq: row["seq"], sessionID: sid.map { SessionID(rawValue: $0) },
             type: EventType(rawValue: type) ?? .systemAlarm, at: Timestamp(millis: row["at"]),
-            data: try VigilJSON.decode(JSONValue.self, from: unseal(Array(data))))
+            data: try VigilJSON.decode(
+                JSONValue.self, from: unseal(Array(data), Self.context(events: sid.map { SessionID(rawValue: $0) }))))
     }
 
     private func outboxItem(from row: Row) throws -> OutboxItem {
@@ -478,7 +549,8 @@ public final class SQLiteStore: SessionStore, Sendable {
             type: EventType(rawValue: type) ?? .testPing,
             targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
             webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
-            body: try unseal(Array(body)), createdAt: Timestamp(millis: row["created_at"]),
+            body: try unseal(Array(body), Self.context(outbox: NotificationID(rawValue: row["id"]))),
+            createdAt: Timestamp(millis: row["created_at"]),
             isDispatch: row["is_dispatch"])
         item.status = OutboxStatus(rawValue: status) ?? .pending
         item.targetIndex = row["target_index"]

@@ -31,7 +31,7 @@ struct VigilCommand: AsyncParsableCommand {
         abstract: "Vigil: check-in monitoring for people who use alone.",
         subcommands: [
             Serve.self, ConfigCommand.self, SessionCommand.self, CheckIn.self, Acknowledge.self, DispatchNow.self,
-            TargetsCommand.self,
+            TargetsCommand.self, KeysCommand.self,
         ])
 }
 
@@ -62,6 +62,27 @@ struct Serve: AsyncParsableCommand {
         } catch let e as VigilError {
             FileHandle.standardError.write(Data("vigil: cannot start: \(e.message)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+}
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Manage the key that seals personal data at rest.", subcommands: [Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-seal every stored blob under a new key (stop the service first; start it again after).")
+        @Option(help: "The configuration file (default: the built-in one, data under ./var/).") var config: String?
+
+        func run() async throws {
+            do {
+                let cfg = try config.map { try ConfigLoader.load(path: $0) } ?? ConfigLoader.builtIn()
+                print(try await KeyRotation.run(config: cfg))
+            } catch let e as VigilError {
+                FileHandle.standardError.write(Data("vigil: \(e.message)\n".utf8))
+                throw ExitCode(1)
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
+import Foundation
 import Testing
 import VigilCore
 import VigilRuntime
+import VigilStore
+import VigilTestKit
 
 @Suite("configuration")
 struct ConfigTests {
@@ -105,5 +108,54 @@ struct SealerTests {
         var bad = sealed
         bad[bad.count - 1] ^= 1
         #expect(throws: (any Error).self) { _ = try sealer.open(bad) }
+    }
+
+    @Test("a blob is bound to its table and row: moved elsewhere it does not open")
+    func boundToContext() throws {
+        let sealer = try AESGCMSealer(key: Array(repeating: 7, count: 32))
+        let sealed = try sealer.seal(Array("1 A St".utf8), context: "sessions:ses_a")
+        #expect(try sealer.open(sealed, context: "sessions:ses_a") == Array("1 A St".utf8))
+        #expect(throws: (any Error).self) { _ = try sealer.open(sealed, context: "sessions:ses_b") }
+        #expect(throws: (any Error).self) { _ = try sealer.open(sealed, context: "outbox:ses_a") }
+        #expect(sealed[0] == 2 && sealed[1] == sealer.currentKeyID)
+    }
+
+    @Test("the key id names the key; a rotation's reader opens both, a stranger's key opens neither")
+    func keyIDs() throws {
+        let old = Array(repeating: UInt8(7), count: 32)
+        let new = Array(repeating: UInt8(9), count: 32)
+        let a = try AESGCMSealer(key: old).seal([1, 2, 3], context: "c")
+        let b = try AESGCMSealer(key: new).seal([4, 5, 6], context: "c")
+        let reader = try AESGCMSealer(key: old, alsoOpenWith: [new])
+        #expect(try reader.open(a, context: "c") == [1, 2, 3])
+        #expect(try reader.open(b, context: "c") == [4, 5, 6])
+        #expect(throws: (any Error).self) { _ = try AESGCMSealer(key: old).open(b, context: "c") }
+    }
+
+    @Test("a database re-sealed under a new key opens with it alone, and every row is still there")
+    func rotate() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-rotate-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let keyFile = dir + "/vigil.key"
+        let (sealer, _) = try AESGCMSealer.load(keyEnv: nil, keyFile: keyFile, environment: [:])
+        let store = try SQLiteStore(path: dir + "/v.sqlite", sealer: sealer)
+        let time = ManualTime()
+        let engine = SessionEngine(
+            store: store, scheduler: time, clock: time, policies: ["default": .consoleOnly],
+            observer: RecordingObserver())
+        let s = try await engine.start(
+            StartRequest(
+                caller: Caller(alias: "J"), location: Location(address: "1 A St"), interval: .seconds(60),
+                grace: .zero, policy: "default", notes: "n"))
+        let r = try await AESGCMSealer.rotate(keyFile: keyFile) { reader in
+            try SQLiteStore(path: dir + "/v.sqlite", sealer: reader)
+        }
+        #expect(r.sealed >= 2)
+        try FileManager.default.removeItem(atPath: keyFile + ".previous")
+        let (rotated, _) = try AESGCMSealer.load(keyEnv: nil, keyFile: keyFile, environment: [:])
+        #expect(rotated.currentKeyID == r.newID)
+        let reopened = try SQLiteStore(path: dir + "/v.sqlite", sealer: rotated)
+        #expect(try await reopened.session(s.id)?.location.address == "1 A St")
+        #expect(try await reopened.events(of: s.id).count == 1)
     }
 }

@@ -182,3 +182,22 @@ def test_key_and_token_files_are_private_and_a_readable_key_is_refused(vigils):
                        text=True, timeout=20)
     assert r.returncode != 0
     assert "readable by group or others" in r.stderr and "chmod 600" in r.stderr, r.stderr[-500:]
+
+
+def test_keys_rotate_reseals_the_database_and_the_service_reads_it_after(vigils, receiver):
+    import os, subprocess
+    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="rotate")
+    v.start()
+    s = v.start_session(interval=600, substance="fentanyl")
+    v.stop()
+    key = os.path.join(v.dir, "data", "vigil.key")
+    before = open(key).read()
+    r = subprocess.run([fh.BIN, "keys", "rotate", "--config", v.config_path], cwd=v.dir, env=v.env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "re-sealed" in r.stdout
+    assert open(key).read() != before and os.path.exists(key + ".previous")
+    os.remove(key + ".previous")  # the old key is gone: only the new one can open the data now
+    v.start()
+    got = v.call("GET", f"/v1/sessions/{s['id']}")[1]
+    assert got["location"]["address"] == "123 Main St" and got["substance"] == "fentanyl"
