@@ -13,6 +13,7 @@ public actor SessionEngine {
     private var byToken: [String: SessionID] = [:]
     private var byStartKey: [String: SessionID] = [:]
     private var waiting: [SessionID: [CheckedContinuation<Void, Never>]] = [:]
+    private var deciding = true
 
     /// Creates an engine over its ports.
     public init(
@@ -119,7 +120,15 @@ public actor SessionEngine {
 
     /// Fires whatever is due on a session; called by the scheduler and the sweep.
     public func fire(_ id: SessionID) async throws {
-        guard let s = open[id] else {
+        // An instance that cannot trust its clock against the others' lets them decide (the sweep retries).
+        guard deciding else { return }
+        var known = open[id]
+        if known == nil, let stored = try await store.session(id), stored.state.isOpen {
+            // A session another instance started or changed (several instances share the store): adopt it.
+            remember(stored)
+            known = stored
+        }
+        guard let s = known else {
             scheduler.disarm(id)
             return
         }
@@ -148,6 +157,23 @@ public actor SessionEngine {
             }
         }
         return (fired, errors)
+    }
+
+    /// Whether deadlines fire here: an instance whose clock drifted from the shared database's stops deciding.
+    public func setDeciding(_ on: Bool) { deciding = on }
+
+    /// Whether deadlines fire here.
+    public var isDeciding: Bool { deciding }
+
+    /// Reloads a session that may have changed in the store (another instance committed to it) and re-arms its
+    /// deadline; a version this engine already has changes nothing.
+    public func refresh(_ id: SessionID) async throws {
+        await acquire(id)
+        defer { release(id) }
+        guard let stored = try await store.session(id) else { return }
+        if let mine = open[id], mine.version >= stored.version { return }
+        if open[id] == nil && !stored.state.isOpen { return }
+        remember(stored)
     }
 
     /// The earliest deadline among open sessions that is already past, if any.

@@ -18,6 +18,7 @@ public final class OutboxWorker: Sendable {
     private let stream: AsyncStream<Void>
     private let lastPump = Atomic<Int64>(CurlClient.monotonicMillis())
     private let counters = Mutex<DeliveryCounters>(DeliveryCounters())
+    private let claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])?
 
     /// Delivery totals since start, for metrics.
     public struct DeliveryCounters: Sendable {
@@ -34,8 +35,10 @@ public final class OutboxWorker: Sendable {
     /// Creates a worker.
     public init(
         store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
-        clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512
+        clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
+        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil
     ) {
+        self.claim = claim
         self.store = store
         self.engine = engine
         self.client = client
@@ -74,7 +77,12 @@ public final class OutboxWorker: Sendable {
                 lastPump.store(CurlClient.monotonicMillis(), ordering: .relaxed)
                 let due: [OutboxItem]
                 do {
-                    due = try await store.dueNotifications(at: clock.now(), limit: maxInFlight)
+                    // With several instances, due rows are claimed under a lease, so one instance sends each.
+                    if let claim {
+                        due = try await claim(clock.now(), maxInFlight)
+                    } else {
+                        due = try await store.dueNotifications(at: clock.now(), limit: maxInFlight)
+                    }
                 } catch {
                     logger.error("outbox read failed", metadata: ["error": "\(error)"])
                     continue

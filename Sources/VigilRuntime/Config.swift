@@ -31,6 +31,8 @@ public struct VigilConfig: Sendable {
     public var publicURL: String?
     /// The SQLite file.
     public var sqlitePath = "var/vigil.sqlite"
+    /// PostgreSQL instead of SQLite: any number of instances share it.
+    public var postgres: PostgresSettings?
     /// The encryption key's file (created when missing); or
     public var keyFile: String?
     /// the environment variable holding the key in base64.
@@ -69,6 +71,18 @@ public struct VigilConfig: Sendable {
 
     /// Creates the defaults.
     public init() {}
+}
+
+/// `storage: {postgres: …}`: the database several instances share.
+public struct PostgresSettings: Sendable {
+    /// `postgres://USER@HOST:PORT/DB` (no password in it).
+    public var url: String
+    /// The password, from `password_env` or `password_file`.
+    public var password: String?
+    /// A CA bundle to verify the server (verify-full); required off loopback.
+    public var caFile: String?
+    /// This instance's stable name (default: the host name and the listen port).
+    public var instanceID: String?
 }
 
 /// Reads the YAML configuration and names each error with its line.
@@ -272,13 +286,14 @@ public enum ConfigLoader {
                         }
                     }
                 case "storage":
-                    guard let f = map(v, "storage", allowed: ["sqlite", "postgres"]) else { break }
-                    for (k, kn, sv) in f {
-                        if k == "postgres" {
-                            fail(kn, "storage.postgres is not available in this version; use storage.sqlite")
-                        } else if let s = string(sv, "storage.sqlite"), !s.isEmpty {
-                            c.sqlitePath = s
-                        }
+                    guard
+                        let f = map(
+                            v, "storage",
+                            allowed: ["sqlite", "postgres", "password_env", "password_file", "tls", "instance_id"])
+                    else { break }
+                    c.postgres = postgresSettings(f, owner: v)
+                    for (k, _, sv) in f where k == "sqlite" {
+                        if let s = string(sv, "storage.sqlite"), !s.isEmpty { c.sqlitePath = s }
                     }
                 case "encryption":
                     guard let f = map(v, "encryption", allowed: ["key_file", "key_env"]) else { break }
@@ -349,6 +364,12 @@ public enum ConfigLoader {
             }
             if c.tokens.isEmpty && issues.isEmpty {
                 fail(root, "auth.tokens must list at least one token")
+            }
+            if c.postgres != nil, c.keyEnv == nil, c.keyFile == nil, issues.isEmpty {
+                fail(
+                    root,
+                    "storage.postgres needs encryption: {key_env: …} or {key_file: …}: every instance must be given "
+                        + "the same key (it is never generated on PostgreSQL)")
             }
             let known = Set(targetNames(targetsNode))
             for (name, target, node) in dispatchTokenTargets where !known.contains(target) {
@@ -424,6 +445,57 @@ public enum ConfigLoader {
                 out.append(TokenEntry(name: name, role: role, token: secret, target: target, anySession: anySession))
             }
             return out
+        }
+
+        /// `storage.postgres` and what goes with it; nil when the storage is SQLite.
+        mutating func postgresSettings(_ f: [(String, Node, Node)], owner: Node) -> PostgresSettings? {
+            guard let (_, _, un) = f.first(where: { $0.0 == "postgres" }) else {
+                for (k, kn, _) in f where ["password_env", "password_file", "tls", "instance_id"].contains(k) {
+                    fail(kn, "storage.\(k) goes with storage.postgres")
+                }
+                return nil
+            }
+            if f.contains(where: { $0.0 == "sqlite" }) {
+                fail(owner, "storage: give sqlite or postgres, not both")
+            }
+            guard let url = string(un, "storage.postgres") else { return nil }
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"),
+                let rest = url.split(separator: "://", maxSplits: 1).last
+            else {
+                fail(un, "storage.postgres must be postgres://USER@HOST:PORT/DB")
+                return nil
+            }
+            let authority = rest.split(separator: "/", maxSplits: 1).first ?? ""
+            if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
+                fail(un, "storage.postgres: a password is never written in the URL; use password_env or password_file")
+                return nil
+            }
+            var s = PostgresSettings(url: url)
+            if f.contains(where: { $0.0 == "password_env" || $0.0 == "password_file" }) {
+                s.password = secret(f, "password", "storage", owner: owner)
+            }
+            for (k, kn, v) in f {
+                if k == "instance_id" { s.instanceID = string(v, "storage.instance_id") }
+                if k == "tls" {
+                    guard let tf = map(v, "storage.tls", allowed: ["ca_file"]) else { continue }
+                    for (_, _, cv) in tf {
+                        guard let path = string(cv, "storage.tls.ca_file") else { continue }
+                        if !FileManager.default.isReadableFile(atPath: path) {
+                            fail(cv, "storage.tls.ca_file: cannot read \(path)")
+                        }
+                        s.caFile = path
+                    }
+                    _ = kn
+                }
+            }
+            let host = authority.split(separator: "@").last.map(String.init) ?? ""
+            if !TargetURL.isLoopback("postgres://" + host + "/"), s.caFile == nil {
+                fail(
+                    un,
+                    "storage.postgres off loopback needs tls: {ca_file: …} (the connection is verified, verify-full); "
+                        + "addresses and phone numbers must not cross a network in clear text")
+            }
+            return s
         }
 
         func targetNames(_ n: Node?) -> [String] {

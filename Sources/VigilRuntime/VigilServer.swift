@@ -34,20 +34,30 @@ public enum VigilServer {
         }
         _ = store
         let sealed = try SQLiteStore(path: config.sqlitePath, sealer: sealer)
+        let storage = Storage(
+            store: sealed, shared: false, onCommit: { sealed.onCommit($0) }, wakeups: nil, claimDue: nil,
+            databaseNow: nil, lastSequence: { 0 })
         try await run(
-            config: config, store: sealed, secret: sealer.derivedSecret("vigil stream tickets"),
+            config: config, storage: storage, secret: sealer.derivedSecret("vigil stream tickets"),
             assetsDirectory: assetsDirectory, logger: logger)
     }
 
     static func run(
-        config: VigilConfig, store: SQLiteStore, secret: [UInt8], assetsDirectory: String?, logger: Logger
+        config: VigilConfig, storage: Storage, secret: [UInt8], assetsDirectory: String?, logger: Logger
     ) async throws {
+        let store = storage.store
         let registry = PrometheusCollectorRegistry()
         let hub = EventHub()
         let metrics = RuntimeMetrics(registry: registry)
-        store.onCommit { events in
-            hub.publish(events)
-            metrics.record(events)
+        let followerBox = Mutex<EventFollower?>(nil)
+        storage.onCommit { events in
+            if storage.shared {
+                // Every instance's events reach the consoles from the log, in order: this commit only wakes it.
+                followerBox.withLock { $0 }?.poke()
+            } else {
+                hub.publish(events)
+                metrics.record(events)
+            }
         }
         let clock = AnchoredClock()
         let engineBox = Mutex<SessionEngine?>(nil)
@@ -88,14 +98,18 @@ public enum VigilServer {
         let client = CurlClient()
         let worker = OutboxWorker(
             store: store, engine: engine, client: client, targets: config.targets, clock: clock,
-            logger: Logger(label: "vigil.delivery"))
+            logger: Logger(label: "vigil.delivery"), claim: storage.claimDue)
         observer.worker.withLock { $0 = worker }
+        let follower = EventFollower(
+            storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
+        if storage.shared { followerBox.withLock { $0 = follower } }
+        let startSeq = try await storage.lastSequence()
 
         let alarmTargets = config.alarmTargets.compactMap { config.targets[$0] }
         let watchdog = Watchdog(
             engine: engine, store: store, client: client, worker: worker, clock: clock,
             deadlineSlack: config.watchdogDeadlineSlack, outboxSlack: config.watchdogOutboxSlack,
-            logger: Logger(label: "vigil.watchdog")
+            logger: Logger(label: "vigil.watchdog"), databaseNow: storage.databaseNow
         ) { reason, raised in
             let event = NewEvent(.systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
             _ = try? await store.commit(
@@ -182,6 +196,7 @@ public enum VigilServer {
                     }
                 })
         }
+        if storage.shared { services.append(TaskService(name: "events") { await follower.run(after: startSeq) }) }
         services.append(app)
         // Last in the list, so first to hear of a graceful shutdown: the heartbeat stops at once (the outside
         // watcher should notice that this instance is going), and every event stream ends, so that open consoles

@@ -17,14 +17,17 @@ final class Watchdog: Sendable {
     private let outboxSlack: Millis
     private let logger: Logger
     private let onAlarm: @Sendable (String, Bool) async -> Void
+    private let databaseNow: (@Sendable () async throws -> Timestamp)?
     private let state = Mutex<(ok: Bool, checks: [String: String], ran: Bool, skewWarned: Bool)>(
         (false, [:], false, false))
 
     init(
         engine: SessionEngine, store: any SessionStore, client: CurlClient, worker: OutboxWorker, clock: AnchoredClock,
         deadlineSlack: Millis, outboxSlack: Millis, logger: Logger,
+        databaseNow: (@Sendable () async throws -> Timestamp)? = nil,
         onAlarm: @escaping @Sendable (String, Bool) async -> Void
     ) {
+        self.databaseNow = databaseNow
         self.engine = engine
         self.store = store
         self.client = client
@@ -73,6 +76,24 @@ final class Watchdog: Sendable {
             failures.append("delivery stalled")
         } else {
             checks["delivery"] = "ok"
+        }
+        if let databaseNow {
+            // With several instances, "is it due?" must mean the same everywhere: an instance whose clock is more
+            // than half a second from the database's stops deciding until it agrees again.
+            let before = clock.now()
+            if let db = try? await databaseNow() {
+                let after = clock.now()
+                let mid = before + Millis((after - before).value / 2)
+                let drift = (mid - db).value
+                if abs(drift) > 500 {
+                    checks["cluster_clock"] = "this instance's clock differs from the database's by \(drift) ms"
+                    failures.append("clock drift")
+                    await engine.setDeciding(false)
+                } else {
+                    checks["cluster_clock"] = "ok"
+                    await engine.setDeciding(true)
+                }
+            }
         }
         let skew = clock.wallSkew()
         if abs(skew.value) > 2000 {
