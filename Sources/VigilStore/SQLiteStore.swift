@@ -475,14 +475,8 @@ public final class SQLiteStore: SessionStore, Sendable {
         do {
             return try await pool.write { db in
                 var count = 0
-                for row in try Row.fetchAll(db, sql: "SELECT id, snapshot FROM sessions") {
-                    let id: String = row["id"]
-                    let context = Self.context(session: SessionID(rawValue: id))
-                    let plain = try self.unseal(Array(row["snapshot"] as Data), context)
-                    try db.execute(
-                        sql: "UPDATE sessions SET snapshot = ? WHERE id = ?",
-                        arguments: [Data(try sealer.seal(plain, context: context)), id])
-                    count += 1
+                count += try self.resealRows(db, table: "sessions", column: "snapshot", with: sealer) {
+                    Self.context(session: SessionID(rawValue: $0))
                 }
                 let events = try Row.fetchCursor(db, sql: "SELECT seq, session_id, data FROM events")
                 var updates: [(Int64, Data)] = []
@@ -497,20 +491,30 @@ public final class SQLiteStore: SessionStore, Sendable {
                     try db.execute(sql: "UPDATE events SET data = ? WHERE seq = ?", arguments: [data, seq])
                 }
                 count += updates.count
-                for row in try Row.fetchAll(db, sql: "SELECT id, body FROM outbox") {
-                    let id: String = row["id"]
-                    let context = Self.context(outbox: NotificationID(rawValue: id))
-                    let plain = try self.unseal(Array(row["body"] as Data), context)
-                    try db.execute(
-                        sql: "UPDATE outbox SET body = ? WHERE id = ?",
-                        arguments: [Data(plain.isEmpty ? [] : try sealer.seal(plain, context: context)), id])
-                    count += 1
+                count += try self.resealRows(db, table: "outbox", column: "body", with: sealer) {
+                    Self.context(outbox: NotificationID(rawValue: $0))
                 }
                 return count
             }
         } catch {
             throw Self.map(error)
         }
+    }
+
+    /// Re-seals `column` of every row of `table` (keyed by `id`), each under its own context.
+    private func resealRows(
+        _ db: Database, table: String, column: String, with sealer: any DataSealer, context: (String) -> String
+    ) throws -> Int {
+        var count = 0
+        for row in try Row.fetchAll(db, sql: "SELECT id, \(column) AS blob FROM \(table)") {
+            let id: String = row["id"]
+            let plain = try unseal(Array(row["blob"] as Data), context(id))
+            // An emptied (purged) body stays empty.
+            let sealed = plain.isEmpty ? [] : try sealer.seal(plain, context: context(id))
+            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [Data(sealed), id])
+            count += 1
+        }
+        return count
     }
 
     /// Where a snapshot lives: a blob sealed for one session does not open as another's.

@@ -99,11 +99,15 @@ struct AcknowledgeTests {
         let s = try await escalated(h)
         try await h.engine.execute(s.id, .acknowledge(operator: "ana", note: nil))
         // A new engine over the same store (the process restarted) re-arms the pause's end.
-        let restarted = SessionEngine(
-            store: h.store, scheduler: h.time, clock: h.time, policies: ["default": Self.consoleOnly],
-            observer: RecordingObserver())
-        h.time.disarm(s.id)
-        #expect(try await restarted.recover() == 1)
+        func restart() async throws -> SessionEngine {
+            let engine = SessionEngine(
+                store: h.store, scheduler: h.time, clock: h.time, policies: ["default": Self.consoleOnly],
+                observer: RecordingObserver())
+            h.time.disarm(s.id)
+            #expect(try await engine.recover() == 1)
+            return engine
+        }
+        let restarted = try await restart()
         // Read from the store: the first engine's cache is the dead process's memory.
         let pausedUntil = try await h.store.session(s.id)?.escalation?.pausedUntil
         #expect(pausedUntil != nil)
@@ -112,11 +116,7 @@ struct AcknowledgeTests {
         try await restarted.fire(s.id)
         #expect(resumes(h, s.id).count == 1)
         // And again after the first alarm: the repeat is a stored deadline too.
-        let again = SessionEngine(
-            store: h.store, scheduler: h.time, clock: h.time, policies: ["default": Self.consoleOnly],
-            observer: RecordingObserver())
-        h.time.disarm(s.id)
-        #expect(try await again.recover() == 1)
+        let again = try await restart()
         let next = try await h.store.session(s.id)?.escalation?.realarmAt
         #expect(next == h.time.now() + .seconds(5))
         #expect(h.time.deadline(of: s.id) == next)
