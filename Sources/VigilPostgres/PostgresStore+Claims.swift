@@ -1,0 +1,110 @@
+import PostgresNIO
+import VigilCore
+
+/// A lease granted by `acquireLease`.
+public struct LeaseGrant: Hashable, Sendable {
+    /// Increases whenever the lease changes hands: a write fenced on it fails once another holder took over.
+    public var epoch: Int64
+    /// How long the lease still runs by PostgreSQL's clock, measured when it was granted; the holder stops acting
+    /// when its own monotonic clock says this much has passed.
+    public var remaining: Millis
+
+    /// Creates a grant.
+    public init(epoch: Int64, remaining: Millis) {
+        self.epoch = epoch
+        self.remaining = remaining
+    }
+}
+
+// Several instances share the outbox. A webhook cannot be fenced, so an instance claims rows before sending them:
+// one short committed statement sets owner, incarnation and `lease_until` from PostgreSQL's own clock, and no lock
+// outlives it (no row lock across a POST, no session advisory lock whose release waits for PostgreSQL to notice a
+// dead connection).
+extension PostgresStore {
+    /// Claims up to `limit` pending notifications due at `now`, for `lease`: rows nobody holds, rows whose lease
+    /// ran out (by PostgreSQL's clock), and rows this owner claimed in an earlier incarnation (a restart takes its
+    /// own claims back at once). Concurrent claimers never get the same row (`FOR UPDATE SKIP LOCKED`).
+    public func claimDueNotifications(
+        owner: String, incarnation: Int64, at now: Timestamp, lease: Millis, limit: Int
+    ) async throws -> [OutboxItem] {
+        let leaseMillis = Self.leaseMillis(lease)
+        let n = Self.limit(limit)
+        let items = try await readOutbox("claim notifications") {
+            """
+            UPDATE outbox SET owner = \(owner), incarnation = \(incarnation),
+                lease_until = clock_timestamp() + \(leaseMillis) * interval '1 millisecond'
+            WHERE id IN (
+                SELECT id FROM outbox
+                WHERE status = 'pending' AND next_attempt_at <= \(now.millis)
+                    AND (lease_until IS NULL OR lease_until < clock_timestamp()
+                        OR (owner = \(owner) AND incarnation < \(incarnation)))
+                ORDER BY next_attempt_at, id
+                LIMIT \(n)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: Self.outboxColumns)
+            """
+        }
+        return items.sorted { ($0.nextAttemptAt, $0.id.rawValue) < ($1.nextAttemptAt, $1.id.rawValue) }
+    }
+
+    /// Records attempts fenced on the claim: an update applies only while `owner` in `incarnation` still holds
+    /// the row (and, when asked, while it is pending), and gives the claim up. False for a row taken over since.
+    public func recordAttempts(_ updates: [OutboxUpdate], owner: String, incarnation: Int64) async throws -> [Bool] {
+        let quiet = self.quiet
+        return try await transaction("record claimed attempts") { conn in
+            var out: [Bool] = []
+            for u in updates {
+                out.append(
+                    try await Self.apply(u, conn, logger: quiet, releasing: true, owner: (owner, incarnation)))
+            }
+            return out
+        }
+    }
+
+    /// Gives up every claim of `owner` in `incarnation` (at a clean stop), so that others need not wait for the
+    /// leases to run out; returns how many.
+    @discardableResult
+    public func releaseClaims(owner: String, incarnation: Int64) async throws -> Int {
+        let quiet = self.quiet
+        return try await call("release claims") { conn in
+            try await conn.query(
+                """
+                UPDATE outbox SET owner = NULL, incarnation = NULL, lease_until = NULL
+                WHERE owner = \(owner) AND incarnation = \(incarnation) RETURNING 1
+                """, logger: quiet
+            ).collect().count
+        }
+    }
+
+    /// Takes or renews the named lease for `duration` by PostgreSQL's clock: granted when free, expired, or held
+    /// by this owner (a higher incarnation takes over its own earlier one at once); nil while another holds it.
+    /// The epoch changes only when the holder changes.
+    public func acquireLease(_ name: String, owner: String, incarnation: Int64, duration: Millis) async throws
+        -> LeaseGrant?
+    {
+        let quiet = self.quiet
+        let ms = Self.leaseMillis(duration)
+        return try await call("lease") { conn -> LeaseGrant? in
+            var grant: LeaseGrant?
+            for try await (epoch, remaining) in try await conn.query(
+                """
+                INSERT INTO leases AS l (name, owner, incarnation, epoch, expires_at)
+                VALUES (\(name), \(owner), \(incarnation), 1, clock_timestamp() + \(ms) * interval '1 millisecond')
+                ON CONFLICT (name) DO UPDATE SET
+                    epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.incarnation = EXCLUDED.incarnation
+                        THEN l.epoch ELSE l.epoch + 1 END,
+                    owner = EXCLUDED.owner, incarnation = EXCLUDED.incarnation, expires_at = EXCLUDED.expires_at
+                WHERE l.expires_at < clock_timestamp()
+                    OR (l.owner = EXCLUDED.owner AND l.incarnation <= EXCLUDED.incarnation)
+                RETURNING epoch, (extract(epoch FROM l.expires_at - clock_timestamp()) * 1000)::bigint
+                """, logger: quiet
+            ).decode((Int64, Int64).self) {
+                grant = LeaseGrant(epoch: epoch, remaining: Millis(max(0, remaining)))
+            }
+            return grant
+        }
+    }
+
+    /// A lease's length in milliseconds, kept between 1 ms and a day.
+    static func leaseMillis(_ d: Millis) -> Int64 { min(max(d.value, 1), 86_400_000) }
+}
