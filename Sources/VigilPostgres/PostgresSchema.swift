@@ -31,7 +31,10 @@ enum PostgresSchema {
                 ended_at bigint,
                 due_at bigint,
                 purged boolean NOT NULL DEFAULT false,
-                snapshot bytea NOT NULL
+                snapshot bytea NOT NULL,
+                claim_owner text,
+                claim_incarnation bigint,
+                claim_until timestamptz
             )
             """,
             "CREATE INDEX sessions_due ON sessions (due_at) WHERE state <> 'ended'",

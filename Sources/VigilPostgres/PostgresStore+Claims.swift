@@ -47,6 +47,42 @@ extension PostgresStore {
         return items.sorted { ($0.nextAttemptAt, $0.id.rawValue) < ($1.nextAttemptAt, $1.id.rawValue) }
     }
 
+    /// Claims up to `limit` open sessions whose stored deadline has passed by PostgreSQL's clock, for `lease`, on
+    /// the same terms as notifications (free, expired, or this owner's earlier incarnation). A commit that
+    /// changes a session gives its claim up. Returns each session's id and deadline. The claim says who should
+    /// fire; the compare-and-set on the version still makes sure no step fires twice.
+    public func claimDueSessions(owner: String, incarnation: Int64, lease: Millis, limit: Int) async throws
+        -> [(id: SessionID, due: Timestamp)]
+    {
+        let quiet = self.quiet
+        let leaseMillis = Self.leaseMillis(lease)
+        let n = Self.limit(limit)
+        let rows = try await call("claim sessions") { conn in
+            var out: [(String, Int64)] = []
+            for try await row in try await conn.query(
+                """
+                UPDATE sessions SET claim_owner = \(owner), claim_incarnation = \(incarnation),
+                    claim_until = clock_timestamp() + \(leaseMillis) * interval '1 millisecond'
+                WHERE id IN (
+                    SELECT id FROM sessions
+                    WHERE state <> 'ended' AND due_at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                        AND (claim_until IS NULL OR claim_until < clock_timestamp()
+                            OR (claim_owner = \(owner) AND claim_incarnation < \(incarnation)))
+                    ORDER BY due_at, id
+                    LIMIT \(n)
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING id, due_at
+                """, logger: quiet
+            ).decode((String, Int64).self) {
+                out.append(row)
+            }
+            return out
+        }
+        return rows.map { (id: SessionID(rawValue: $0.0), due: Timestamp(millis: $0.1)) }.sorted {
+            ($0.due, $0.id) < ($1.due, $1.id)
+        }
+    }
+
     /// Records attempts fenced on the claim: an update applies only while `owner` in `incarnation` still holds
     /// the row (and, when asked, while it is pending), and gives the claim up. False for a row taken over since.
     public func recordAttempts(_ updates: [OutboxUpdate], owner: String, incarnation: Int64) async throws -> [Bool] {
@@ -61,18 +97,25 @@ extension PostgresStore {
         }
     }
 
-    /// Gives up every claim of `owner` in `incarnation` (at a clean stop), so that others need not wait for the
-    /// leases to run out; returns how many.
+    /// Gives up every claim of `owner` in `incarnation`, on notifications and sessions (at a clean stop), so that
+    /// others need not wait for the leases to run out; returns how many.
     @discardableResult
     public func releaseClaims(owner: String, incarnation: Int64) async throws -> Int {
         let quiet = self.quiet
-        return try await call("release claims") { conn in
-            try await conn.query(
+        return try await transaction("release claims") { conn in
+            let notifications = try await conn.query(
                 """
                 UPDATE outbox SET owner = NULL, incarnation = NULL, lease_until = NULL
                 WHERE owner = \(owner) AND incarnation = \(incarnation) RETURNING 1
                 """, logger: quiet
             ).collect().count
+            let sessions = try await conn.query(
+                """
+                UPDATE sessions SET claim_owner = NULL, claim_incarnation = NULL, claim_until = NULL
+                WHERE claim_owner = \(owner) AND claim_incarnation = \(incarnation) RETURNING 1
+                """, logger: quiet
+            ).collect().count
+            return notifications + sessions
         }
     }
 

@@ -168,7 +168,8 @@ public final class PostgresStore: SessionStore, Sendable {
                     let rows = try await conn.query(
                         """
                         UPDATE sessions SET version = \(version), state = \(s.state.rawValue), ended_at = \(s.endedAt?.millis),
-                            due_at = \(deadline), snapshot = \(snapshot)
+                            due_at = \(deadline), snapshot = \(snapshot),
+                            claim_owner = NULL, claim_incarnation = NULL, claim_until = NULL
                         WHERE id = \(s.id.rawValue) AND version = \(Int64(expected)) RETURNING 1
                         """, logger: quiet
                     ).collect()
