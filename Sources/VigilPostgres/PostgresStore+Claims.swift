@@ -88,10 +88,10 @@ extension PostgresStore {
     public func recordAttempts(_ updates: [OutboxUpdate], owner: String, incarnation: Int64) async throws -> [Bool] {
         let quiet = self.quiet
         return try await transaction("record claimed attempts") { conn in
-            var out: [Bool] = []
-            for u in updates {
-                out.append(
-                    try await Self.apply(u, conn, logger: quiet, releasing: true, owner: (owner, incarnation)))
+            var out = [Bool](repeating: false, count: updates.count)
+            for i in Self.lockOrder(updates) {
+                out[i] = try await Self.apply(
+                    updates[i], conn, logger: quiet, releasing: true, owner: (owner, incarnation))
             }
             return out
         }

@@ -24,6 +24,7 @@ public final class PostgresStore: SessionStore, Sendable {
     let wakeups = Mutex(WakeupSubscribers())
     /// Finished by `prepare()`: the listener starts once the tables it reads exist.
     let prepared = AsyncStream<Void>.makeStream()
+    private let running = Atomic<Bool>(false)
 
     /// The fixed text whose sealed form is the key check value.
     static let keyCheckPlaintext = Array("vigil encryption key check v1".utf8)
@@ -46,6 +47,9 @@ public final class PostgresStore: SessionStore, Sendable {
 
     /// Runs the connection pool and the listening connection until the task is cancelled. Call once.
     public func run() async throws {
+        guard !running.exchange(true, ordering: .relaxed) else {
+            throw VigilError(.internalError, "a PostgresStore runs once")
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
             if configuration.listens { group.addTask { await self.listen() } }
@@ -196,7 +200,9 @@ public final class PostgresStore: SessionStore, Sendable {
                     """, logger: quiet
                 ).collect()
             }
-            for u in batch.outboxUpdates { _ = try await Self.apply(u, conn, logger: quiet, releasing: false) }
+            for i in Self.lockOrder(batch.outboxUpdates) {
+                _ = try await Self.apply(batch.outboxUpdates[i], conn, logger: quiet, releasing: false)
+            }
             guard !batch.events.isEmpty else { return [] }
             // The sequence numbers come from a one-row counter updated inside this transaction, not from a
             // PostgreSQL sequence: a sequence numbers at insert, so a transaction that took 7 and commits after
@@ -231,6 +237,12 @@ public final class PostgresStore: SessionStore, Sendable {
         return stored
     }
 
+    /// The order in which to apply outbox updates: by row id (stable), so that two transactions touching the same
+    /// rows lock them in the same order and cannot deadlock.
+    static func lockOrder(_ updates: [OutboxUpdate]) -> [Int] {
+        updates.indices.sorted { (updates[$0].id.rawValue, $0) < (updates[$1].id.rawValue, $1) }
+    }
+
     /// Applies an outbox update; true when a row changed. `releasing` also gives up any claim on the row.
     static func apply(
         _ u: OutboxUpdate, _ conn: PostgresConnection, logger: Logger, releasing: Bool,
@@ -254,8 +266,10 @@ public final class PostgresStore: SessionStore, Sendable {
     public func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool] {
         let quiet = self.quiet
         return try await transaction("record attempts") { conn in
-            var out: [Bool] = []
-            for u in updates { out.append(try await Self.apply(u, conn, logger: quiet, releasing: true)) }
+            var out = [Bool](repeating: false, count: updates.count)
+            for i in Self.lockOrder(updates) {
+                out[i] = try await Self.apply(updates[i], conn, logger: quiet, releasing: true)
+            }
             return out
         }
     }

@@ -76,6 +76,10 @@ public struct PostgresStoreConfiguration: Sendable {
         guard text.utf8.count <= 2048, let c = URLComponents(string: text),
             c.scheme == "postgres" || c.scheme == "postgresql"
         else { throw VigilError.invalid("storage.postgres must be a postgres://USER@HOST:PORT/DB URL") }
+        if c.query != nil || c.fragment != nil {
+            throw VigilError.invalid(
+                "storage.postgres takes no options in the URL (TLS is tls: {ca_file: …}); remove what follows '?'")
+        }
         if c.password != nil {
             throw VigilError.invalid(
                 "storage.postgres must not contain a password: give password_env or password_file instead")

@@ -368,7 +368,7 @@ struct PostgresStoreTests {
         arguments: [
             "postgres://vigil:secret@127.0.0.1:5432/vigil", "postgres://127.0.0.1/vigil", "postgres://vigil@127.0.0.1/",
             "postgres://vigil@db.example.org/vigil", "mysql://vigil@127.0.0.1/vigil", "postgres://vigil@127.0.0.1:0/v",
-            "postgres://vigil@127.0.0.1:99999/v", "",
+            "postgres://vigil@127.0.0.1:99999/v", "", "postgres://vigil@127.0.0.1/v?sslmode=disable",
         ])
     func badURLs(_ url: String) {
         #expect(throws: VigilError.self) { _ = try PostgresStoreConfiguration(url: url, password: "p") }
