@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         .target(
@@ -35,6 +36,15 @@ let package = Package(
         .target(
             name: "VigilStore",
             dependencies: ["VigilCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VigilPostgres",
+            dependencies: [
+                "VigilCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -109,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "VigilStoreTests",
             dependencies: ["VigilStore", "VigilCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VigilPostgresTests",
+            dependencies: ["VigilPostgres", "VigilCore"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs on a fresh Debian 12 machine that already has Swift.
-# Usage: scripts/setup-debian.sh [--test]   (--test adds Chromium and Python for the test suites)
+# Usage: scripts/setup-debian.sh [--test]   (--test adds Chromium, Python and PostgreSQL 15 for the test suites)
 set -euo pipefail
 need=()
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
@@ -16,6 +16,9 @@ if [[ "${1:-}" == "--test" ]]; then
   dpkg -s systemd >/dev/null 2>&1 || need+=(systemd)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
   dpkg -s libseccomp2 >/dev/null 2>&1 || need+=(libseccomp2)
+  # The PostgreSQL store's tests start throwaway clusters from these binaries on free ports of their own; they
+  # neither use nor disturb the default cluster that the package may start on 5432.
+  dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi
