@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "VigilRuntime",
             dependencies: [
-                "VigilCore", "VigilStore", "VigilDelivery", "VigilHTTP",
+                "VigilCore", "VigilStore", "VigilDelivery", "VigilHTTP", "VigilPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

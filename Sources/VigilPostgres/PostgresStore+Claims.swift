@@ -151,3 +151,21 @@ extension PostgresStore {
     /// A lease's length in milliseconds, kept between 1 ms and a day.
     static func leaseMillis(_ d: Millis) -> Int64 { min(max(d.value, 1), 86_400_000) }
 }
+
+extension PostgresStore {
+    /// Makes the notifications that `owner` claimed in an earlier incarnation and left on the wire (a crash) due at
+    /// `now`, instead of when their attempt's lease runs out; returns how many. Another instance's claims are never
+    /// touched.
+    public func resendOrphans(owner: String, incarnation: Int64, at now: Timestamp) async throws -> Int {
+        let quiet = self.quiet
+        return try await call("resend orphans") { conn in
+            try await conn.query(
+                """
+                UPDATE outbox SET next_attempt_at = \(now.millis), owner = NULL, incarnation = NULL, lease_until = NULL
+                WHERE status = 'pending' AND owner = \(owner) AND incarnation < \(incarnation)
+                RETURNING 1
+                """, logger: quiet
+            ).collect().count
+        }
+    }
+}

@@ -268,7 +268,9 @@ public final class PostgresStore: SessionStore, Sendable {
         return try await transaction("record attempts") { conn in
             var out = [Bool](repeating: false, count: updates.count)
             for i in Self.lockOrder(updates) {
-                out[i] = try await Self.apply(updates[i], conn, logger: quiet, releasing: true)
+                // A claim for an attempt on the wire keeps its owner, so that a restart of the same instance can
+                // find what it left in flight (`resendOrphans`); any other update gives the claim up.
+                out[i] = try await Self.apply(updates[i], conn, logger: quiet, releasing: !updates[i].claim)
             }
             return out
         }

@@ -20,6 +20,11 @@ public enum VigilServer {
                 "listening off loopback without TLS: put a TLS-terminating proxy in front (ops/nginx-vigil.conf)",
                 metadata: ["listen": "\(config.host):\(config.port)"])
         }
+        if let settings = config.postgres {
+            try await runPostgres(
+                config: config, settings: settings, assetsDirectory: assetsDirectory, logger: logger)
+            return
+        }
         let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
         let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
         let store: SQLiteStore

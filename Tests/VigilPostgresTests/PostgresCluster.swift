@@ -267,9 +267,9 @@ func withCluster<T>(_ body: (PostgresCluster) async throws -> T) async throws ->
 struct TestSealer: DataSealer {
     let key: UInt8
 
-    func seal(_ plain: [UInt8]) throws -> [UInt8] { [0x56, key ^ 0xA5] + plain.map { $0 ^ key } }
+    func seal(_ plain: [UInt8], context: String) throws -> [UInt8] { [0x56, key ^ 0xA5] + plain.map { $0 ^ key } }
 
-    func open(_ sealed: [UInt8]) throws -> [UInt8] {
+    func open(_ sealed: [UInt8], context: String) throws -> [UInt8] {
         if sealed.isEmpty { return [] }
         guard sealed.count >= 2, sealed[0] == 0x56, sealed[1] == key ^ 0xA5 else {
             throw VigilError(.internalError, "wrong key")

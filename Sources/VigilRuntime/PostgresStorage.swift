@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import VigilCore
+import VigilPostgres
+
+extension VigilServer {
+    /// Serves on PostgreSQL: the store runs beside the service, migrations and the key check happen before anything
+    /// else, and the storage hooks make this one of several instances.
+    static func runPostgres(
+        config: VigilConfig, settings: PostgresSettings, assetsDirectory: String?, logger: Logger
+    ) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        if config.keyEnv == nil, let file = config.keyFile, !FileManager.default.fileExists(atPath: file) {
+            throw VigilError.invalid(
+                "the encryption key file \(file) does not exist: on PostgreSQL every instance must be given the same "
+                    + "key, so none is ever created")
+        }
+        let (sealer, _) = try AESGCMSealer.load(
+            keyEnv: config.keyEnv, keyFile: config.keyFile ?? "", environment: environment)
+        let configuration = try PostgresStoreConfiguration(
+            url: settings.url, password: settings.password,
+            tls: settings.caFile.map { .verifyFull(caFile: $0) } ?? .disable)
+        let store = try PostgresStore(
+            configuration: configuration, sealer: sealer, keyID: "aes-256-gcm/\(sealer.currentKeyID)",
+            logger: Logger(label: "vigil.postgres"))
+        let owner = settings.instanceID ?? "\(ProcessInfo.processInfo.hostName):\(config.port)"
+        // A later start of the same instance has a higher incarnation, so it takes its own earlier claims back.
+        let started = Timestamp(millis: Int64(Date().timeIntervalSince1970 * 1000))
+        let incarnation = started.millis
+        let slowest = config.targets.values.map(\.timeout).max() ?? .seconds(10)
+        let lease = slowest + .seconds(5)
+        let storage = Storage(
+            store: store, shared: true, onCommit: { store.onCommit($0) }, wakeups: { store.eventWakeups() },
+            claimDue: { now, limit in
+                try await store.claimDueNotifications(
+                    owner: owner, incarnation: incarnation, at: now, lease: lease, limit: limit)
+            },
+            databaseNow: { try await store.databaseNow() }, lastSequence: { try await store.lastSequence() })
+        logger.notice("storage: PostgreSQL", metadata: ["instance": "\(owner)", "incarnation": "\(incarnation)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            do {
+                try await store.prepare()
+                let orphans = try await store.resendOrphans(owner: owner, incarnation: incarnation, at: started)
+                if orphans > 0 {
+                    logger.warning(
+                        "resending notifications this instance left in flight when it stopped",
+                        metadata: ["notifications": "\(orphans)"])
+                }
+                try await run(
+                    config: config, storage: storage, secret: sealer.derivedSecret("vigil stream tickets"),
+                    assetsDirectory: assetsDirectory, logger: logger)
+                group.cancelAll()
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
