@@ -64,9 +64,13 @@ public struct VigilConfig: Sendable {
     /// Things that are allowed but unsafe, said loudly at start and by `config check`.
     public var warnings: [String] = []
 
-    /// The targets told of system alarms: every policy's `on_delivery_failure`.
+    /// `alarm_targets:` as configured.
+    public var configuredAlarmTargets: [String]?
+
+    /// The targets told of system alarms (the watchdog, the database away): `alarm_targets`, or, when it is not
+    /// set, every policy's `on_delivery_failure`.
     public var alarmTargets: [String] {
-        Array(Set(policies.values.flatMap(\.onDeliveryFailure))).sorted()
+        configuredAlarmTargets ?? Array(Set(policies.values.flatMap(\.onDeliveryFailure))).sorted()
     }
 
     /// Creates the defaults.
@@ -259,11 +263,12 @@ public enum ConfigLoader {
             var c = VigilConfig()
             let top: Set<String> = [
                 "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
-                "heartbeat", "retention", "watchdog", "log_level",
+                "heartbeat", "retention", "watchdog", "log_level", "alarm_targets",
             ]
             guard let fields = map(root, "the configuration", allowed: top) else { return c }
             var policyNodes: Node?
             var targetsNode: Node?
+            var alarmTargetsNode: Node?
             for (key, _, v) in fields {
                 switch key {
                 case "listen":
@@ -309,6 +314,13 @@ public enum ConfigLoader {
                 case "auth":
                     guard let f = map(v, "auth", allowed: ["tokens"]) else { break }
                     for (_, _, tv) in f { c.tokens = tokens(tv) }
+                case "alarm_targets":
+                    guard let seq = v.sequence else {
+                        fail(v, "alarm_targets must be a list of target names")
+                        break
+                    }
+                    c.configuredAlarmTargets = seq.compactMap { $0.scalar?.string }
+                    alarmTargetsNode = v
                 case "targets":
                     targetsNode = v
                 case "policies":
@@ -372,6 +384,9 @@ public enum ConfigLoader {
                         + "the same key (it is never generated on PostgreSQL)")
             }
             let known = Set(targetNames(targetsNode))
+            for name in c.configuredAlarmTargets ?? [] where !known.contains(name) {
+                fail(alarmTargetsNode, "alarm_targets: \(name) is not a configured target")
+            }
             for (name, target, node) in dispatchTokenTargets where !known.contains(target) {
                 fail(node, "token \(name): target \(target) is not a configured target")
             }

@@ -116,16 +116,23 @@ public enum VigilServer {
             deadlineSlack: config.watchdogDeadlineSlack, outboxSlack: config.watchdogOutboxSlack,
             logger: Logger(label: "vigil.watchdog"), databaseNow: storage.databaseNow
         ) { reason, raised in
-            let event = NewEvent(.systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
-            _ = try? await store.commit(
-                CommitBatch(
-                    session: nil, expectedVersion: nil, sessionID: nil, events: [event], outbox: [], outboxUpdates: []))
+            // The alarm goes out first, straight through libcurl: the store may be what failed.
+            defer {
+                let event = NewEvent(
+                    .systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
+                Task {
+                    _ = try? await store.commit(
+                        CommitBatch(
+                            session: nil, expectedVersion: nil, sessionID: nil, events: [event], outbox: [],
+                            outboxUpdates: []))
+                }
+            }
             guard raised else { return }
             for target in alarmTargets {
                 let (id, result) =
                     (try? await OutboxWorker.ping(
-                        target, client: client, at: clock.now(), type: .deliveryFailed,
-                        data: ["system_alarm": .string(reason)])) ?? (
+                        target, client: client, at: clock.now(), type: .systemAlarm,
+                        data: ["raised": true, "reason": .string(reason)])) ?? (
                         "", HTTPResult(status: 0, curlCode: -1, error: "render failed", headers: [:], body: [])
                     )
                 logger.warning(

@@ -25,9 +25,11 @@ def fresh_db(pg):
 def instance_config(url, name, receiver, policy=None):
     port = fh.free_port()
     targets = f"""  sup: {{url: "{receiver.url('/sup')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}
-  ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}"""
+  ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}
+  alarm: {{url: "{receiver.url('/alarm')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}"""
     policy = policy or "default: {ack_timeout_s: 30, steps: [{after_s: 0, notify: [sup]}, {after_s: 1, dispatch: [ems]}]}"
-    text = fh.yaml_config(port, "data", targets, policy, extra="encryption: {key_env: VIGIL_KEY}")
+    text = fh.yaml_config(port, "data", targets, policy,
+                          extra="encryption: {key_env: VIGIL_KEY}\nalarm_targets: [alarm]")
     return text.replace(
         'storage: {sqlite: "data/vigil.sqlite"}',
         f'storage: {{postgres: "{url}", password_env: PGPASS, instance_id: {name}}}')
@@ -127,6 +129,16 @@ def test_postgres_away_makes_every_instance_not_ready_and_deadlines_catch_up_whe
             time.sleep(0.25)
         assert states == [503, 503], states
         assert a.proc.poll() is None and b.proc.poll() is None, "the instances stay up while PostgreSQL is away"
+        alarms = receiver.wait_for("/alarm", 2, timeout=10)
+        assert len(alarms) >= 2, "each instance raised a system alarm without the database"
+        assert all(json.loads(r["body"])["type"] == "system.alarm" for r in alarms)
+        # The person's page says so rather than pretend.
+        page = urllib.request.Request(a.base + s["check_in_url"], data=b"", method="POST")
+        try:
+            urllib.request.urlopen(page, timeout=10)
+            raise AssertionError("a check-in was accepted while nothing could record it")
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and b"Try again" in e.read()
         time.sleep(3)  # the session's notify step falls due while the database is away
     finally:
         pg.start()
@@ -134,6 +146,8 @@ def test_postgres_away_makes_every_instance_not_ready_and_deadlines_catch_up_whe
     assert receiver.wait_for("/ems", 1, timeout=10)
     time.sleep(1.5)
     assert len(receiver.got("/sup")) == 1 and len(receiver.got("/ems")) == 1
+    late = [e for e in b.call("GET", f"/v1/sessions/{s['id']}")[1]["events"] if e["type"] == "escalation.started"]
+    assert late and late[0]["data"]["late_ms"] >= 1000, "the events record how late the steps fired"
     end = time.time() + 10
     while time.time() < end and [v.call("GET", "/readyz")[0] for v in (a, b)] != [200, 200]:
         time.sleep(0.25)
