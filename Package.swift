@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilPostgresTests",
-            dependencies: ["VigilPostgres", "VigilCore"],
+            dependencies: ["VigilPostgres", "VigilCore", "VigilStore"],
             swiftSettings: strict
         ),
         .testTarget(
