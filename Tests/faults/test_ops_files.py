@@ -31,3 +31,16 @@ def test_the_access_log_format_has_no_query_string_and_masks_personal_links():
         assert leak not in fmt, leak
     assert "$vigil_log_path" in fmt
     assert "access_log /var/log/nginx/vigil.access.log vigil_private;" in text
+
+
+def test_the_two_instance_example_configuration_passes_config_check(tmp_path):
+    import base64, subprocess
+    text = open(os.path.join(fh.ROOT, "ops", "two-instances", "vigil.yaml")).read()
+    ca = tmp_path / "db-ca.pem"
+    ca.write_text("placeholder\n")
+    path = tmp_path / "vigil.yaml"
+    path.write_text(text.replace("/etc/vigil/db-ca.pem", str(ca)))
+    env = dict(os.environ, VIGIL_DB_PASSWORD="x", VIGIL_ENCRYPTION_KEY=base64.b64encode(b"k" * 32).decode(),
+               VIGIL_OPERATOR_TOKEN="operator-token-0123456789", EMS_SECRET=fh.SECRET)
+    r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
