@@ -87,6 +87,14 @@ public struct PostgresSettings: Sendable {
     public var caFile: String?
     /// This instance's stable name (default: the host name and the listen port).
     public var instanceID: String?
+
+    /// Creates settings.
+    public init(url: String, password: String? = nil, caFile: String? = nil, instanceID: String? = nil) {
+        self.url = url
+        self.password = password
+        self.caFile = caFile
+        self.instanceID = instanceID
+    }
 }
 
 /// Reads the YAML configuration and names each error with its line.

@@ -385,6 +385,15 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
+    /// Every notification, oldest first (for `vigil migrate`).
+    public func allNotifications() async throws -> [OutboxItem] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY created_at, id").map {
+                try self.outboxItem(from: $0)
+            }
+        }
+    }
+
     public func oldestPendingNotification() async throws -> Timestamp? {
         try await read { db in
             try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'").map {

@@ -176,3 +176,43 @@ def test_config_check_refuses_a_password_in_the_url_and_cleartext_off_loopback(t
         p.write_text(text)
         r = subprocess.run([fh.BIN, "config", "check", str(p)], capture_output=True, text=True, env=env)
         assert r.returncode != 0 and message in r.stdout, r.stdout
+
+
+def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigils, receiver, fresh_db):
+    import subprocess
+    pg, url = fresh_db
+    policy = "default: {ack_timeout_s: 600, steps: [{after_s: 0, notify: [sup]}, {after_s: 600, dispatch: [ems]}]}"
+    targets = f"""  sup: {{url: "{receiver.url('/sup')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}
+  ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}"""
+    old = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="migrate-sqlite").start()
+    open_s = old.start_session(interval=3600, substance="fentanyl")
+    escalating = old.start_session(interval=1, grace=1)
+    ended = old.start_session(interval=3600)
+    old.call("POST", f"/v1/sessions/{ended['id']}/end", {"outcome": "safe"})
+    end = time.time() + 10
+    while time.time() < end and old.call("GET", f"/v1/sessions/{escalating['id']}")[1]["state"] != "escalating":
+        time.sleep(0.1)
+    assert receiver.wait_for("/sup", 1, timeout=5)
+    ids = [open_s["id"], escalating["id"], ended["id"]]
+    before = {sid: old.call("GET", f"/v1/sessions/{sid}")[1] for sid in ids}
+    old.stop()
+    key = os.path.join(old.dir, "data", "vigil.key")
+    env = dict(os.environ, PGPASS=pg_harness.Postgres.password)
+    r = subprocess.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
+                        "--password-env", "PGPASS"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "migrated 3 sessions" in r.stdout, r.stdout
+    # Into a database that is no longer empty: refused.
+    again = subprocess.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
+                            "--password-env", "PGPASS"], capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode != 0 and "not empty" in again.stderr
+    new = start(vigils, url, "after-migrate", receiver, key=open(key).read().strip(), policy=policy)
+    for sid in ids:
+        after = new.call("GET", f"/v1/sessions/{sid}")[1]
+        for k in ["state", "caller", "location", "substance", "next_check_in_due_at", "escalation", "version",
+                  "check_in_url", "outcome"]:
+            assert after.get(k) == before[sid].get(k), (sid, k, before[sid].get(k), after.get(k))
+        assert [e["type"] for e in after["events"]] == [e["type"] for e in before[sid]["events"]]
+        assert [e["at"] for e in after["events"]] == [e["at"] for e in before[sid]["events"]]
+    time.sleep(1.5)
+    assert len(receiver.got("/sup")) == 1, "a step already sent is not sent again after the move"
