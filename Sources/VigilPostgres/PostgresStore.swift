@@ -88,6 +88,7 @@ public final class PostgresStore: SessionStore, Sendable {
     /// Migrates the schema under a transaction-scoped advisory lock (several instances may start at once), then
     /// checks the encryption key: the first start stores a check value, every later one must open it.
     public func prepare() async throws {
+        try await probe()
         let check = Data(try sealer.seal(Self.keyCheckPlaintext))
         let keyID = self.keyID
         let sealer = self.sealer
@@ -147,6 +148,30 @@ public final class PostgresStore: SessionStore, Sendable {
         prepared.continuation.finish()
         if !applied.isEmpty {
             logger.notice("migrated the PostgreSQL schema", metadata: ["versions": "\(applied)"])
+        }
+    }
+
+    /// Opens one connection of its own and closes it: a wrong password, a certificate that does not verify or a
+    /// refused port is reported at once and by name, where the pool would keep retrying until the deadline.
+    private func probe() async throws {
+        let config = try configuration.connectionConfiguration(application: "vigil")
+        let quiet = self.quiet
+        let slot = ConnectionSlot()
+        defer { slot.close() }
+        do {
+            _ = try await Deadline.run(
+                configuration.connectTimeout + configuration.callTimeout, what: "connect", onTimeout: { slot.close() }
+            ) {
+                let c = try await PostgresConnection.connect(configuration: config, id: 0, logger: quiet)
+                slot.set(c)
+                return c.id
+            }
+        } catch let p as PSQLError where p.serverInfo == nil {
+            // No answer from the server itself: name what failed underneath (refused, TLS), never any data.
+            let cause = p.underlying.map { String(describing: $0).prefix(300) } ?? "\(p.code)"
+            throw VigilError.unavailable("cannot connect to PostgreSQL: \(cause)")
+        } catch {
+            throw Self.map(error)
         }
     }
 
@@ -582,6 +607,12 @@ public final class PostgresStore: SessionStore, Sendable {
         if let p = error as? PSQLError {
             if let state = p.serverInfo?[.sqlState] {
                 switch state {
+                case "28P01", "28000":
+                    return VigilError.unavailable(
+                        "PostgreSQL refused the login (SQLSTATE \(state)): check the user, its password and pg_hba.conf"
+                    )
+                case "3D000":
+                    return VigilError.unavailable("the PostgreSQL database does not exist (SQLSTATE 3D000)")
                 case "23505":
                     return VigilError.conflict("the row already exists")
                 case "53100":
