@@ -177,6 +177,7 @@ public final class PostgresStore: SessionStore, Sendable {
 
     // MARK: Writing
 
+    /// Writes a batch in one transaction; throws `conflict` (writing nothing) when the snapshot's version moved.
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
         // Seal before the transaction so encryption does not lengthen it.
         let snapshot = try batch.session.map { Data(try sealer.seal(VigilJSON.encode($0))) }
@@ -288,6 +289,7 @@ public final class PostgresStore: SessionStore, Sendable {
         return !rows.isEmpty
     }
 
+    /// Records attempts in one transaction, each only while pending (when asked), freeing any claim on the row.
     public func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool] {
         let quiet = self.quiet
         return try await transaction("record attempts") { conn in
@@ -299,6 +301,7 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    /// Records one attempt, only while pending (when asked), freeing any claim on the row.
     public func recordAttempt(_ update: OutboxUpdate) async throws -> Bool {
         let quiet = self.quiet
         return try await call("record attempt") { conn in
@@ -308,6 +311,7 @@ public final class PostgresStore: SessionStore, Sendable {
 
     // MARK: Reading
 
+    /// Every session not ended, decoded on every core.
     public func openSessions() async throws -> [Session] {
         let quiet = self.quiet
         let blobs = try await call("open sessions") { conn in
@@ -333,6 +337,7 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    /// One session by id.
     public func session(_ id: SessionID) async throws -> Session? {
         let quiet = self.quiet
         let blob = try await call("session") { conn -> Data? in
@@ -347,6 +352,7 @@ public final class PostgresStore: SessionStore, Sendable {
         return try blob.map { try decodeSession($0) }
     }
 
+    /// Sessions matching a filter, newest first.
     public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session] {
         let quiet = self.quiet
         let n = Self.limit(limit)
@@ -367,12 +373,14 @@ public final class PostgresStore: SessionStore, Sendable {
         return try blobs.map { try decodeSession($0) }
     }
 
+    /// A session's events in order.
     public func events(of id: SessionID) async throws -> [StoredEvent] {
         try await readEvents("events of a session") {
             "SELECT seq, session_id, type, at, data FROM events WHERE session_id = \(id.rawValue) ORDER BY seq"
         }
     }
 
+    /// Events after a sequence number, in order: what a wake-up's reader fetches.
     public func events(after seq: Int64, limit: Int) async throws -> [StoredEvent] {
         let n = Self.limit(limit)
         return try await readEvents("events after") {
@@ -392,6 +400,8 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    /// Pending notifications due at `now`, oldest first, claimed or not: for a single instance (several use
+    /// `claimDueNotifications`).
     public func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem] {
         let n = Self.limit(limit)
         return try await readOutbox("due notifications") {
@@ -402,6 +412,7 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    /// The oldest `nextAttemptAt` among pending notifications (the watchdog's view of the whole cluster).
     public func oldestPendingNotification() async throws -> Timestamp? {
         let quiet = self.quiet
         return try await call("oldest pending") { conn -> Timestamp? in
@@ -415,6 +426,7 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    /// Ids of open sessions whose stored deadline (`due_at`) is at or before `instant`.
     public func sessionsDue(before instant: Timestamp) async throws -> [SessionID] {
         let quiet = self.quiet
         return try await call("sessions due") { conn in
@@ -428,6 +440,7 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    /// Removes personal data from sessions ended before `instant` (snapshot, outbox bodies, personal events).
     public func purgeEnded(before instant: Timestamp) async throws -> Int {
         let quiet = self.quiet
         let blobs = try await call("ended sessions") { conn in
@@ -472,6 +485,7 @@ public final class PostgresStore: SessionStore, Sendable {
         return purged
     }
 
+    /// `SELECT 1` under the call deadline.
     public func ping() async throws {
         let quiet = self.quiet
         try await call("ping") { conn in _ = try await conn.query("SELECT 1", logger: quiet).collect() }
