@@ -218,6 +218,49 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("concurrent commits share transactions; a stale one fails alone, the others keep gap-free numbers")
+    func groupCommit() async throws {
+        try await withCluster { cluster in
+            let db = try await cluster.createDatabase()
+            try await Self.withStore(cluster, db) { store in
+                for i in 0..<10 { _ = try await Self.insert(store, Self.session(500 + i)) }
+                let seen = Mutex<[[Int64]]>([])
+                store.onCommit { events in seen.withLock { $0.append(events.map(\.seq)) } }
+                let outcomes = try await withThrowingTaskGroup(of: (Bool, [Int64]).self) { group in
+                    for i in 0..<60 {
+                        group.addTask {
+                            if i % 3 == 0 {
+                                var s = Self.session(500 + i / 6)
+                                s.version = 100
+                                do {
+                                    _ = try await store.commit(
+                                        CommitBatch(
+                                            session: s, expectedVersion: 99, sessionID: s.id,
+                                            events: [NewEvent(.checkInReceived, at: Self.t0)],
+                                            outbox: [Self.item(900 + i, session: s.id)], outboxUpdates: []))
+                                    return (true, [])
+                                } catch let e as VigilError where e.code == .conflict {
+                                    return (false, [])
+                                }
+                            }
+                            return (true, try await Self.insert(store, Self.session(600 + i)).map(\.seq))
+                        }
+                    }
+                    var all: [(Bool, [Int64])] = []
+                    for try await o in group { all.append(o) }
+                    return all
+                }
+                #expect(outcomes.filter { !$0.0 }.count == 20)
+                #expect(outcomes.flatMap(\.1).sorted() == Array(11...50))
+                #expect(try await store.dueNotifications(at: Self.t0 + .seconds(60), limit: 100).isEmpty)
+                #expect(try await store.events(after: 0, limit: 100).map(\.seq) == Array(1...50))
+                let groups = seen.withLock { $0 }
+                #expect(groups.flatMap { $0 } == Array(11...50), "onCommit in seq order")
+                #expect(groups.contains { $0.count > 1 }, "some commits shared a transaction")
+            }
+        }
+    }
+
     @Test("two owners claiming concurrently never get the same notification")
     func claimsAreExclusive() async throws {
         try await withCluster { cluster in
