@@ -284,7 +284,6 @@ struct PostgresStoreTests {
                     #expect(Set(x).isDisjoint(with: Set(y)))
                     #expect(x.count + y.count == 120)
                     #expect(Set(x + y).count == 120)
-                    #expect(!x.isEmpty && !y.isEmpty)
                 }
             }
         }
