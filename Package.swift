@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilPostgresTests",
-            dependencies: ["VigilPostgres", "VigilCore"],
+            dependencies: ["VigilPostgres", "VigilCore", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Synchronization
 import Testing
 import VigilCore
@@ -611,6 +612,28 @@ struct PostgresStoreTests {
                         _ = try await conn.query("SELECT pg_sleep(5)", logger: store.quiet).collect()
                     }
                 }
+            }
+        }
+    }
+
+    @Test("a client that vanishes inside a transaction holding the event counter blocks commits only briefly")
+    func vanishedClientInTransaction() async throws {
+        try await withCluster { cluster in
+            let db = try await cluster.createDatabase()
+            try await Self.withStore(cluster, db, configure: { $0.idleInTransactionTimeout = .seconds(1) }) { store in
+                _ = try await Self.insert(store, Self.session(30))
+                // Another instance takes the counter's row lock and then goes silent, as behind a partition: its
+                // connection stays open, its transaction idle.
+                let config = try store.configuration.connectionConfiguration(application: "vigil")
+                let stuck = try await PostgresConnection.connect(configuration: config, id: 99, logger: store.quiet)
+                _ = try await stuck.query("BEGIN", logger: store.quiet).collect()
+                _ = try await stuck.query("UPDATE event_seq SET last = last", logger: store.quiet).collect()
+                let start = ContinuousClock.now
+                let seq = try await Self.insert(store, Self.session(31)).map(\.seq)
+                let waited = ContinuousClock.now - start
+                #expect(seq == [2])
+                #expect(waited >= .milliseconds(700) && waited < .seconds(3), "waited \(waited)")
+                try? await stuck.close()
             }
         }
     }
