@@ -123,7 +123,9 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilPostgresTests",
-            dependencies: ["VigilPostgres", "VigilCore", "VigilStore"],
+            dependencies: [
+                "VigilPostgres", "VigilCore", "VigilStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

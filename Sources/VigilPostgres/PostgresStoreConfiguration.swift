@@ -156,7 +156,7 @@ public struct PostgresStoreConfiguration: Sendable {
         return c
     }
 
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    func connectionConfiguration(application: String) throws -> PostgresConnection.Configuration {
         var c: PostgresConnection.Configuration
         if let socket = unixSocketPath {
             c = .init(unixSocketPath: socket, username: username, password: password, database: database)
@@ -168,7 +168,7 @@ public struct PostgresStoreConfiguration: Sendable {
             c = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         }
         c.options.connectTimeout = .milliseconds(Self.millis(connectTimeout))
-        c.options.additionalStartupParameters = startupParameters(application: "vigil-listener")
+        c.options.additionalStartupParameters = startupParameters(application: application)
         return c
     }
 }
