@@ -34,6 +34,10 @@ enum CheckInPage {
             return page(status: .gone, title: "Link not active", body: notActive)
         }
         do {
+            // While the store is known to be away, say so at once rather than after every write's deadline.
+            if let store = await env.readiness().checks["store"], store != "ok" {
+                throw VigilError.unavailable("the store is away")
+            }
             try await env.engine.execute(
                 s.id, .checkIn(source: .caller, note: nil), actor: Actor(name: "caller", role: "caller"))
         } catch {
