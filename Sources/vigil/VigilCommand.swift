@@ -90,16 +90,23 @@ struct MigrateCommand: AsyncParsableCommand {
                 in: .whitespacesAndNewlines)
         }
         let settings = PostgresSettings(url: to, password: password, caFile: caFile, instanceID: nil)
-        do {
+        try await reportingErrors {
             let r = try await Migration.run(
                 from: from, to: settings, keyEnv: keyEnv, keyFile: keyFile, progress: { print("migrate: \($0)") })
             print(
                 "migrated \(r.sessions) sessions, \(r.events) events and \(r.notifications) notifications; start the "
                     + "instances with storage.postgres and the same encryption key")
-        } catch let e as VigilError {
-            FileHandle.standardError.write(Data("vigil: \(e.message)\n".utf8))
-            throw ExitCode(1)
         }
+    }
+}
+
+/// Runs `body`; a `VigilError` is said in one line on standard error and the command exits with status 1.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as VigilError {
+        FileHandle.standardError.write(Data("vigil: \(e.message)\n".utf8))
+        throw ExitCode(1)
     }
 }
 
@@ -113,12 +120,9 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "The configuration file (default: the built-in one, data under ./var/).") var config: String?
 
         func run() async throws {
-            do {
+            try await reportingErrors {
                 let cfg = try config.map { try ConfigLoader.load(path: $0) } ?? ConfigLoader.builtIn()
                 print(try await KeyRotation.run(config: cfg))
-            } catch let e as VigilError {
-                FileHandle.standardError.write(Data("vigil: \(e.message)\n".utf8))
-                throw ExitCode(1)
             }
         }
     }
