@@ -668,6 +668,25 @@ struct PostgresStoreTests {
                     #expect(took < .milliseconds(1800), "attempt \(attempt) took \(took)")
                     if attempt == 0 { #expect(took >= .milliseconds(900), "took \(took)") }
                 }
+                // Many commits at once: queueing counts against the deadline, so none waits behind the others.
+                let start = clock.now
+                let failed = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for i in 0..<30 {
+                        group.addTask {
+                            do {
+                                _ = try await Self.insert(store, Self.session(40 + i))
+                                return false
+                            } catch let e as VigilError {
+                                return e.code == .unavailable
+                            }
+                        }
+                    }
+                    var n = 0
+                    for try await f in group where f { n += 1 }
+                    return n
+                }
+                #expect(failed == 30)
+                #expect(clock.now - start < .milliseconds(1800), "took \(clock.now - start)")
                 cluster.resume()
                 // Back: the closed connections are replaced and calls succeed again.
                 var recovered = false
