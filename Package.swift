@@ -122,7 +122,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilPostgresTests",
-            dependencies: ["VigilPostgres", "VigilCore", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "VigilPostgres", "VigilCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

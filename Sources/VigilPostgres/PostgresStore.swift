@@ -46,7 +46,8 @@ public final class PostgresStore: SessionStore, Sendable {
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
     }
 
-    /// Runs the connection pool and the listening connection until the task is cancelled. Call once.
+    /// Runs the connection pool and the listening connection until the task is cancelled (or, in a
+    /// `ServiceGroup`, shut down gracefully: the pool ends then, and the listener with it). Call once.
     public func run() async throws {
         guard !running.exchange(true, ordering: .relaxed) else {
             throw VigilError(.internalError, "a PostgresStore runs once")
@@ -54,7 +55,9 @@ public final class PostgresStore: SessionStore, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
             if configuration.listens { group.addTask { await self.listen() } }
-            await group.waitForAll()
+            // The listener only ends when cancelled: the first child to end is the pool.
+            _ = await group.next()
+            group.cancelAll()
         }
         finishWakeups()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 import Testing
 import VigilCore
@@ -640,6 +641,43 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("in a ServiceGroup, a graceful shutdown stops the store, listener included")
+    func gracefulShutdown() async throws {
+        try await withCluster { cluster in
+            let db = try await cluster.createDatabase()
+            let store = try PostgresStore(
+                configuration: cluster.configuration(database: db), sealer: Self.sealer, keyID: "k")
+            let services = ServiceGroup(
+                configuration: ServiceGroupConfiguration(services: [store], logger: Logger(label: "test")))
+            let runner = Task { try await services.run() }
+            try await store.prepare()
+            let wakeups = store.eventWakeups()
+            #expect(try await Self.next(wakeups, atLeast: 0, within: .seconds(5)) == 0)
+            let start = ContinuousClock.now
+            await services.triggerGracefulShutdown()
+            // Bounded: a store that ignored the shutdown must fail this test, not hang the suite.
+            let stopped = await withTaskGroup(of: Bool.self) { race in
+                race.addTask {
+                    _ = try? await runner.value
+                    return true
+                }
+                race.addTask {
+                    try? await Task.sleep(for: .seconds(5))
+                    return false
+                }
+                let first = await race.next() ?? false
+                runner.cancel()
+                race.cancelAll()
+                return first
+            }
+            #expect(stopped, "the store kept running after a graceful shutdown")
+            #expect(ContinuousClock.now - start < .seconds(2))
+            var ended = true
+            for await _ in wakeups { ended = false }
+            #expect(ended, "the wake-up stream ends with the store")
+        }
+    }
+
     @Test("a call to a server that stops answering throws unavailable within its deadline, and recovers")
     func deadlineFrozenServer() async throws {
         try await withCluster { cluster in
@@ -795,6 +833,8 @@ struct PostgresStoreTests {
         _ = try await insert(store, s, outbox: items)
     }
 }
+
+extension PostgresStore: Service {}
 
 /// A TCP listener on 127.0.0.1 that accepts connections and never reads or answers: what a query meets behind a
 /// proxy whose server went away.
