@@ -125,6 +125,7 @@ let package = Package(
             name: "VigilPostgresTests",
             dependencies: [
                 "VigilPostgres", "VigilCore", "VigilStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

@@ -46,7 +46,8 @@ public final class PostgresStore: SessionStore, Sendable {
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
     }
 
-    /// Runs the connection pool and the listening connection until the task is cancelled. Call once.
+    /// Runs the connection pool and the listening connection until the task is cancelled (or, in a
+    /// `ServiceGroup`, shut down gracefully: the pool ends then, and the listener with it). Call once.
     public func run() async throws {
         guard !running.exchange(true, ordering: .relaxed) else {
             throw VigilError(.internalError, "a PostgresStore runs once")
@@ -54,7 +55,9 @@ public final class PostgresStore: SessionStore, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
             if configuration.listens { group.addTask { await self.listen() } }
-            await group.waitForAll()
+            // The listener only ends when cancelled: the first child to end is the pool.
+            _ = await group.next()
+            group.cancelAll()
         }
         finishWakeups()
     }
@@ -186,8 +189,15 @@ public final class PostgresStore: SessionStore, Sendable {
         var outbox: [(body: Data, targets: String, webhookIDs: String)]
     }
 
+    /// A batch waiting for the writer, with its caller and when it was queued.
+    struct QueuedBatch: Sendable {
+        var batch: PreparedBatch
+        var caller: CheckedContinuation<[StoredEvent], any Error>
+        var queuedAt: ContinuousClock.Instant
+    }
+
     struct PendingWrites {
-        var queue: [(PreparedBatch, CheckedContinuation<[StoredEvent], any Error>)] = []
+        var queue: [QueuedBatch] = []
         var writing = false
     }
 
@@ -210,7 +220,7 @@ public final class PostgresStore: SessionStore, Sendable {
             })
         return try await withCheckedThrowingContinuation { cont in
             let start = writes.withLock { w -> Bool in
-                w.queue.append((prepared, cont))
+                w.queue.append(QueuedBatch(batch: prepared, caller: cont, queuedAt: .now))
                 if w.writing { return false }
                 w.writing = true
                 return true
@@ -220,27 +230,42 @@ public final class PostgresStore: SessionStore, Sendable {
     }
 
     /// Writes queued batches, up to `maxGroup` per transaction, until the queue is empty.
+    ///
+    /// The call deadline counts from `commit`, queueing included: a batch that already waited it out fails,
+    /// unwritten, and a group gets only what its oldest batch has left. So while the database is away every
+    /// commit still answers within about `callTimeout`, instead of queueing behind groups that each wait theirs.
     private func drain() async {
+        let limit = configuration.callTimeout
         while true {
-            let work = writes.withLock { w -> [(PreparedBatch, CheckedContinuation<[StoredEvent], any Error>)] in
+            let work = writes.withLock { w -> [QueuedBatch] in
                 let taken = Array(w.queue.prefix(Self.maxGroup))
                 w.queue.removeFirst(taken.count)
                 if taken.isEmpty { w.writing = false }
                 return taken
             }
             if work.isEmpty { return }
+            let now = ContinuousClock.now
+            let expired = work.filter { now - $0.queuedAt >= limit - .milliseconds(20) }
+            let live = work.filter { now - $0.queuedAt < limit - .milliseconds(20) }
+            for w in expired {
+                w.caller.resume(
+                    throwing: VigilError.unavailable(
+                        "the database did not take the write within \(PostgresStoreConfiguration.millis(limit)) ms"))
+            }
+            guard let oldest = live.map(\.queuedAt).min() else { continue }
+            let deadline = oldest + limit
             var results: [Result<[StoredEvent], any Error>]
             do {
-                results = try await writeGroup(work.map(\.0))
+                results = try await writeGroup(live.map(\.batch), until: deadline)
             } catch {
                 let mapped = Self.map(error)
-                results = work.map { _ in .failure(mapped) }
+                results = live.map { _ in .failure(mapped) }
             }
             if let f = listener.withLock({ $0 }) {
                 let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
                 if !all.isEmpty { f(all) }
             }
-            for (i, w) in work.enumerated() { w.1.resume(with: results[i]) }
+            for (i, w) in live.enumerated() { w.caller.resume(with: results[i]) }
         }
     }
 
@@ -250,22 +275,25 @@ public final class PostgresStore: SessionStore, Sendable {
     /// One transaction for a group of batches. Optimistically without savepoints (three times fewer round trips);
     /// when the server refuses one batch, the group is written again with each batch in its own savepoint, so that
     /// only the refused one fails. An error of the connection fails the whole group at once.
-    private func writeGroup(_ batches: [PreparedBatch]) async throws -> [Result<[StoredEvent], any Error>] {
+    private func writeGroup(_ batches: [PreparedBatch], until deadline: ContinuousClock.Instant) async throws
+        -> [Result<[StoredEvent], any Error>]
+    {
         if batches.count > 1 {
             do {
-                return try await writeGroup(batches, savepoints: false)
+                return try await writeGroup(batches, savepoints: false, until: deadline)
             } catch is GroupRefused {
-                return try await writeGroup(batches, savepoints: true)
+                return try await writeGroup(batches, savepoints: true, until: deadline)
             }
         }
-        return try await writeGroup(batches, savepoints: false)
+        return try await writeGroup(batches, savepoints: false, until: deadline)
     }
 
-    private func writeGroup(_ batches: [PreparedBatch], savepoints: Bool) async throws -> [Result<
-        [StoredEvent], any Error
-    >] {
+    private func writeGroup(_ batches: [PreparedBatch], savepoints: Bool, until deadline: ContinuousClock.Instant)
+        async throws -> [Result<[StoredEvent], any Error>]
+    {
         let quiet = self.quiet
-        return try await transaction("commit") { conn in
+        let left = max(deadline - .now, .milliseconds(20))
+        return try await transaction("commit", timeout: left) { conn in
             let optimistic = batches.count > 1 && !savepoints
             var failures: [Int: any Error] = [:]
             for (i, b) in batches.enumerated() {

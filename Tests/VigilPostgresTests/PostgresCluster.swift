@@ -232,6 +232,10 @@ final class PostgresCluster: Sendable {
             }
             let dir = NSTemporaryDirectory() + prefix + "\(getpid())"
             try? FileManager.default.removeItem(atPath: dir)
+            templateToRemove.withLock { $0 = dir }
+            atexit {
+                if let dir = templateToRemove.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: dir) }
+            }
             try FileManager.default.createDirectory(
                 atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try PostgresCluster.chownToPostgres(dir)
@@ -249,6 +253,9 @@ final class PostgresCluster: Sendable {
         }
     }
 }
+
+/// The template of this process, removed when it exits.
+private let templateToRemove = Mutex<String?>(nil)
 
 /// A cluster for the length of `body`, stopped afterwards whatever happens.
 func withCluster<T>(_ body: (PostgresCluster) async throws -> T) async throws -> T {

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 import Testing
 import VigilCore
@@ -74,6 +75,8 @@ struct PostgresStoreTests {
                 #expect(due.map(\.webhookIDs) == [["msg_1a", "msg_1b"]])
                 #expect(due.first?.body == Array("{\"at\":\"1 Main St\"}".utf8))
                 #expect(try await store.lastSequence() == 1)
+                let drift = try await store.databaseNow().millis - Int64(Date().timeIntervalSince1970 * 1000)
+                #expect(abs(drift) < 2000, "the database's clock and ours differ by \(drift) ms")
 
                 for (table, column) in [("sessions", "snapshot"), ("events", "data"), ("outbox", "body")] {
                     let (status, out) = try await cluster.psql(
@@ -638,6 +641,43 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("in a ServiceGroup, a graceful shutdown stops the store, listener included")
+    func gracefulShutdown() async throws {
+        try await withCluster { cluster in
+            let db = try await cluster.createDatabase()
+            let store = try PostgresStore(
+                configuration: cluster.configuration(database: db), sealer: Self.sealer, keyID: "k")
+            let services = ServiceGroup(
+                configuration: ServiceGroupConfiguration(services: [store], logger: Logger(label: "test")))
+            let runner = Task { try await services.run() }
+            try await store.prepare()
+            let wakeups = store.eventWakeups()
+            #expect(try await Self.next(wakeups, atLeast: 0, within: .seconds(5)) == 0)
+            let start = ContinuousClock.now
+            await services.triggerGracefulShutdown()
+            // Bounded: a store that ignored the shutdown must fail this test, not hang the suite.
+            let stopped = await withTaskGroup(of: Bool.self) { race in
+                race.addTask {
+                    _ = try? await runner.value
+                    return true
+                }
+                race.addTask {
+                    try? await Task.sleep(for: .seconds(5))
+                    return false
+                }
+                let first = await race.next() ?? false
+                runner.cancel()
+                race.cancelAll()
+                return first
+            }
+            #expect(stopped, "the store kept running after a graceful shutdown")
+            #expect(ContinuousClock.now - start < .seconds(2))
+            var ended = true
+            for await _ in wakeups { ended = false }
+            #expect(ended, "the wake-up stream ends with the store")
+        }
+    }
+
     @Test("a call to a server that stops answering throws unavailable within its deadline, and recovers")
     func deadlineFrozenServer() async throws {
         try await withCluster { cluster in
@@ -666,6 +706,25 @@ struct PostgresStoreTests {
                     #expect(took < .milliseconds(1800), "attempt \(attempt) took \(took)")
                     if attempt == 0 { #expect(took >= .milliseconds(900), "took \(took)") }
                 }
+                // Many commits at once: queueing counts against the deadline, so none waits behind the others.
+                let start = clock.now
+                let failed = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for i in 0..<30 {
+                        group.addTask {
+                            do {
+                                _ = try await Self.insert(store, Self.session(40 + i))
+                                return false
+                            } catch let e as VigilError {
+                                return e.code == .unavailable
+                            }
+                        }
+                    }
+                    var n = 0
+                    for try await f in group where f { n += 1 }
+                    return n
+                }
+                #expect(failed == 30)
+                #expect(clock.now - start < .milliseconds(1800), "took \(clock.now - start)")
                 cluster.resume()
                 // Back: the closed connections are replaced and calls succeed again.
                 var recovered = false
@@ -679,7 +738,7 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("a call to a server that was stopped throws unavailable at once")
+    @Test("a call to a server that was stopped throws unavailable within its deadline")
     func deadlineStoppedServer() async throws {
         try await withCluster { cluster in
             let db = try await cluster.createDatabase()
@@ -774,6 +833,8 @@ struct PostgresStoreTests {
         _ = try await insert(store, s, outbox: items)
     }
 }
+
+extension PostgresStore: Service {}
 
 /// A TCP listener on 127.0.0.1 that accepts connections and never reads or answers: what a query meets behind a
 /// proxy whose server went away.
