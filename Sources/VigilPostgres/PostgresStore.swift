@@ -209,11 +209,17 @@ public final class PostgresStore: SessionStore, Sendable {
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
         // Seal before the transaction so encryption does not lengthen it.
         let prepared = PreparedBatch(
-            batch: batch, snapshot: try batch.session.map { Data(try sealer.seal(VigilJSON.encode($0))) },
-            events: try batch.events.map { ByteBuffer(bytes: try sealer.seal(VigilJSON.encode($0.data))) },
+            batch: batch,
+            snapshot: try batch.session.map {
+                Data(try sealer.seal(VigilJSON.encode($0), context: Self.context(session: $0.id)))
+            },
+            events: try batch.events.map {
+                ByteBuffer(
+                    bytes: try sealer.seal(VigilJSON.encode($0.data), context: Self.context(events: batch.sessionID)))
+            },
             outbox: try batch.outbox.map {
                 (
-                    body: Data(try sealer.seal($0.body)),
+                    body: Data(try sealer.seal($0.body, context: Self.context(outbox: $0.id))),
                     targets: String(decoding: try VigilJSON.encode($0.targets), as: UTF8.self),
                     webhookIDs: String(decoding: try VigilJSON.encode($0.webhookIDs), as: UTF8.self)
                 )
@@ -463,10 +469,10 @@ public final class PostgresStore: SessionStore, Sendable {
     public func openSessions() async throws -> [Session] {
         let quiet = self.quiet
         let blobs = try await call("open sessions") { conn in
-            var out: [Data] = []
+            var out: [(String, Data)] = []
             for try await b in try await conn.query(
-                "SELECT snapshot FROM sessions WHERE state <> 'ended'", logger: quiet
-            ).decode(Data.self) {
+                "SELECT id, snapshot FROM sessions WHERE state <> 'ended'", logger: quiet
+            ).decode((String, Data).self) {
                 out.append(b)
             }
             return out
@@ -488,11 +494,11 @@ public final class PostgresStore: SessionStore, Sendable {
     /// One session by id.
     public func session(_ id: SessionID) async throws -> Session? {
         let quiet = self.quiet
-        let blob = try await call("session") { conn -> Data? in
-            var found: Data?
+        let blob = try await call("session") { conn -> (String, Data)? in
+            var found: (String, Data)?
             for try await b in try await conn.query(
-                "SELECT snapshot FROM sessions WHERE id = \(id.rawValue)", logger: quiet
-            ).decode(Data.self) {
+                "SELECT id, snapshot FROM sessions WHERE id = \(id.rawValue)", logger: quiet
+            ).decode((String, Data).self) {
                 found = b
             }
             return found
@@ -504,18 +510,18 @@ public final class PostgresStore: SessionStore, Sendable {
     public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session] {
         let quiet = self.quiet
         let n = Self.limit(limit)
-        let blobs = try await call("sessions") { conn -> [Data] in
+        let blobs = try await call("sessions") { conn -> [(String, Data)] in
             let q: PostgresQuery
             switch filter {
             case .open:
-                q = "SELECT snapshot FROM sessions WHERE state <> 'ended' ORDER BY started_at DESC LIMIT \(n)"
+                q = "SELECT id, snapshot FROM sessions WHERE state <> 'ended' ORDER BY started_at DESC LIMIT \(n)"
             case .state(let s):
-                q = "SELECT snapshot FROM sessions WHERE state = \(s.rawValue) ORDER BY started_at DESC LIMIT \(n)"
+                q = "SELECT id, snapshot FROM sessions WHERE state = \(s.rawValue) ORDER BY started_at DESC LIMIT \(n)"
             case .all:
-                q = "SELECT snapshot FROM sessions ORDER BY started_at DESC LIMIT \(n)"
+                q = "SELECT id, snapshot FROM sessions ORDER BY started_at DESC LIMIT \(n)"
             }
-            var out: [Data] = []
-            for try await b in try await conn.query(q, logger: quiet).decode(Data.self) { out.append(b) }
+            var out: [(String, Data)] = []
+            for try await b in try await conn.query(q, logger: quiet).decode((String, Data).self) { out.append(b) }
             return out
         }
         return try blobs.map { try decodeSession($0) }
@@ -592,16 +598,16 @@ public final class PostgresStore: SessionStore, Sendable {
     public func purgeEnded(before instant: Timestamp) async throws -> Int {
         let quiet = self.quiet
         let blobs = try await call("ended sessions") { conn in
-            var out: [Data] = []
+            var out: [(String, Data)] = []
             for try await b in try await conn.query(
-                "SELECT snapshot FROM sessions WHERE state = 'ended' AND NOT purged AND ended_at < \(instant.millis)",
+                "SELECT id, snapshot FROM sessions WHERE state = 'ended' AND NOT purged AND ended_at < \(instant.millis)",
                 logger: quiet
-            ).decode(Data.self) {
+            ).decode((String, Data).self) {
                 out.append(b)
             }
             return out
         }
-        let empty = Data(try sealer.seal(VigilJSON.encode(JSONValue.object(["purged": true]))))
+        let purgedData = try VigilJSON.encode(JSONValue.object(["purged": true]))
         let purgedTypes = [
             EventType.checkInReceived, .escalationAcknowledged, .sessionEnded, .dispatchStatus,
         ].map(\.rawValue)
@@ -611,8 +617,9 @@ public final class PostgresStore: SessionStore, Sendable {
             s.caller = Caller()
             s.location = Location(address: "")
             s.notes = nil
-            let snapshot = Data(try sealer.seal(VigilJSON.encode(s)))
+            let snapshot = Data(try sealer.seal(VigilJSON.encode(s), context: Self.context(session: s.id)))
             let id = s.id.rawValue
+            let empty = Data(try sealer.seal(purgedData, context: Self.context(events: s.id)))
             let changed = try await transaction("purge") { conn -> Bool in
                 let rows = try await conn.query(
                     "UPDATE sessions SET snapshot = \(snapshot), purged = true WHERE id = \(id) AND NOT purged RETURNING 1",
@@ -723,7 +730,9 @@ public final class PostgresStore: SessionStore, Sendable {
             StoredEvent(
                 seq: seq, sessionID: sid.map { SessionID(rawValue: $0) },
                 type: EventType(rawValue: type) ?? .systemAlarm, at: Timestamp(millis: at),
-                data: try VigilJSON.decode(JSONValue.self, from: sealer.open(Array(data))))
+                data: try VigilJSON.decode(
+                    JSONValue.self,
+                    from: sealer.open(Array(data), context: Self.context(events: sid.map { SessionID(rawValue: $0) }))))
         }
     }
 
@@ -746,7 +755,8 @@ public final class PostgresStore: SessionStore, Sendable {
             type: EventType(rawValue: type) ?? .testPing,
             targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
             webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
-            body: try sealer.open(Array(body)), createdAt: Timestamp(millis: createdAt), isDispatch: isDispatch)
+            body: try sealer.open(Array(body), context: Self.context(outbox: NotificationID(rawValue: id))),
+            createdAt: Timestamp(millis: createdAt), isDispatch: isDispatch)
         item.status = OutboxStatus(rawValue: status) ?? .pending
         guard let t = Int(exactly: targetIndex), let a = Int(exactly: attempts) else {
             throw VigilError(.internalError, "an outbox row holds an impossible count")
@@ -757,9 +767,17 @@ public final class PostgresStore: SessionStore, Sendable {
         return item
     }
 
-    private func decodeSession(_ blob: Data) throws -> Session {
-        try VigilJSON.decode(Session.self, from: sealer.open(Array(blob)))
+    private func decodeSession(_ row: (String, Data)) throws -> Session {
+        try VigilJSON.decode(
+            Session.self,
+            from: sealer.open(Array(row.1), context: Self.context(session: SessionID(rawValue: row.0))))
     }
+
+    // Each blob is bound to where it lives (the same contexts as on SQLite): one copied into another row or table
+    // does not open.
+    static func context(session id: SessionID) -> String { "sessions:" + id.rawValue }
+    static func context(events id: SessionID?) -> String { "events:" + (id?.rawValue ?? "-") }
+    static func context(outbox id: NotificationID) -> String { "outbox:" + id.rawValue }
 
     /// Maps postgres-nio's errors to Vigil's, naming no value: a full disk says so, a duplicate is a conflict,
     /// anything else is "unavailable".
