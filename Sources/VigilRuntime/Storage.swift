@@ -35,6 +35,8 @@ final class EventFollower: Sendable {
     private let logger: Logger
     private let signal: AsyncStream<Void>.Continuation
     private let stream: AsyncStream<Void>
+    /// Events this instance committed itself: its engine already holds their sessions as committed.
+    private let local = Mutex<Set<Int64>>([])
 
     init(storage: Storage, hub: EventHub, engine: SessionEngine, metrics: RuntimeMetrics, logger: Logger) {
         self.storage = storage
@@ -47,6 +49,13 @@ final class EventFollower: Sendable {
 
     /// Asks the follower to read the log now.
     func poke() { signal.yield() }
+
+    /// This instance committed `events`: the follower still publishes them, in order, but need not reload their
+    /// sessions from the store.
+    func committedHere(_ events: [StoredEvent]) {
+        local.withLock { for e in events { $0.insert(e.seq) } }
+        signal.yield()
+    }
 
     /// Reads the log until cancelled, starting after `cursor`.
     func run(after start: Int64) async {
@@ -78,12 +87,17 @@ final class EventFollower: Sendable {
                 guard let last = page.last else { break }
                 hub.publish(page)
                 metrics.record(page)
-                for id in Set(page.compactMap(\.sessionID)) {
+                let elsewhere = local.withLock { mine in
+                    page.filter { mine.remove($0.seq) == nil }.compactMap(\.sessionID)
+                }
+                for id in Set(elsewhere) {
                     do { try await engine.refresh(id) } catch {
                         logger.warning("cannot refresh a session", metadata: ["session": "\(id)", "error": "\(error)"])
                     }
                 }
                 cursor = last.seq
+                // Nothing at or below the cursor will be read again.
+                local.withLock { mine in mine = mine.filter { $0 > cursor } }
                 if page.count < 1000 { break }
             }
         }

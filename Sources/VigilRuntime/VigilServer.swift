@@ -58,7 +58,7 @@ public enum VigilServer {
         storage.onCommit { events in
             if storage.shared {
                 // Every instance's events reach the consoles from the log, in order: this commit only wakes it.
-                followerBox.withLock { $0 }?.poke()
+                followerBox.withLock { $0 }?.committedHere(events)
             } else {
                 hub.publish(events)
                 metrics.record(events)
