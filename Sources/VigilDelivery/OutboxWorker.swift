@@ -77,9 +77,11 @@ public final class OutboxWorker: Sendable {
                 lastPump.store(CurlClient.monotonicMillis(), ordering: .relaxed)
                 let due: [OutboxItem]
                 do {
-                    // With several instances, due rows are claimed under a lease, so one instance sends each.
+                    // With several instances, due rows are claimed under a lease, so one instance sends each; claim
+                    // no more than there is room for now, or the rest would sit leased to this instance unsent.
                     if let claim {
-                        due = try await claim(clock.now(), maxInFlight)
+                        let room = maxInFlight - inFlight.withLock { $0.count }
+                        due = room > 0 ? try await claim(clock.now(), room) : []
                     } else {
                         due = try await store.dueNotifications(at: clock.now(), limit: maxInFlight)
                     }
