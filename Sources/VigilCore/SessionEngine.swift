@@ -14,6 +14,12 @@ public actor SessionEngine {
     private var byStartKey: [String: SessionID] = [:]
     private var waiting: [SessionID: [CheckedContinuation<Void, Never>]] = [:]
     private var deciding = true
+    /// Sessions whose latest state this engine read from the store (another instance committed it last).
+    private var foreign: Set<SessionID> = []
+    /// How long a deadline of a foreign session is left to the instance that committed it last before this one
+    /// fires it too; zero with one instance. Either may fire (the compare-and-set keeps each step once): the delay
+    /// only spares both from deciding the same deadline while the other is alive.
+    private var foreignDelay = Millis.zero
 
     /// Creates an engine over its ports.
     public init(
@@ -125,7 +131,7 @@ public actor SessionEngine {
         var known = open[id]
         if known == nil, let stored = try await store.session(id), stored.state.isOpen {
             // A session another instance started or changed (several instances share the store): adopt it.
-            remember(stored)
+            remember(stored, foreign: true)
             known = stored
         }
         guard let s = known else {
@@ -133,6 +139,10 @@ public actor SessionEngine {
             return
         }
         guard let d = s.nextDeadline else { return }
+        if foreignDelay > .zero, foreign.contains(id), clock.now() < d + foreignDelay {
+            scheduler.arm(id, at: d + foreignDelay)
+            return
+        }
         if d > clock.now() {
             // Not yet due by this clock (a timer ran early or the clock stepped): wait again.
             scheduler.arm(id, at: d)
@@ -159,6 +169,9 @@ public actor SessionEngine {
         return (fired, errors)
     }
 
+    /// Sets how long this engine leaves other instances' deadlines to them before firing them itself.
+    public func setForeignDelay(_ d: Millis) { foreignDelay = d }
+
     /// Whether deadlines fire here: an instance whose clock drifted from the shared database's stops deciding.
     public func setDeciding(_ on: Bool) { deciding = on }
 
@@ -173,7 +186,7 @@ public actor SessionEngine {
         guard let stored = try await store.session(id) else { return }
         if let mine = open[id], mine.version >= stored.version { return }
         if open[id] == nil && !stored.state.isOpen { return }
-        remember(stored)
+        remember(stored, foreign: true)
     }
 
     /// The earliest deadline among open sessions that is already past, if any.
@@ -182,7 +195,8 @@ public actor SessionEngine {
         return open.values.compactMap(\.nextDeadline).filter { $0 <= now }.min()
     }
 
-    private func remember(_ s: Session) {
+    private func remember(_ s: Session, foreign isForeign: Bool = false) {
+        if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         if s.state.isOpen {
             open[s.id] = s
             byToken[s.checkInToken] = s.id
@@ -190,6 +204,7 @@ public actor SessionEngine {
             if let d = s.nextDeadline { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
         } else {
             open[s.id] = nil
+            foreign.remove(s.id)
             byToken[s.checkInToken] = nil
             if let k = s.startKey { byStartKey[k] = nil }
             scheduler.disarm(s.id)
