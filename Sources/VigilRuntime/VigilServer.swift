@@ -109,7 +109,7 @@ public enum VigilServer {
             storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
         if storage.shared { followerBox.withLock { $0 = follower } }
         let startSeq = try await storage.lastSequence()
-        if storage.shared { await engine.setForeignDelay(Millis(500)) }
+        if storage.shared { await engine.setForeignDelay(Millis(300)) }
 
         let alarmTargets = config.alarmTargets.compactMap { config.targets[$0] }
         let watchdog = Watchdog(
