@@ -58,4 +58,8 @@ def test_a_clock_step_neither_fires_the_ladder_early_nor_skips_it(vigils, receiv
     assert sup and ems, "nothing is skipped"
     assert 4.7 <= sup[0]["at"] - t0 <= 5.6, sup[0]["at"] - t0
     assert 5.7 <= ems[0]["at"] - t0 <= 6.6, ems[0]["at"] - t0
+    # The receiver's 200 is recorded a moment after it is sent.
+    end = time.time() + 5
+    while time.time() < end and v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] != "dispatched":
+        time.sleep(0.05)
     assert v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] == "dispatched"

@@ -91,6 +91,10 @@ def test_proxy_variables_in_the_environment_are_ignored(vigils, receiver):
     s = v.start_session(interval=1, grace=1)
     assert receiver.wait_for("/ems", 1, timeout=10), "the dispatch reached the real receiver"
     assert proxy.got == [], "the proxy received nothing"
+    # The receiver's 200 is recorded a moment after it is sent.
+    end = time.time() + 5
+    while time.time() < end and v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] != "dispatched":
+        time.sleep(0.05)
     assert v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] == "dispatched"
 
 
