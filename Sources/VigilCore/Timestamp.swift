@@ -25,14 +25,19 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public static func - (a: Timestamp, b: Timestamp) -> Millis { Millis(Millis.difference(a.millis, b.millis)) }
 
     /// Whole seconds since the epoch (floor).
-    public var unixSeconds: Int64 { millis >= 0 ? millis / 1000 : (millis - 999) / 1000 }
+    public var unixSeconds: Int64 {
+        // Floor division without `millis - 999`, which overflows at the saturated bottom of the range.
+        let q = millis / 1000
+        return millis % 1000 < 0 ? q - 1 : q
+    }
 
     public var description: String { rfc3339 }
 
     /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T10:53:04.120Z`.
     public var rfc3339: String {
         let secs = unixSeconds
-        let ms = Int(millis - secs * 1000)
+        let r = millis % 1000
+        let ms = Int(r < 0 ? r + 1000 : r)
         let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
         let rem = Int(secs - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)

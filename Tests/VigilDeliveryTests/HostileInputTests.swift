@@ -43,6 +43,9 @@ struct HostileInputTests {
         #expect((Timestamp(millis: .min) - .seconds(1)).millis == .min)
         #expect(Millis.seconds(.max).value == .max)
         #expect((Timestamp(millis: .max) - Timestamp(millis: .min)).value == .max)
+        // A saturated instant still prints (this trapped on `millis - 999` at the bottom of the range).
+        #expect(!Timestamp(millis: .min).rfc3339.isEmpty && !Timestamp(millis: .max).rfc3339.isEmpty)
+        #expect(Timestamp(millis: -1).rfc3339 == "1969-12-31T23:59:59.999Z")
     }
 
     @Test(
