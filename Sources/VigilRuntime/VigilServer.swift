@@ -68,15 +68,12 @@ public enum VigilServer {
         let engineBox = Mutex<SessionEngine?>(nil)
         let scheduler = DispatchTimerScheduler(clock: clock) { ids in
             guard let engine = engineBox.withLock({ $0 }) else { return }
-            for id in ids {
-                Task {
-                    do {
-                        try await engine.fire(id)
-                    } catch {
-                        logger.error(
-                            "deadline could not be recorded; the sweep will retry",
-                            metadata: ["session": "\(id)", "error": "\(error)"])
-                    }
+            // Every deadline due now is decided in one engine turn and written in one group commit.
+            Task {
+                let r = await engine.fire(ids)
+                if r.errors > 0 {
+                    logger.error(
+                        "deadlines could not be recorded; the sweep will retry", metadata: ["sessions": "\(r.errors)"])
                 }
             }
         }

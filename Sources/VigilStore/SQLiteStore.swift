@@ -15,8 +15,14 @@ public final class SQLiteStore: SessionStore, Sendable {
     public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
 
     private struct PendingWrites {
-        var queue: [(Prepared, CheckedContinuation<[StoredEvent], any Error>)] = []
+        var queue: [(prepared: [Prepared], waiter: Waiter)] = []
         var writing = false
+    }
+
+    /// Who waits for queued batches: one committer, or a group that gets every batch's result at once.
+    private enum Waiter: Sendable {
+        case one(CheckedContinuation<[StoredEvent], any Error>)
+        case group(CheckedContinuation<[Result<[StoredEvent], any Error>], Never>)
     }
 
     /// A batch with every blob already encoded and sealed, so the single writer only runs SQL.
@@ -129,15 +135,38 @@ public final class SQLiteStore: SessionStore, Sendable {
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
         // Seal outside the writer so encryption does not lengthen the transaction.
         let prepared = try prepare(batch)
-        return try await withCheckedThrowingContinuation { cont in
-            let start = pending.withLock { p -> Bool in
-                p.queue.append((prepared, cont))
-                if p.writing { return false }
-                p.writing = true
-                return true
+        return try await withCheckedThrowingContinuation { cont in enqueue([prepared], .one(cont)) }
+    }
+
+    /// Writes the batches in one transaction (each in its own savepoint, so one failing fails alone), sharing the
+    /// group commit with whatever else is queued.
+    public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
+        var out = [Result<[StoredEvent], any Error>](
+            repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
+        var prepared: [Prepared] = []
+        var positions: [Int] = []
+        for (i, b) in batches.enumerated() {
+            do {
+                prepared.append(try prepare(b))
+                positions.append(i)
+            } catch {
+                out[i] = .failure(error)
             }
-            if start { Task.detached { await self.drain() } }
         }
+        if prepared.isEmpty { return out }
+        let results = await withCheckedContinuation { cont in enqueue(prepared, .group(cont)) }
+        for (k, i) in positions.enumerated() where k < results.count { out[i] = results[k] }
+        return out
+    }
+
+    private func enqueue(_ prepared: [Prepared], _ waiter: Waiter) {
+        let start = pending.withLock { p -> Bool in
+            p.queue.append((prepared, waiter))
+            if p.writing { return false }
+            p.writing = true
+            return true
+        }
+        if start { Task.detached { await self.drain() } }
     }
 
     private func prepare(_ batch: CommitBatch) throws -> Prepared {
@@ -159,14 +188,14 @@ public final class SQLiteStore: SessionStore, Sendable {
     /// Writes every queued batch in one transaction, each in its own savepoint, until the queue is empty.
     private func drain() async {
         while true {
-            let work = pending.withLock { p -> [(Prepared, CheckedContinuation<[StoredEvent], any Error>)] in
+            let work = pending.withLock { p -> [(prepared: [Prepared], waiter: Waiter)] in
                 let w = p.queue
                 p.queue = []
                 if w.isEmpty { p.writing = false }
                 return w
             }
             if work.isEmpty { return }
-            let batches = work.map(\.0)
+            let batches = work.flatMap(\.prepared)
             var results: [Result<[StoredEvent], any Error>] = []
             do {
                 results = try await pool.write { db in
@@ -193,7 +222,15 @@ public final class SQLiteStore: SessionStore, Sendable {
                 let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
                 if !all.isEmpty { f(all) }
             }
-            for (i, w) in work.enumerated() { w.1.resume(with: results[i]) }
+            var next = 0
+            for w in work {
+                let mine = Array(results[next..<(next + w.prepared.count)])
+                next += w.prepared.count
+                switch w.waiter {
+                case .one(let cont): cont.resume(with: mine[0])
+                case .group(let cont): cont.resume(returning: mine)
+                }
+            }
         }
     }
 
@@ -202,21 +239,23 @@ public final class SQLiteStore: SessionStore, Sendable {
         if let s = b.session, let snapshot = p.snapshot {
             let deadline = s.nextDeadline?.millis
             if let expected = b.expectedVersion {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE sessions SET version = ?, state = ?, ended_at = ?, next_deadline = ?, snapshot = ?
                         WHERE id = ? AND version = ?
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         s.version, s.state.rawValue, s.endedAt?.millis, deadline, snapshot, s.id.rawValue, expected,
                     ])
                 if db.changesCount != 1 { throw VigilError.conflict("the session changed since it was read") }
             } else {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO sessions (id, version, state, started_at, ended_at, next_deadline, snapshot)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         s.id.rawValue, s.version, s.state.rawValue, s.startedAt.millis, s.endedAt?.millis, deadline,
                         snapshot,
@@ -225,20 +264,22 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
         var stored: [StoredEvent] = []
         for (i, e) in b.events.enumerated() {
-            try db.execute(
-                sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)"
+            ).execute(
                 arguments: [b.sessionID?.rawValue, e.type.rawValue, e.at.millis, p.events[i]])
             stored.append(
                 StoredEvent(
                     seq: db.lastInsertedRowID, sessionID: b.sessionID, type: e.type, at: e.at, data: e.data))
         }
         for (i, item) in b.outbox.enumerated() {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch,
                         status, target_index, attempts, next_attempt_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     item.id.rawValue, item.sessionID.rawValue, item.type.rawValue, p.outbox[i].targets,
                     p.outbox[i].webhookIDs, p.outbox[i].body, item.createdAt.millis, item.isDispatch,
@@ -251,9 +292,10 @@ public final class SQLiteStore: SessionStore, Sendable {
 
     private static func apply(_ u: OutboxUpdate, _ db: Database) throws {
         let guardClause = u.onlyIfPending ? " AND status = 'pending'" : ""
-        try db.execute(
+        try db.cachedStatement(
             sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ?, in_flight = ? "
-                + "WHERE id = ?" + guardClause,
+                + "WHERE id = ?" + guardClause
+        ).execute(
             arguments: [
                 u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.claim ? 1 : 0, u.id.rawValue,
             ])
