@@ -20,6 +20,7 @@ public actor SessionEngine {
     /// fires it too; zero with one instance. Either may fire (the compare-and-set keeps each step once): the delay
     /// only spares both from deciding the same deadline while the other is alive.
     private var foreignDelay = Millis.zero
+    private var sharedPolicies: [String: Policy] = [:]
 
     /// Creates an engine over its ports.
     public init(
@@ -293,9 +294,18 @@ public actor SessionEngine {
         return open.values.compactMap(\.nextDeadline).filter { $0 <= now }.min()
     }
 
+    /// Open sessions hold one copy of each policy they use (most share a handful), not one each.
+    private func shared(_ p: Policy) -> Policy {
+        if let q = sharedPolicies[p.name], q == p { return q }
+        sharedPolicies[p.name] = p
+        return p
+    }
+
     private func remember(_ s: Session, foreign isForeign: Bool = false) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         if s.state.isOpen {
+            var s = s
+            s.policy = shared(s.policy)
             open[s.id] = s
             byToken[s.checkInToken] = s.id
             if let k = s.startKey { byStartKey[k] = s.id }
