@@ -70,9 +70,6 @@ public final class OutboxWorker: Sendable {
     /// Delivery totals.
     public var totals: DeliveryCounters { counters.withLock { $0 } }
 
-    /// Notifications being sent right now.
-    public var sending: Int { inFlight.withLock { $0.count } }
-
     /// Runs until the task is cancelled.
     public func run() async {
         let ticker = Task { [signal, poll] in

@@ -496,11 +496,6 @@ public final class SQLiteStore: SessionStore, Sendable {
         _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
-    /// Counts rows in a table (for metrics and tests).
-    public func count(_ table: String, where clause: String = "1") async throws -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE \(clause)") ?? 0 }
-    }
-
     // MARK: Helpers
 
     private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -588,7 +583,7 @@ public final class SQLiteStore: SessionStore, Sendable {
         let type: String = row["type"]
         return StoredEvent(
             seq: row["seq"], sessionID: sid.map { SessionID(rawValue: $0) },
-            type: EventType(rawValue: type) ?? .systemAlarm, at: Timestamp(millis: row["at"]),
+            type: try EventType.stored(type), at: Timestamp(millis: row["at"]),
             data: try VigilJSON.decode(
                 JSONValue.self, from: unseal(Array(data), Self.context(events: sid.map { SessionID(rawValue: $0) }))))
     }
@@ -601,13 +596,13 @@ public final class SQLiteStore: SessionStore, Sendable {
         let status: String = row["status"]
         var item = OutboxItem(
             id: NotificationID(rawValue: row["id"]), sessionID: SessionID(rawValue: row["session_id"]),
-            type: EventType(rawValue: type) ?? .testPing,
+            type: try EventType.stored(type),
             targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
             webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
             body: try unseal(Array(body), Self.context(outbox: NotificationID(rawValue: row["id"]))),
             createdAt: Timestamp(millis: row["created_at"]),
             isDispatch: row["is_dispatch"])
-        item.status = OutboxStatus(rawValue: status) ?? .pending
+        item.status = try OutboxStatus.stored(status)
         item.targetIndex = row["target_index"]
         item.attempts = row["attempts"]
         item.nextAttemptAt = Timestamp(millis: row["next_attempt_at"])
