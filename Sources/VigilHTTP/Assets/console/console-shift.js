@@ -170,9 +170,13 @@
     }
   }
 
+  // Charts are drawn at the width they get (a phone at 360 px gets legible text, not a shrunken picture).
+  function widthOf(box) { return Math.round(Math.min(760, Math.max(300, box.clientWidth || 760))); }
+
   function drawHours(stats) {
     const box = $("#chart-hours");
-    const W = 760, H = 250, L = 36, B = 40, T = 30;
+    const W = widthOf(box), H = 250, L = 36, B = 40, T = 30;
+    const every = W < 560 ? 6 : 3;
     const hours = stats.hours;
     const total = (k) => hours.reduce((a, h) => a + h[k], 0);
     const svg = chart(box, W, H, "Sessions started and lapses per hour",
@@ -193,27 +197,33 @@
       const l = el("rect", { x: x + bw + 1, y: y(h.lapses), width: bw, height: y(0) - y(h.lapses), fill: "url(#chart-hours-hatch)", class: "bar-lapses" });
       l.appendChild(el("title", {}, when + ": " + h.lapses + " lapses"));
       svg.appendChild(l);
-      if (i % 3 === (hours.length - 1) % 3) {
+      if (i % every === (hours.length - 1) % every) {
         svg.appendChild(el("text", { x: x + bw, y: H - B + 16, "text-anchor": "middle", "font-size": 12, fill: "#333" }, when));
       }
     });
-    legend(svg, L, 18, [{ fill: "#0b4f8a", text: "sessions started (solid)" }, { fill: "url(#chart-hours-hatch)", text: "lapses (hatched)" }]);
+    legend(svg, W < 560 ? 4 : L, 18, [{ fill: "#0b4f8a", text: W < 560 ? "sessions (solid)" : "sessions started (solid)" },
+      { fill: "url(#chart-hours-hatch)", text: "lapses (hatched)" }]);
   }
 
   function drawDispatch(stats) {
     const box = $("#chart-dispatch");
     const d = stats.deadline_to_dispatch;
-    const W = 760, H = 220, L = 36, B = 40, T = 20;
+    const W = widthOf(box), H = 220, L = W < 560 ? 6 : 36, B = 40, T = 20;
+    const narrow = W < 560;
+    const short = (s) => s < 60 ? s + "s" : Math.round(s / 60) + "m";
     const svg = chart(box, W, H, "Missed deadline to dispatch delivered",
       d.count + " dispatches" + (d.median_s === null ? "" : ", median " + fmtDuration(d.median_s)));
-    const labels = d.buckets.map((b, i) => b.le_s === null ? "> " + fmtDuration(d.buckets[i - 1].le_s) : "≤ " + fmtDuration(b.le_s));
+    const fmt = narrow ? short : fmtDuration;
+    const labels = d.buckets.map((b, i) => b.le_s === null ? ">" + (narrow ? "" : " ") + fmt(d.buckets[i - 1].le_s) :
+      "≤" + (narrow ? "" : " ") + fmt(b.le_s));
+    const titles = d.buckets.map((b, i) => b.le_s === null ? "> " + fmtDuration(d.buckets[i - 1].le_s) : "≤ " + fmtDuration(b.le_s));
     const max = Math.max(1, ...d.buckets.map((b) => b.count));
     const plotH = H - T - B, slot = (W - L - 10) / d.buckets.length;
     d.buckets.forEach((b, i) => {
       const h = (b.count / max) * plotH;
       const x = L + i * slot + 6;
       const r = el("rect", { x, y: T + plotH - h, width: slot - 12, height: h, fill: "#5a189a", class: "bar-dispatch" });
-      r.appendChild(el("title", {}, labels[i] + ": " + b.count));
+      r.appendChild(el("title", {}, titles[i] + ": " + b.count));
       svg.appendChild(r);
       svg.appendChild(el("text", { x: x + (slot - 12) / 2, y: T + plotH - h - 4, "text-anchor": "middle", "font-size": 13, fill: "#111" }, String(b.count)));
       svg.appendChild(el("text", { x: x + (slot - 12) / 2, y: H - B + 18, "text-anchor": "middle", "font-size": 12, fill: "#333" }, labels[i]));
@@ -224,22 +234,28 @@
   function drawDeliveries(stats) {
     const box = $("#chart-deliveries");
     const rows = stats.deliveries;
-    const W = 760, rowH = 34, T = 30, L = 150;
+    const W = widthOf(box), narrow = W < 560, rowH = narrow ? 52 : 34, T = 30, L = narrow ? 8 : 150;
     const H = T + Math.max(1, rows.length) * rowH + 10;
     const svg = chart(box, W, H, "Deliveries by target and result",
       rows.length ? rows.map((r) => r.target + ": " + r.delivered + " delivered, " + r.failed + " failed").join("; ") : "no deliveries");
     const max = Math.max(1, ...rows.map((r) => r.delivered + r.failed));
-    const scale = (W - L - 190) / max;
+    const scale = (W - L - (narrow ? 16 : 190)) / max;
     rows.forEach((r, i) => {
-      const y = T + i * rowH;
-      svg.appendChild(el("text", { x: L - 8, y: y + 19, "text-anchor": "end", "font-size": 13, fill: "#111" }, r.target));
+      let y = T + i * rowH;
+      const result = "✔ " + r.delivered + " delivered · ✖ " + r.failed + " failed";
+      if (narrow) {
+        // On a phone the target and its result go above the bar.
+        svg.appendChild(el("text", { x: L, y: y + 14, "font-size": 13, fill: "#111" }, r.target + ": " + result));
+        y += 18;
+      } else {
+        svg.appendChild(el("text", { x: L - 8, y: y + 19, "text-anchor": "end", "font-size": 13, fill: "#111" }, r.target));
+      }
       svg.appendChild(el("rect", { x: L, y: y + 4, width: r.delivered * scale, height: 22, fill: "#0b6b2e", class: "bar-delivered" }));
       svg.appendChild(el("rect", { x: L + r.delivered * scale, y: y + 4, width: r.failed * scale, height: 22, fill: "url(#chart-deliveries-hatch)", class: "bar-failed" }));
-      svg.appendChild(el("text", { x: L + (r.delivered + r.failed) * scale + 8, y: y + 19, "font-size": 13, fill: "#111" },
-        "✔ " + r.delivered + " delivered · ✖ " + r.failed + " failed"));
+      if (!narrow) svg.appendChild(el("text", { x: L + (r.delivered + r.failed) * scale + 8, y: y + 19, "font-size": 13, fill: "#111" }, result));
     });
     if (!rows.length) svg.appendChild(el("text", { x: L, y: T + 20, "font-size": 13, fill: "#333" }, "No deliveries in this period."));
-    legend(svg, L, 18, [{ fill: "#0b6b2e", text: "delivered (solid)" }, { fill: "url(#chart-deliveries-hatch)", text: "failed (hatched)" }]);
+    legend(svg, narrow ? 4 : L, 18, [{ fill: "#0b6b2e", text: "delivered (solid)" }, { fill: "url(#chart-deliveries-hatch)", text: "failed (hatched)" }]);
   }
 
   async function loadDashboard() {
