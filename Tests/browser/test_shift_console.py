@@ -2,6 +2,8 @@
 shift, nobody watching, what happened tonight, and the console under stress (focus, 360 px, accessibility)."""
 import csv, io, json, os, tempfile, time
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 import fault_harness as fh
 from test_console import row, wait, click
@@ -261,8 +263,11 @@ def test_keyboard_focus_and_scroll_are_kept_across_live_updates(browser, shot):
         sign_in(d, v.base)
         wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board-body tr")) == 8)
         target = sessions[5]["id"]
-        d.execute_script("window.scrollTo(0, 400)")
-        d.execute_script(f'document.querySelector(\'tr[data-session-id="{target}"] [data-action="acknowledge"]\').focus()')
+        # The keyboard user is on that row's Acknowledge button (reached with Tab, so the focus ring shows).
+        d.execute_script(f'const b = document.querySelector(\'tr[data-session-id="{target}"] [data-action="check-in"]\');'
+                         'b.focus(); b.scrollIntoView({block: "center"}); b.closest("tr").dataset.before = "1";')
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        assert d.execute_script("return document.activeElement.dataset.action") == "acknowledge"
         scroll_before = d.execute_script("return window.scrollY")
         assert scroll_before > 100, "the board is long enough to scroll"
         # Live updates: other sessions check in and a new one starts; the board re-renders each time.
@@ -275,6 +280,8 @@ def test_keyboard_focus_and_scroll_are_kept_across_live_updates(browser, shot):
             "const a = document.activeElement; const tr = a.closest('tr');"
             "return [tr && tr.dataset.sessionId, a.dataset.action]")
         assert focused == [target, "acknowledge"], focused
+        assert d.execute_script(f'return document.querySelector(\'tr[data-session-id="{target}"]\').dataset.before') is None, \
+            "the row was rebuilt by the live updates"
         assert abs(d.execute_script("return window.scrollY") - scroll_before) <= 2
         shot(d, "28-focus-kept-across-updates")
     finally:
