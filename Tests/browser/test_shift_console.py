@@ -1,6 +1,6 @@
 """The operator's shift in a real headless Chromium against a real `vigil serve`: where the person is, who is on
 shift, nobody watching, what happened tonight, and the console under stress (focus, 360 px, accessibility)."""
-import csv, io, json, os, tempfile, time
+import csv, io, json, os, tempfile, time, urllib.parse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
@@ -312,3 +312,20 @@ def test_the_console_at_360px_passes_the_accessibility_check(browser, shot):
         print("accessibility findings (not serious):", found)
     finally:
         v.stop()
+
+
+def test_the_accessibility_checker_finds_what_it_checks(browser):
+    """The checker itself can fail: a page with each kind of violation is caught, a clean page is not."""
+    bad = ("<html><head><title></title></head><body><div>"
+           "<input id='x'><button></button><a href='/'></a><svg role='img' width='10' height='10'></svg>"
+           "<p style='color:#aaa;background:#fff'>pale text</p><span id='d'>1</span><span id='d'>2</span>"
+           "</div></body></html>")
+    browser.get("data:text/html;charset=utf-8," + urllib.parse.quote(bad))
+    found = browser.execute_script(A11Y)
+    rules = sorted({f["rule"] for f in found})
+    assert rules == ["button-name", "color-contrast", "document-title", "duplicate-id", "html-has-lang",
+                     "image-alt", "label", "landmark-one-main"], found
+    good = ("<html lang='en'><head><title>ok</title></head><body><main><label>Name <input></label>"
+            "<button>Go</button><p style='color:#555'>readable</p></main></body></html>")
+    browser.get("data:text/html;charset=utf-8," + urllib.parse.quote(good))
+    assert browser.execute_script(A11Y) == []
