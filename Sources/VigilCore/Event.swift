@@ -19,6 +19,10 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case deliveryFailed = "delivery.failed"
     case systemAlarm = "system.alarm"
     case testPing = "test.ping"
+    /// An operator revealed a session's location before it was in alarm (who: `by`, `role`).
+    case locationViewed = "location.viewed"
+    /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).
+    case systemUnattended = "system.unattended"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.

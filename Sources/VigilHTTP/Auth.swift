@@ -45,6 +45,8 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case end
     case reportDispatchStatus
     case metrics
+    /// Reveal a session's location and callback number on the console (recorded as `location.viewed`).
+    case viewLocation
 }
 
 /// The authenticated caller of a request.

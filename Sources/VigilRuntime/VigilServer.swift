@@ -138,6 +138,10 @@ public enum VigilServer {
                     metadata: ["target": "\(target.name)", "webhook_id": "\(id)", "status": "\(result.status)"])
             }
         }
+        let consoleWatch = ConsoleWatch(
+            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens), alarmTargets: alarmTargets,
+            client: client, clock: clock, after: config.unattendedAfter, registry: registry,
+            logger: Logger(label: "vigil.console"))
         let serving = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
         let readiness: @Sendable () async -> Readiness = {
@@ -188,6 +192,7 @@ public enum VigilServer {
             },
             LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
             LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
+            LoopService(name: "console-watch", interval: .seconds(1)) { await consoleWatch.check() },
             LoopService(name: "retention", interval: .seconds(3600)) {
                 let cutoff = clock.now() - Millis.seconds(Int64(config.retentionDays) * 86_400)
                 if let n = try? await store.purgeEnded(before: cutoff), n > 0 {
