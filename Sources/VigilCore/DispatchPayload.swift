@@ -63,9 +63,10 @@ public struct DispatchBrief: Sendable, Hashable {
 
     /// The escalation in one line: "last check-in 04:20 CST; no answer since 04:26 CST; supervisors notified …".
     public var history: String {
-        var parts = [
-            "last check-in \(spoken(facts.lastContactAt))", "no answer since \(spoken(facts.missedCheckInDueAt))",
-        ]
+        // A check-in after the lapse (a cancel) is the last contact: it goes at the end, not the start.
+        let recovered = facts.lastContactAt > facts.missedCheckInDueAt
+        var parts = recovered ? [] : ["last check-in \(spoken(facts.lastContactAt))"]
+        parts.append("no answer since \(spoken(facts.missedCheckInDueAt))")
         for m in facts.marks {
             switch m.kind {
             case .notified: parts.append("\(m.who ?? "targets") notified \(spoken(m.at))")
@@ -75,6 +76,7 @@ public struct DispatchBrief: Sendable, Hashable {
                 parts.append("dispatch requested\(by) \(spoken(m.at))")
             }
         }
+        if recovered { parts.append("checked in \(spoken(facts.lastContactAt))") }
         return parts.joined(separator: "; ")
     }
 
@@ -90,7 +92,11 @@ public struct DispatchBrief: Sendable, Hashable {
         var out: [String] = []
         switch type {
         case .dispatchCancelled:
-            out.append("CANCEL \(facts.incident): \(facts.cancelReason ?? "the dispatch is called off").")
+            out.append(
+                "CANCEL \(facts.incident): \(facts.cancelReason ?? "the dispatch is called off") (\(spoken(sent))).")
+            if let place { out.append("At \(place).") }
+            out.append(contentsOf: callBack)
+            return out.joined(separator: " ")
         case .dispatchUpdated:
             let what = (facts.changed ?? []).map { $0.replacingOccurrences(of: "_", with: " ") }
             out.append("UPDATE \(facts.incident): \(what.isEmpty ? "details" : what.joined(separator: ", ")) changed.")
@@ -105,14 +111,19 @@ public struct DispatchBrief: Sendable, Hashable {
         out.append(lapse)
         if let place { out.append("At \(place).") }
         if let accessNotes { out.append("Access: \(accessNotes).") }
+        out.append(contentsOf: callBack)
+        if type == .dispatchRequested { out.append("Reference \(facts.incident).") }
+        return out.joined(separator: " ")
+    }
+
+    /// "Call back: person …, hotline … (operator …).", when there is a number to give.
+    var callBack: [String] {
         var call: [String] = []
         if let callbackNumber { call.append("person \(callbackNumber)") }
         if let n = hotline.callbackNumber {
             call.append("hotline \(n)" + (facts.operatorOnDuty.map { " (operator \($0))" } ?? ""))
         }
-        if !call.isEmpty { out.append("Call back: \(call.joined(separator: ", ")).") }
-        if type == .dispatchRequested { out.append("Reference \(facts.incident).") }
-        return out.joined(separator: " ")
+        return call.isEmpty ? [] : ["Call back: \(call.joined(separator: ", "))."]
     }
 
     /// The responder-shaped `data.dispatch` object of JSON bodies.

@@ -59,8 +59,7 @@ public enum EIDORenderer {
         let h = b.hotline
         let t = b.sent
         let session = b.sessionID
-        let incidentID = uid("incident", session, h)
-        var doc = prologue(incidentID, t, h)
+        var doc = prologue(uid("incident", session, h), t, h)
         doc["eidoVersion"] = "1.0"
         doc["issuingElementIdentification"] = .string(agency(h))
 
@@ -77,7 +76,7 @@ public enum EIDORenderer {
             noteIDs.append(note("cancel", "Cancelled: " + (b.facts.cancelReason ?? "the dispatch is called off") + "."))
         }
 
-        var incident = prologue(incidentID, t, h)
+        var incident = prologue(uid("incidentinfo", session, h), t, h)
         incident["incidentTypeCommonRegistryText"] = .string(incidentType)
         incident["incidentTypeInternalCode"] = "suspected_overdose"
         incident["incidentTypeInternalText"] = "Suspected overdose"
@@ -164,20 +163,18 @@ public enum EIDORenderer {
             let pos = "<gml:pos>\(CAPRenderer.decimal(lat, 6)) \(CAPRenderer.decimal(lon, 6))</gml:pos>"
             if let a = l.accuracyM {
                 geo =
-                    "<gp:location-info><gs:Circle srsName=\"urn:ogc:def:crs:EPSG::4326\">\(pos)"
+                    "<gs:Circle srsName=\"urn:ogc:def:crs:EPSG::4326\">\(pos)"
                     + "<gs:radius uom=\"urn:ogc:def:uom:EPSG::9001\">\(CAPRenderer.decimal(a, 1))</gs:radius>"
-                    + "</gs:Circle></gp:location-info>"
+                    + "</gs:Circle>"
             } else {
-                geo =
-                    "<gp:location-info><gml:Point srsName=\"urn:ogc:def:crs:EPSG::4326\">\(pos)</gml:Point>"
-                    + "</gp:location-info>"
+                geo = "<gml:Point srsName=\"urn:ogc:def:crs:EPSG::4326\">\(pos)</gml:Point>"
             }
         }
         return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
             + "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\" "
             + "xmlns:ca=\"urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr\" xmlns:gml=\"http://www.opengis.net/gml\" "
             + "xmlns:gs=\"http://www.opengis.net/pidflo/1.0\" entity=\"\(e(entity))\"><tuple id=\"location\"><status>"
-            + "<gp:geopriv><gp:location-info><ca:civicAddress>\(civic)</ca:civicAddress></gp:location-info>\(geo)"
+            + "<gp:geopriv><gp:location-info><ca:civicAddress>\(civic)</ca:civicAddress>\(geo)</gp:location-info>"
             + "<gp:usage-rules/></gp:geopriv></status></tuple></presence>"
     }
 

@@ -58,6 +58,18 @@ struct DispatchBriefTests {
             ))
     }
 
+    @Test("a cancel after a check-in says so first, with the time, and puts the check-in last in the history")
+    func cancelSummary() {
+        var b = Self.brief(sent: Self.due + .seconds(300), lastContact: Self.due + .seconds(300))
+        b.type = .dispatchCancelled
+        b.facts.cancelReason = "the person checked in"
+        #expect(
+            b.summary
+                == "CANCEL VGL-ABCD-EFGH: the person checked in (04:31 CST). At 123 Main St, unit 4B. "
+                + "Call back: hotline +18005550100.")
+        #expect(b.history == "no answer since 04:26 CST; checked in 04:31 CST")
+    }
+
     @Test("the history is one line of what the escalation did, in local time")
     func history() {
         let b = Self.brief(
