@@ -93,7 +93,8 @@ public enum CAPRenderer {
 
     /// A radius in kilometres from metres, rounded up to the metre: never narrower than what was measured.
     static func kilometres(_ metres: Double) -> String {
-        let m = Int64(min(max(metres, 0), 1e9).rounded(.up))
+        guard metres.isFinite, metres > 0 else { return "0" }
+        let m = Int64(min(metres, 1e9).rounded(.up))
         let frac = m % 1000
         if frac == 0 { return "\(m / 1000)" }
         var f = String(frac)
