@@ -109,6 +109,7 @@ public struct DispatchBrief: Sendable, Hashable {
         if ago.value >= 60_000 { lapse += ", \(Spoken.duration(ago)) ago" }
         lapse += " (last check-in \(spoken(facts.lastContactAt)))."
         out.append(lapse)
+        if let substance { out.append("Said they were using: \(substance).") }
         if let place { out.append("At \(place).") }
         if let accessNotes { out.append("Access: \(accessNotes).") }
         out.append(contentsOf: callBack)

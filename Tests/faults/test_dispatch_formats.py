@@ -81,6 +81,7 @@ def test_one_session_in_three_formats_valid_then_updated_and_cancelled(vigils, r
     assert summary.startswith("Suspected overdose: J stopped answering at ")
     assert re.search(r"at \d\d:\d\d C[SD]T", summary), summary
     assert "0 s" not in summary and "hotline +18005550100" in summary
+    assert "Said they were using: fentanyl." in summary, "the substance changes what responders bring"
     requested = body_of(receiver.got("/json")[0], "json")
     assert "0 s after" not in requested["data"]["reason"]
     dispatch = requested["data"]["dispatch"]
