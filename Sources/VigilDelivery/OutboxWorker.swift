@@ -30,6 +30,7 @@ public final class OutboxWorker: Sendable {
                 []
         var draining = false
     }
+    private let hotline: Hotline
 
     /// Delivery totals since start, for metrics.
     public struct DeliveryCounters: Sendable {
@@ -47,8 +48,9 @@ public final class OutboxWorker: Sendable {
     public init(
         store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
         clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
-        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil
+        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline()
     ) {
+        self.hotline = hotline
         self.claim = claim
         self.store = store
         self.engine = engine
@@ -154,15 +156,10 @@ public final class OutboxWorker: Sendable {
             return
         }
         let body: [UInt8]
-        let contentType = target.format == .cap ? "application/cap+xml" : "application/json"
+        let contentType = target.format.contentType
         do {
-            // Each target gets only the fields it is configured for (the same bytes on every attempt).
-            let projected = try WebhookFields.project(item.body, type: item.type, fields: target.fields)
-            switch target.format {
-            case .json: body = projected
-            case .cap:
-                body = try CAPRenderer.render(envelope: projected, identifier: webhookID, restriction: target.name)
-            }
+            body = try Self.render(
+                item.body, type: item.type, for: target, identifier: webhookID, hotline: hotline)
         } catch {
             // Rendering is deterministic: a retry cannot help, and an empty signed body must never be sent.
             logger.critical("the notification's body cannot be rendered for this target", metadata: meta)
@@ -216,6 +213,27 @@ public final class OutboxWorker: Sendable {
         }
     }
 
+    /// The bytes `target` receives for a stored notification: only the fields it is configured for, in its format,
+    /// the same on every attempt.
+    public static func render(
+        _ stored: [UInt8], type: EventType, for target: Target, identifier: String, hotline: Hotline
+    ) throws -> [UInt8] {
+        let projected = try DispatchPayload.json(stored, type: type, fields: target.fields, hotline: hotline)
+        switch target.format {
+        case .json:
+            return projected
+        case .cap:
+            // From the stored envelope: the renderer applies the fields itself and needs the engine's facts.
+            return try CAPRenderer.render(
+                envelope: try WebhookFields.project(stored, type: type, fields: target.fields), identifier: identifier,
+                restriction: target.name, hotline: hotline, fields: target.fields)
+        case .eido:
+            return try EIDORenderer.render(
+                envelope: try WebhookFields.project(stored, type: type, fields: target.fields), hotline: hotline,
+                fields: target.fields)
+        }
+    }
+
     /// Records a target's end through the engine. Results that arrive together are recorded together (one engine
     /// turn, one group commit); each caller still waits until its own result is durable, so a row is never left
     /// in flight unrecorded.
@@ -255,7 +273,7 @@ public final class OutboxWorker: Sendable {
     /// `vigil targets test`, and system alarms when the outbox itself may be what failed.
     public static func ping(
         _ target: Target, client: CurlClient, at now: Timestamp, ids: IDGenerator = .system,
-        type: EventType = .testPing, data: [String: JSONValue] = [:]
+        type: EventType = .testPing, data: [String: JSONValue] = [:], hotline: Hotline = Hotline()
     ) async throws -> (webhookID: String, result: HTTPResult) {
         let webhookID = ids.webhookID()
         var payload = data
@@ -263,12 +281,10 @@ public final class OutboxWorker: Sendable {
         if type == .testPing { payload["message"] = "test notification from Vigil" }
         let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
         let json = try VigilJSON.encode(envelope)
-        let body =
-            target.format == .cap
-            ? try CAPRenderer.render(envelope: json, identifier: webhookID, restriction: target.name) : json
+        let body = try render(json, type: type, for: target, identifier: webhookID, hotline: hotline)
         let spec = HTTPRequestSpec(
             url: target.url,
-            headers: [("Content-Type", target.format == .cap ? "application/cap+xml" : "application/json")]
+            headers: [("Content-Type", target.format.contentType)]
                 + target.signer.headers(id: webhookID, timestamp: now.unixSeconds, body: body),
             body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls,
             proxy: target.proxy)

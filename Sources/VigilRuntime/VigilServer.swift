@@ -100,7 +100,7 @@ public enum VigilServer {
         let client = CurlClient()
         let worker = OutboxWorker(
             store: store, engine: engine, client: client, targets: config.targets, clock: clock,
-            logger: Logger(label: "vigil.delivery"), claim: storage.claimDue)
+            logger: Logger(label: "vigil.delivery"), claim: storage.claimDue, hotline: config.hotline)
         observer.worker.withLock { $0 = worker }
         let follower = EventFollower(
             storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
