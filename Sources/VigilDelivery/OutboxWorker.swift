@@ -31,6 +31,7 @@ public final class OutboxWorker: Sendable {
         var draining = false
     }
     private let hotline: Hotline
+    private let onAttempt: (@Sendable (AttemptRecord) -> Void)?
 
     /// Delivery totals since start, for metrics.
     public struct DeliveryCounters: Sendable {
@@ -48,10 +49,12 @@ public final class OutboxWorker: Sendable {
     public init(
         store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
         clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
-        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline()
+        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline(),
+        onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil
     ) {
         self.hotline = hotline
         self.claim = claim
+        self.onAttempt = onAttempt
         self.store = store
         self.engine = engine
         self.client = client
@@ -71,6 +74,9 @@ public final class OutboxWorker: Sendable {
 
     /// Delivery totals.
     public var totals: DeliveryCounters { counters.withLock { $0 } }
+
+    /// Notifications being sent right now (for metrics).
+    public var sending: Int { inFlight.withLock { $0.count } }
 
     /// Runs until the task is cancelled.
     public func run() async {
@@ -163,6 +169,7 @@ public final class OutboxWorker: Sendable {
         } catch {
             // Rendering is deterministic: a retry cannot help, and an empty signed body must never be sent.
             logger.critical("the notification's body cannot be rendered for this target", metadata: meta)
+            onAttempt?(AttemptRecord(target: name, result: .failed, millis: nil))
             await report(
                 item,
                 .targetFailed(targetIndex: index, reason: "the body could not be rendered: \(error)", attempts: attempt)
@@ -191,9 +198,11 @@ public final class OutboxWorker: Sendable {
         switch verdict {
         case .delivered(let status):
             counters.withLock { $0.delivered += 1 }
+            onAttempt?(AttemptRecord(target: name, result: .delivered, millis: elapsed))
             logger.info("delivered", metadata: m)
             await report(item, .delivered(targetIndex: index, status: status, attempts: attempt))
         case .retry(let after, let reason):
+            onAttempt?(AttemptRecord(target: name, result: .retry, millis: elapsed))
             m["retry_in_ms"] = "\(after.value)"
             m["reason"] = "\(reason)"
             logger.warning("attempt failed; retrying", metadata: m)
@@ -207,6 +216,7 @@ public final class OutboxWorker: Sendable {
             }
         case .giveUp(let reason):
             counters.withLock { $0.targetFailures += 1 }
+            onAttempt?(AttemptRecord(target: name, result: .failed, millis: elapsed))
             m["reason"] = "\(reason)"
             logger.error("target failed", metadata: m)
             await report(item, .targetFailed(targetIndex: index, reason: reason, attempts: attempt))
