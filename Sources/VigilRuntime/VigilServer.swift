@@ -27,11 +27,17 @@ public enum VigilServer {
         }
         let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
         let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
+        // Held for the whole run: `vigil restore` refuses to write under it, and this start waits for no restore.
+        var lock: InstanceLock?
+        if FileManager.default.isWritableFile(atPath: dataDir.isEmpty ? "." : dataDir) {
+            lock = try InstanceLock.serving(database: config.sqlitePath)
+        }
         let store: SQLiteStore
         do {
             // Opening the store first checks the data directory, before a key file is written into it.
             store = try SQLiteStore(path: config.sqlitePath, sealer: nil)
         }
+        if lock == nil { lock = try InstanceLock.serving(database: config.sqlitePath) }
         let (sealer, created) = try AESGCMSealer.load(keyEnv: config.keyEnv, keyFile: keyFile, environment: environment)
         if created {
             logger.notice(
@@ -45,6 +51,7 @@ public enum VigilServer {
         try await run(
             config: config, storage: storage, secret: sealer.derivedSecret("vigil stream tickets"),
             assetsDirectory: assetsDirectory, logger: logger)
+        withExtendedLifetime(lock) {}
     }
 
     static func run(
