@@ -46,7 +46,7 @@ struct InstanceLockTests {
         #expect(InstanceLock.processesHolding([db]).isEmpty)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
-        child.arguments = ["-c", "exec 3<\"$0\"; sleep 30", db]
+        child.arguments = ["-c", "exec sleep 30 3<\"$0\"", db]
         try child.run()
         defer { child.terminate() }
         var found: [Int32] = []
