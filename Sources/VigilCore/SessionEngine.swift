@@ -179,17 +179,22 @@ public actor SessionEngine {
             if outboxChanged { observer.outboxChanged() }
         }
         if !fallback.isEmpty {
-            await withTaskGroup(of: (Int, Result<Session, any Error>).self) { group in
-                for i in fallback {
-                    let (id, command) = commands[i]
+            let work = fallback.map { (index: $0, id: commands[$0].0, command: commands[$0].1) }
+            let late = await withTaskGroup(
+                of: (Int, Result<Session, any Error>).self, returning: [(Int, Result<Session, any Error>)].self
+            ) { group in
+                for w in work {
                     group.addTask {
-                        do { return (i, .success(try await self.execute(id, command, actor: actor))) } catch {
-                            return (i, .failure(error))
+                        do { return (w.index, .success(try await self.execute(w.id, w.command, actor: actor))) } catch {
+                            return (w.index, .failure(error))
                         }
                     }
                 }
-                for await (i, r) in group { results[i] = r }
+                var out: [(Int, Result<Session, any Error>)] = []
+                for await r in group { out.append(r) }
+                return out
             }
+            for (i, r) in late where results.indices.contains(i) { results[i] = r }
         }
         return results.map { $0 ?? .failure(VigilError.unavailable("the command was not run")) }
     }
