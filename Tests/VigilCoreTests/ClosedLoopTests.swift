@@ -111,6 +111,33 @@ struct ClosedLoopTests {
         #expect(report.sessions == 1)
     }
 
+    @Test("an ems_attended end creates a follow-up without a dispatch; a safe end creates none")
+    func followUpOnEnd() async throws {
+        let h = Self.harness()
+        let a = try await h.start()
+        let b = try await h.start()
+        try await h.engine.execute(a.id, .end(outcome: .emsAttended, by: "ana", note: nil))
+        try await h.engine.execute(b.id, .end(outcome: .safe, by: "ana", note: nil))
+        #expect(try await h.session(a.id).followUp?.state == "open")
+        #expect(try await h.session(b.id).followUp == nil)
+        #expect(h.types(a.id).suffix(2) == [.followUpCreated, .sessionEnded])
+    }
+
+    @Test("a dispatch step left with no target (route unresolved, nothing else) fails at once into delivery.failed")
+    func emptyStepFails() async throws {
+        var policy = Policy(
+            name: "default", ackTimeout: .seconds(5), steps: [Step(after: .zero, action: .dispatch(["route"]))],
+            onDeliveryFailure: ["alarm"])
+        policy.followUpAfter = nil
+        let h = Harness(policy: policy)
+        await h.engine.setRouting(RouteTable([]), targets: ["alarm"])
+        let s = try await h.start()
+        try await h.advance(by: .seconds(3))
+        #expect(h.types(s.id).suffix(3) == [.routingUnresolved, .dispatchRequested, .deliveryFailed])
+        #expect(h.sent.map(\.1) == [["alarm"]])
+        #expect(try await h.session(s.id).deliveryFailures == 1)
+    }
+
     @Test("the summary's medians run from the missed deadline to the first 2xx and the first accepted")
     func medians() {
         #expect(SummaryReport.medianSeconds([]) == nil)
