@@ -179,6 +179,10 @@ public struct Policy: Hashable, Sendable, Codable {
     public var steps: [Step]
     /// Targets told with `delivery.failed` when no target accepted a notification.
     public var onDeliveryFailure: [String]
+    /// Closed-loop timeouts of the dispatch targets that set them (issue 12).
+    public var loops: [String: LoopTimeouts]?
+    /// How long after a dispatch (or an `ems_attended` end) a follow-up falls due; nil is 24 h.
+    public var followUpAfter: Millis?
 
     /// Creates a policy; steps are kept in order of their delay.
     public init(name: String, ackTimeout: Millis, steps: [Step], onDeliveryFailure: [String] = []) {

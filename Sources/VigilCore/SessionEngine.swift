@@ -21,6 +21,8 @@ public actor SessionEngine {
     /// only spares both from deciding the same deadline while the other is alive.
     private var foreignDelay = Millis.zero
     private var sharedPolicies: [String: Policy] = [:]
+    /// `routes:`, when configured, and the dispatch targets an operator may pin (issue 12).
+    private var routing: (table: RouteTable, targets: Set<String>)?
 
     /// Creates an engine over its ports.
     public init(
@@ -75,7 +77,8 @@ public actor SessionEngine {
         guard let policy = policies[req.policy] else { throw VigilError.invalid("unknown policy \"\(req.policy)\"") }
         let id = ids.sessionID()
         var d = SessionMachine.start(
-            req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now())
+            req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now(),
+            routing: routing.map { RoutingState(route: $0.table.resolve(req.location)) })
         if let actor { d.events = d.events.map { stamped($0, actor) } }
         await acquire(id)
         defer { release(id) }
@@ -103,6 +106,7 @@ public actor SessionEngine {
         } else {
             throw VigilError.sessionNotFound
         }
+        let command = try routed(command, current)
         for attempt in 0..<2 {
             let d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids, actor: actor)
             if d.isNoop && d.outboxUpdates.isEmpty { return current }
@@ -271,6 +275,21 @@ public actor SessionEngine {
         var due = Set(open.values.filter { ($0.nextDeadline ?? Timestamp(millis: .max)) <= now }.map(\.id))
         if let stored = try? await store.sessionsDue(before: now) { due.formUnion(stored) }
         return await fire(Array(due))
+    }
+
+    /// Turns routing on: `table` resolves locations, `targets` are the names an operator may pin.
+    public func setRouting(_ table: RouteTable?, targets: Set<String>) {
+        routing = table.map { ($0, targets) }
+    }
+
+    /// An update with the route its location resolves to, and a pin checked against the configured targets.
+    private func routed(_ command: Command, _ current: Session) throws -> Command {
+        guard case .update(var patch, let by) = command, let routing else { return command }
+        if case .pin(let t)? = patch.route, !routing.targets.contains(t) {
+            throw VigilError.invalid("route.target must name a configured target")
+        }
+        patch.resolvedRoute = routing.table.resolve(patch.location ?? current.location)
+        return .update(patch, by: by)
     }
 
     /// Sets how long this engine leaves other instances' deadlines to them before firing them itself.

@@ -22,7 +22,8 @@ public enum SessionMachine {
 
     /// Starts a session.
     public static func start(
-        _ req: StartRequest, policy: Policy, id: SessionID, token: String, key: String?, at now: Timestamp
+        _ req: StartRequest, policy: Policy, id: SessionID, token: String, key: String?, at now: Timestamp,
+        routing: RoutingState? = nil
     ) -> Decision {
         var s = Session(
             id: id, caller: req.caller, location: req.location, notes: req.notes, interval: req.interval,
@@ -30,13 +31,16 @@ public enum SessionMachine {
         s.version = 1
         s.substance = req.substance
         s.device = req.device
+        s.routing = routing
         let event = NewEvent(
             .sessionStarted, at: now,
             [
                 "check_in_interval_s": .int(req.interval.wholeSeconds), "grace_s": .int(req.grace.wholeSeconds),
                 "policy": .string(policy.name), "next_check_in_due_at": .time(s.due),
             ])
-        return Decision(session: s, events: [event], outbox: [], outboxUpdates: [])
+        var b = Builder(s: s, now: now, ids: .system)
+        b.routingAtStart()
+        return Decision(session: s, events: [event] + b.events, outbox: [], outboxUpdates: [])
     }
 
     /// Decides what `command` does to `session` at `now`.
@@ -104,6 +108,8 @@ struct Builder {
         case .update(let patch, let by): try update(patch, by: by)
         case .dispatchStatus(let st, let ref, let by): try dispatchStatus(st, reference: ref, by: by)
         case .delivery(let item, let outcome): try delivery(item, outcome)
+        case .closeFollowUp(let outcome, let naloxone, let note, let by):
+            try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
         }
     }
 
@@ -140,7 +146,10 @@ struct Builder {
                 }
                 guard now >= t else { return }
                 try fireStep(e.nextStep, scheduledAt: t)
-            case .dispatched, .ended:
+            case .dispatched:
+                try loopDeadlines()
+                return
+            case .ended:
                 return
             }
         }
@@ -228,8 +237,23 @@ struct Builder {
         }
     }
 
-    mutating func requestDispatch(_ targets: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+    mutating func requestDispatch(_ named: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+        let targets = expandRoute(named)
         let refs = s.escalation?.references ?? []
+        guard !targets.isEmpty else {
+            // A step left with no target fails at once: never silence.
+            let id = ids.notificationID()
+            var d = DispatchRecord(notification: id, requestedAt: now, requestedBy: by, targets: named)
+            d.failedAt = now
+            s.dispatch = d
+            emit(
+                .dispatchRequested,
+                ["step": .int(Int64(step)), "targets": .strings([]), "requested_by": .string(by), "late_ms": late])
+            raiseDeliveryFailed(
+                type: .dispatchRequested, targets: named, reason: "the dispatch step has no target (route unresolved)",
+                notification: id, references: refs)
+            return
+        }
         mark(.dispatchRequested, who: by)
         let item = try notification(
             .dispatchRequested, targets: targets, isDispatch: true,
@@ -300,6 +324,7 @@ struct Builder {
 
     /// Tells the target that accepted the dispatch that it may be called off, once.
     mutating func cancelAcceptedDispatch(reason: String, spoken: String) throws {
+        if s.dispatch?.deliveries != nil { return try cancelAllDeliveries(reason: reason, spoken: spoken) }
         guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
         let refs = s.escalation?.references ?? []
         let item = try notification(
@@ -374,6 +399,7 @@ struct Builder {
                 spoken: "the hotline closed the session (\(outcome.rawValue.replacingOccurrences(of: "_", with: " ")))")
         }
         for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
+        if outcome == .emsAttended { createFollowUp(because: "ems_attended") }
         s.state = .ended
         s.endedAt = now
         s.outcome = outcome
@@ -388,9 +414,11 @@ struct Builder {
             s.caller = c
             fields.append("caller")
         }
+        var locationChanged = false
         if let l = patch.location, l != s.location {
             s.location = l
             fields.append("location")
+            locationChanged = true
         }
         if let n = patch.notes, n != s.notes {
             s.notes = n
@@ -412,6 +440,7 @@ struct Builder {
                 s.due = candidate > now ? candidate : now
             }
         }
+        _ = try updateRouting(patch, locationChanged: locationChanged, by: by)
         guard !fields.isEmpty else { return }
         emit(.sessionUpdated, ["fields": .strings(fields), "by": .string(by), "next_check_in_due_at": .time(s.due)])
         try sendDispatchUpdate(changed: Builder.dispatchRelevantChanges(from: before, to: s))
@@ -419,16 +448,7 @@ struct Builder {
 
     mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
         // A partner may report as soon as it holds the request, even before its 2xx reached us.
-        guard var d = s.dispatch else {
-            throw VigilError.conflict("no dispatch of this session has been requested")
-        }
-        if d.status == status, reference == nil || reference == d.reference { return }
-        d.status = status
-        if let reference { d.reference = reference }
-        s.dispatch = d
-        emit(
-            .dispatchStatus,
-            ["status": .string(status.rawValue), "reference": .optional(d.reference), "by": .string(by)])
+        try loopStatus(status, reference: reference, target: by)
     }
 
     // MARK: Delivery
@@ -446,15 +466,8 @@ struct Builder {
                 "attempts": .int(Int64(attempts)), "webhook_id": .string(item.webhookIDs[index]),
                 "notification": .string(item.id.rawValue),
             ]
-            if item.isDispatch, var d = s.dispatch, d.notification == item.id {
-                guard d.deliveredAt == nil else { return }
-                d.deliveredAt = now
-                d.target = target
-                d.failedAt = nil
-                s.dispatch = d
-                delivered(item, index: index)
-                if s.state.isOpen { s.state = .dispatched }
-                emit(.dispatchAccepted, base)
+            if item.isDispatch, let d = s.dispatch, d.notification == item.id {
+                if recordDispatchDelivery(item, index: index, base: base) { delivered(item, index: index) }
             } else if item.isDispatch, let i = s.owedCancels.firstIndex(of: item.id) {
                 s.owedCancels.remove(at: i)
                 var data = base
@@ -498,7 +511,7 @@ struct Builder {
                 return
             }
             if item.isDispatch {
-                guard var d = s.dispatch, d.notification == item.id, d.deliveredAt == nil else { return }
+                guard isUndeliveredCurrentDispatch(item), var d = s.dispatch else { return }
                 d.failedAt = now
                 s.dispatch = d
             }

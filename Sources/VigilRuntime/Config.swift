@@ -66,6 +66,8 @@ public struct VigilConfig: Sendable {
 
     /// `hotline:`: who dispatchers see as the sender, and whom they call back.
     public var hotline = Hotline()
+    /// `routes:` (issue 12); nil when routing is off.
+    public var routes: RouteTable?
 
     /// `alarm_targets:` as configured.
     public var configuredAlarmTargets: [String]?
@@ -112,7 +114,9 @@ public enum ConfigLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigErrors(issues: [ConfigIssue(line: nil, message: "cannot read \(path)")])
         }
-        return try parse(String(decoding: data, as: UTF8.self), environment: environment, baseDirectory: nil)
+        return try parse(
+            String(decoding: data, as: UTF8.self), environment: environment,
+            baseDirectory: (path as NSString).deletingLastPathComponent)
     }
 
     /// The built-in configuration: 127.0.0.1:8080, SQLite under `./var/`, one operator token kept in
@@ -153,6 +157,7 @@ public enum ConfigLoader {
             throw ConfigErrors(issues: [ConfigIssue(line: nil, message: "not valid YAML: \(error)")])
         }
         var p = Parser(env: environment)
+        p.baseDirectory = baseDirectory.flatMap { $0.isEmpty ? nil : $0 }
         var config = p.root(root)
         config.warnings = p.warnings
         if !p.issues.isEmpty { throw ConfigErrors(issues: p.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
@@ -164,6 +169,8 @@ public enum ConfigLoader {
         var issues: [ConfigIssue] = []
         var warnings: [String] = []
         var dispatchTokenTargets: [(String, String, Node)] = []
+        /// Where relative paths in the file (polygon files) start.
+        var baseDirectory: String?
 
         init(env: [String: String]) { self.env = env }
 
@@ -278,12 +285,14 @@ public enum ConfigLoader {
             let top: Set<String> = [
                 "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
                 "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
-                "unattended_after_s",
+                "unattended_after_s", "routes", "follow_up",
             ]
             guard let fields = map(root, "the configuration", allowed: top) else { return c }
             var policyNodes: Node?
             var targetsNode: Node?
             var alarmTargetsNode: Node?
+            var routesNode: Node?
+            var followUpAfter: Millis?
             for (key, _, v) in fields {
                 switch key {
                 case "listen":
@@ -342,6 +351,10 @@ public enum ConfigLoader {
                     targetsNode = v
                 case "policies":
                     policyNodes = v
+                case "routes":
+                    routesNode = v
+                case "follow_up":
+                    followUpAfter = followUp(v)
                 case "scheduler":
                     guard let f = map(v, "scheduler", allowed: ["sweep_interval_s"]) else { break }
                     for (_, _, sv) in f {
@@ -393,6 +406,14 @@ public enum ConfigLoader {
                 if c.policies["default"] == nil && issues.isEmpty {
                     fail(policyNodes, "policies must include one named \"default\" (used when a session names none)")
                 }
+            }
+            let names = Set(targetNames(targetsNode))
+            if let routesNode { c.routes = routes(routesNode, targets: names, baseDirectory: baseDirectory) }
+            checkRouteWord(c.policies, hasRoutes: c.routes != nil, targets: names, node: policyNodes ?? targetsNode)
+            let loops = loopTimeouts(targetsNode)
+            for k in c.policies.keys {
+                c.policies[k]?.loops = loops.isEmpty ? nil : loops
+                c.policies[k]?.followUpAfter = followUpAfter
             }
             if c.tokens.isEmpty && issues.isEmpty {
                 fail(root, "auth.tokens must list at least one token")
@@ -547,7 +568,7 @@ public enum ConfigLoader {
                         v, place,
                         allowed: [
                             "url", "format", "secret", "secret_env", "secret_file", "timeout_s", "retry", "tls",
-                            "proxy", "insecure_http", "fields",
+                            "proxy", "insecure_http", "fields", "accept_timeout_s", "arrival_timeout_s",
                         ])
                 else { continue }
                 var url: String?
@@ -724,7 +745,7 @@ public enum ConfigLoader {
                                     }
                                     let list = names(sv, "\(sp).\(sk)")
                                     if list.isEmpty { fail(sv, "\(sp).\(sk) must name at least one target") }
-                                    for t in list where !targets.contains(t) {
+                                    for t in list where !targets.contains(t) && !(sk == "dispatch" && t == "route") {
                                         fail(sv, "\(sp).\(sk) names an unknown target \"\(t)\"")
                                     }
                                     action = sk == "notify" ? .notify(list) : .dispatch(list)

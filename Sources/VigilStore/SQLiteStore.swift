@@ -468,6 +468,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             s.caller = Caller()
             s.location = Location(address: "")
             s.notes = nil
+            s.followUp?.note = nil
             let snapshot = try seal(VigilJSON.encode(s), Self.context(session: s.id))
             let id = s.id.rawValue
             do {
