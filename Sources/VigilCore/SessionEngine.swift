@@ -21,6 +21,9 @@ public actor SessionEngine {
     /// only spares both from deciding the same deadline while the other is alive.
     private var foreignDelay = Millis.zero
     private var sharedPolicies: [String: Policy] = [:]
+    /// Each open session's next deadline, kept beside `open` so the sweep and the watchdog scan small values, not
+    /// whole sessions.
+    private var deadlines: [SessionID: Timestamp] = [:]
     /// `routes:`, when configured, and the dispatch targets an operator may pin (issue 12).
     private var routing: (table: RouteTable, targets: Set<String>)?
 
@@ -272,7 +275,7 @@ public actor SessionEngine {
     /// Fires every open session whose deadline has passed, from memory and from the store; returns how many.
     public func sweep() async -> (fired: Int, errors: Int) {
         let now = clock.now()
-        var due = Set(open.values.filter { ($0.nextDeadline ?? Timestamp(millis: .max)) <= now }.map(\.id))
+        var due = Set(deadlines.compactMap { $0.value <= now ? $0.key : nil })
         if let stored = try? await store.sessionsDue(before: now) { due.formUnion(stored) }
         return await fire(Array(due))
     }
@@ -315,7 +318,9 @@ public actor SessionEngine {
     /// The earliest deadline among open sessions that is already past, if any.
     public func oldestPastDeadline() -> Timestamp? {
         let now = clock.now()
-        return open.values.compactMap(\.nextDeadline).filter { $0 <= now }.min()
+        var oldest: Timestamp?
+        for d in deadlines.values where d <= now && d < (oldest ?? d + Millis(1)) { oldest = d }
+        return oldest
     }
 
     /// Open sessions hold one copy of each policy they use (most share a handful), not one each.
@@ -333,9 +338,12 @@ public actor SessionEngine {
             open[s.id] = s
             byToken[s.checkInToken] = s.id
             if let k = s.startKey { byStartKey[k] = s.id }
-            if let d = s.nextDeadline { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
+            let d = s.nextDeadline
+            deadlines[s.id] = d
+            if let d { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
         } else {
             open[s.id] = nil
+            deadlines[s.id] = nil
             foreign.remove(s.id)
             byToken[s.checkInToken] = nil
             if let k = s.startKey { byStartKey[k] = nil }
