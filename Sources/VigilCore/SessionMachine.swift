@@ -30,11 +30,13 @@ public enum SessionMachine {
         s.version = 1
         s.substance = req.substance
         s.device = req.device
+        if !req.responders.isEmpty { s.responders = req.responders }
         let event = NewEvent(
             .sessionStarted, at: now,
             [
                 "check_in_interval_s": .int(req.interval.wholeSeconds), "grace_s": .int(req.grace.wholeSeconds),
                 "policy": .string(policy.name), "next_check_in_due_at": .time(s.due),
+                "responders": .int(Int64(req.responders.count)),
             ])
         return Decision(session: s, events: [event], outbox: [], outboxUpdates: [])
     }
@@ -104,6 +106,11 @@ struct Builder {
         case .update(let patch, let by): try update(patch, by: by)
         case .dispatchStatus(let st, let ref, let by): try dispatchStatus(st, reference: ref, by: by)
         case .delivery(let item, let outcome): try delivery(item, outcome)
+        case .responderAnswer(let index, let answer): try responderAnswer(index, answer)
+        case .massLapseHold(let until, let count): massLapseHold(until: until, count: count)
+        case .massLapseRelease(let by): massLapseRelease(by: by)
+        case .smsHelp: try smsHelp()
+        case .smsText(let text): try smsText(text)
         }
     }
 
@@ -112,7 +119,7 @@ struct Builder {
     mutating func deadline() throws {
         guard s.state.isOpen else { return }
         // Each pass moves at most one rung; a deadline that fired late catches up in order.
-        for _ in 0..<(s.policy.steps.count + 4) {
+        for _ in 0..<(s.policy.steps.count + 4 + (s.responders?.count ?? 0)) {
             switch s.state {
             case .active:
                 guard now >= s.due else { return }
@@ -134,11 +141,14 @@ struct Builder {
             case .escalating:
                 if pauseHolds() { return }
                 guard let e = s.escalation else { return }
+                if try responderTimeoutIfDue(before: s.stepTime(e.nextStep)) { continue }
                 guard let t = s.stepTime(e.nextStep) else {
                     realarmIfDue()
                     return
                 }
                 guard now >= t else { return }
+                // Caught in a mass lapse: the dispatch waits for the hold's end (or a release, or an operator).
+                if s.heldDispatch(after: now, step: e.nextStep) != nil { return }
                 try fireStep(e.nextStep, scheduledAt: t)
             case .dispatched, .ended:
                 return
@@ -188,6 +198,8 @@ struct Builder {
 
     mutating func fireStep(_ k: Int, scheduledAt t: Timestamp) throws {
         let step = s.policy.steps[k]
+        // A later step gives way to nobody: responders still waiting are told they are no longer needed.
+        try stopResponders(reason: "the next step of the escalation fired")
         s.escalation?.lastStep = k
         s.escalation?.nextStep = k + 1
         let late = JSONValue.int((now - t).value)
@@ -225,10 +237,13 @@ struct Builder {
             } else {
                 try requestDispatch(targets, by: "ladder", step: k + 1, reason: reason(), late: late)
             }
+        case .contactResponders(let via, let answer):
+            try startResponders(step: k, via: via, answer: answer, scheduledAt: t)
         }
     }
 
     mutating func requestDispatch(_ targets: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+        try stopResponders(reason: "emergency services were called")
         let refs = s.escalation?.references ?? []
         let item = try notification(
             .dispatchRequested, targets: targets, isDispatch: true,
@@ -252,6 +267,7 @@ struct Builder {
         case .ended:
             throw VigilError.sessionEnded
         case .active, .overdue, .escalating:
+            try stopResponders(reason: "the person answered")
             if let e = s.escalation, previous != .active {
                 for target in e.notifiedTargets {
                     _ = try notification(
@@ -283,6 +299,7 @@ struct Builder {
                     "previous_state": .string(previous.rawValue), "next_check_in_due_at": .time(s.due),
                 ])
         case .dispatched:
+            try stopResponders(reason: "the person answered")
             s.lastCheckInAt = now
             s.due = now + s.interval
             emit(
@@ -361,6 +378,7 @@ struct Builder {
             try cancelAcceptedDispatch(reason: "the session was ended by an operator (outcome: \(outcome.rawValue))")
         }
         for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
+        try stopResponders(reason: "the session was closed")
         s.state = .ended
         s.endedAt = now
         s.outcome = outcome
@@ -492,6 +510,7 @@ struct Builder {
                     "type": .string(item.type.rawValue), "targets": .strings(item.targets), "reason": .string(why),
                     "notification": .string(item.id.rawValue), "dispatch": .bool(item.isDispatch),
                 ])
+            if item.type == .responderRequested { try responderUnreachable(item) }
             if item.type != .deliveryFailed {
                 for target in s.policy.onDeliveryFailure {
                     _ = try notification(

@@ -141,6 +141,9 @@ public enum VigilServer {
                     metadata: ["target": "\(target.name)", "webhook_id": "\(id)", "status": "\(result.status)"])
             }
         }
+        await MassLapseAlarm.install(
+            engine: engine, store: store, client: client, clock: clock, config: config,
+            logger: Logger(label: "vigil.mass-lapse"))
         let serving = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
         let readiness: @Sendable () async -> Readiness = {
@@ -149,7 +152,8 @@ public enum VigilServer {
             let ok = serving.load(ordering: .relaxed) && watchdog.report.ok
             return Readiness(ready: ok, checks: checks)
         }
-        let env = APIEnvironment(
+        let sms = config.sms.map { InboundSMS(authToken: $0.authToken, publicURL: config.publicURL ?? "") }
+        var env = APIEnvironment(
             engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
             publicURL: config.publicURL,
             assetsDirectory: assetsDirectory, readiness: readiness,
@@ -160,8 +164,9 @@ public enum VigilServer {
                     delivery: worker.totals, sseClients: hub.subscriberCount, watchdogOK: watchdog.isContent)
                 var buffer = [UInt8]()
                 registry.emit(into: &buffer)
-                return String(decoding: buffer, as: UTF8.self)
+                return String(decoding: buffer, as: UTF8.self) + InboundSMS.metrics(sms)
             }, logger: Logger(label: "vigil.http"), tickets: StreamTickets(secret: secret))
+        env.sms = sms
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled

@@ -153,16 +153,24 @@
         raiseAlarm("Delivery failed for " + (s ? label(s) : "a session") + ": no target accepted the notification");
       }
       if (e.type === "system.alarm" && e.data && e.data.raised) raiseAlarm("System alarm: " + e.data.reason);
+      if (e.type === "system.mass_lapse" && e.data) raiseAlarm("MASS LAPSE: " + e.data.reason, "mass-lapse");
       if (e.type === "escalation.resumed" && e.session_id) {
         const s = sessions.get(e.session_id);
         raiseAlarm((s ? label(s) : "A session") + ": the acknowledge ran out and there is still no check-in");
+      }
+      if ((e.type === "responder.ems" || e.type === "responder.going") && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm((s ? label(s) : "A session") + (e.type === "responder.ems" ?
+          ": a responder asked for EMS" : ": a responder is going; the ladder is paused"));
       }
       if (e.session_id) refresh(e.session_id);
     };
     for (const t of ["session.started", "session.updated", "session.ended", "check_in.received", "check_in.overdue",
       "escalation.started", "escalation.step", "escalation.acknowledged", "escalation.resumed", "escalation.resolved",
       "dispatch.requested", "dispatch.accepted", "dispatch.cancelled", "dispatch.status", "delivery.succeeded",
-      "delivery.target_failed", "delivery.failed", "system.alarm"]) {
+      "delivery.target_failed", "delivery.failed", "system.alarm", "responder.requested", "responder.going",
+      "responder.ok", "responder.ems", "responder.none", "responder.no_answer", "responder.cancelled",
+      "system.mass_lapse", "mass_lapse.held", "mass_lapse.released"]) {
       source.addEventListener(t, handle);
     }
   }
@@ -243,6 +251,14 @@
     return td;
   }
 
+  // Who the caller chose to come first, and where each stands (going, waiting, no answer, …).
+  function responderLine(s) {
+    const div = document.createElement("div");
+    div.className = "responders";
+    div.textContent = "responders: " + s.responders.map((r) => r.name + " " + r.status.replace("_", " ")).join(" · ");
+    return div;
+  }
+
   function button(text, action, title) {
     const b = document.createElement("button");
     b.type = "button";
@@ -271,6 +287,7 @@
         sub.textContent = "using: " + s.substance;
         who.appendChild(sub);
       }
+      if (s.responders && s.responders.length) who.appendChild(responderLine(s));
       cell(tr, "Person", who);
       const badge = document.createElement("span");
       badge.className = "state state-" + s.state;
@@ -280,8 +297,8 @@
       cd.className = "countdown";
       cell(tr, "Next check-in", cd);
       const e = s.escalation;
-      cell(tr, "Escalation", e ? "step " + e.step + (e.acknowledged_by ? " · acknowledged by " + e.acknowledged_by : "") +
-        (e.paused_until ? " · paused" : "") : "—");
+      cell(tr, "Escalation", (e ? "step " + e.step + (e.acknowledged_by ? " · acknowledged by " + e.acknowledged_by : "") +
+        (e.paused_until ? " · paused" : "") : "—") + (s.mass_lapse_hold_until ? " · dispatch held (mass lapse)" : ""));
       const d = s.dispatch;
       cell(tr, "Dispatch", d ? (d.delivered_at ? "accepted by " + d.target + (d.status ? " · " + d.status : "") +
         (d.cancelled_at ? " · cancel sent" : "") : d.failed_at ? "FAILED" : "requested…") : "—");
