@@ -97,28 +97,26 @@ public final class InboundSMS: Sendable {
         String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
-    static func add(to v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
-        v1.post("/inbound/sms") { req, _ in
-            guard let sms = env.sms else { throw VigilError(.notFound, "check-ins by text are not configured") }
-            var req = req
-            let bytes = try await VigilAPI.body(&req)
-            guard let params = form(bytes) else { throw VigilError.invalid("the body must be form-encoded") }
-            var url = sms.publicURL + "/v1/inbound/sms"
-            if let q = req.uri.query, !q.isEmpty { url += "?" + q }
-            let presented = Array((req.headers[.init("X-Twilio-Signature")!] ?? "").utf8)
-            let expected = Array(sms.expectedSignature(url: url, params: params).utf8)
-            guard !presented.isEmpty, TokenAuthenticator.constantTimeEquals(presented, expected) else {
-                env.logger.warning("inbound text refused: missing or wrong signature")
-                throw APIError(
-                    status: .forbidden, code: "forbidden", message: "the X-Twilio-Signature is missing or wrong")
-            }
-            let value = { (name: String) in params.first { $0.0 == name }?.1 }
-            let sid = value("MessageSid")
-            if let sid, let first = sms.remembered(sid) { return twiml(first) }
-            let answer = try await handle(from: value("From"), body: value("Body") ?? "", sid: sid, sms, env)
-            if let sid { sms.remember(sid, answer) }
-            return twiml(answer)
+    static func receive(_ req: Request, _ env: APIEnvironment) async throws -> Response {
+        guard let sms = env.sms else { throw VigilError(.notFound, "check-ins by text are not configured") }
+        var req = req
+        let bytes = try await VigilAPI.body(&req)
+        guard let params = form(bytes) else { throw VigilError.invalid("the body must be form-encoded") }
+        var url = sms.publicURL + "/v1/inbound/sms"
+        if let q = req.uri.query, !q.isEmpty { url += "?" + q }
+        let presented = Array((req.headers[.init("X-Twilio-Signature")!] ?? "").utf8)
+        let expected = Array(sms.expectedSignature(url: url, params: params).utf8)
+        guard !presented.isEmpty, TokenAuthenticator.constantTimeEquals(presented, expected) else {
+            env.logger.warning("inbound text refused: missing or wrong signature")
+            throw APIError(
+                status: .forbidden, code: "forbidden", message: "the X-Twilio-Signature is missing or wrong")
         }
+        let value = { (name: String) in params.first { $0.0 == name }?.1 }
+        let sid = value("MessageSid")
+        if let sid, let first = sms.remembered(sid) { return twiml(first) }
+        let answer = try await handle(from: value("From"), body: value("Body") ?? "", sid: sid, sms, env)
+        if let sid { sms.remember(sid, answer) }
+        return twiml(answer)
     }
 
     /// Applies a text to the most recently started open session whose callback number sent it.

@@ -3,33 +3,33 @@ import VigilCore
 
 /// `PUT/GET/DELETE /v1/plans/{name}`: response plans saved under a caller's alias (operator role and up).
 enum PlansAPI {
-    static func add(to v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
-        v1.put("/plans/{name}") { req, ctx in
-            let p = try VigilAPI.authorize(req, env, .plans)
-            let name = try Input.planName(try ctx.parameters.require("name"))
-            var req = req
-            let responders = try Input.plan(try await VigilAPI.body(&req))
-            try await store(env).savePlan(named: name, responders: responders, at: env.engine.now())
-            env.logger.info("plan saved", metadata: ["by": "\(p.name)", "responders": "\(responders.count)"])
-            return try json(name, responders)
+    static func put(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
+        let p = try VigilAPI.authorize(req, env, .plans)
+        let name = try Input.planName(try ctx.parameters.require("name"))
+        var req = req
+        let responders = try Input.plan(try await VigilAPI.body(&req))
+        try await store(env).savePlan(named: name, responders: responders, at: env.engine.now())
+        env.logger.info("plan saved", metadata: ["by": "\(p.name)", "responders": "\(responders.count)"])
+        return try json(name, responders)
+    }
+
+    static func get(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
+        _ = try VigilAPI.authorize(req, env, .plans)
+        let name = try Input.planName(try ctx.parameters.require("name"))
+        guard let responders = try await store(env).plan(named: name) else {
+            throw VigilError(.notFound, "no plan is saved under that name")
         }
-        v1.get("/plans/{name}") { req, ctx in
-            _ = try VigilAPI.authorize(req, env, .plans)
-            let name = try Input.planName(try ctx.parameters.require("name"))
-            guard let responders = try await store(env).plan(named: name) else {
-                throw VigilError(.notFound, "no plan is saved under that name")
-            }
-            return try json(name, responders)
+        return try json(name, responders)
+    }
+
+    static func delete(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
+        let p = try VigilAPI.authorize(req, env, .plans)
+        let name = try Input.planName(try ctx.parameters.require("name"))
+        guard try await store(env).deletePlan(named: name) else {
+            throw VigilError(.notFound, "no plan is saved under that name")
         }
-        v1.delete("/plans/{name}") { req, ctx in
-            let p = try VigilAPI.authorize(req, env, .plans)
-            let name = try Input.planName(try ctx.parameters.require("name"))
-            guard try await store(env).deletePlan(named: name) else {
-                throw VigilError(.notFound, "no plan is saved under that name")
-            }
-            env.logger.info("plan deleted", metadata: ["by": "\(p.name)"])
-            return Response(status: .noContent)
-        }
+        env.logger.info("plan deleted", metadata: ["by": "\(p.name)"])
+        return Response(status: .noContent)
     }
 
     /// The store's plans; every store Vigil ships keeps them.

@@ -5,16 +5,11 @@ import VigilCore
 /// plain form buttons that work without JavaScript. The link is the capability: no account, no cookie, so there is
 /// no session for another site to ride on.
 enum ResponderPage {
-    static func add(to router: Router<VigilContext>, _ env: APIEnvironment) {
-        router.get("/r/{token}") { _, ctx in
-            await get(token: try ctx.parameters.require("token"), env: env)
-        }
-        router.post("/r/{token}") { req, ctx in
-            let token = try ctx.parameters.require("token")
-            var req = req
-            let bytes = try await VigilAPI.body(&req)
-            return await post(token: token, form: bytes, env: env)
-        }
+    static func post(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
+        let token = try ctx.parameters.require("token")
+        var req = req
+        let bytes = try await VigilAPI.body(&req)
+        return await post(token: token, form: bytes, env: env)
     }
 
     static func get(token: String, env: APIEnvironment) async -> Response {

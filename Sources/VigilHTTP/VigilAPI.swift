@@ -120,15 +120,22 @@ public enum VigilAPI {
         }
 
         // A responder's page: who, where, and three answers.
-        ResponderPage.add(to: router, env)
+        router.get("/r/{token}") { _, ctx in
+            await ResponderPage.get(token: try ctx.parameters.require("token"), env: env)
+        }
+        router.post("/r/{token}") { req, ctx in try await ResponderPage.post(req, ctx, env) }
 
         let v1 = router.group("/v1")
-        PlansAPI.add(to: v1, env)
-        InboundSMS.add(to: v1, env)
+        v1.put("/plans/{name}") { req, ctx in try await PlansAPI.put(req, ctx, env) }
+        v1.get("/plans/{name}") { req, ctx in try await PlansAPI.get(req, ctx, env) }
+        v1.delete("/plans/{name}") { req, ctx in try await PlansAPI.delete(req, ctx, env) }
+        v1.post("/inbound/sms") { req, _ in try await InboundSMS.receive(req, env) }
         v1.post("/system/mass-lapse/release") { req, _ in
             let p = try authorize(req, env, .releaseMassLapse)
             var req = req
-            try Input.onlyKeys(try Input.object(try await body(&req), allowEmpty: true), ["note"], in: "")
+            let o = try Input.object(try await body(&req), allowEmpty: true)
+            try Input.onlyKeys(o, ["note"], in: "")
+            _ = try Input.string(o, "note")
             let n = try await env.engine.releaseMassLapseHolds(by: p.name, actor: p.actor)
             env.logger.notice("mass-lapse holds released", metadata: ["by": "\(p.name)", "sessions": "\(n)"])
             return json(["released": .int(Int64(n))])

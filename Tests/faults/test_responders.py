@@ -125,10 +125,11 @@ def test_nobody_answers_so_ems_is_dispatched_at_the_steps_time_even_across_a_res
     v.start()
     got = receiver.wait_for("/gw", 2, timeout=10, type_="responder.requested")
     assert [json.loads(r["body"])["data"]["attempt"] for r in got] == [1, 2]
-    assert abs(got[1]["at"] - (lapse + 3)) < 1.5, got[1]["at"] - lapse
+    # On time, or at once after the restart if that took longer than the answer window (a loaded machine).
+    assert lapse + 2.9 <= got[1]["at"] <= max(lapse + 3, v.ready_at) + 1.5, (got[1]["at"] - lapse, v.ready_at - lapse)
     ems = receiver.wait_for("/ems", 1, timeout=15)
     assert len(ems) == 1 and json.loads(ems[0]["body"])["type"] == "dispatch.requested"
-    assert abs(ems[0]["at"] - (lapse + 8)) < 1.5, ems[0]["at"] - lapse
+    assert lapse + 7.9 <= ems[0]["at"] <= lapse + 10, ems[0]["at"] - lapse
     cancelled = receiver.wait_for("/gw", 2, timeout=5, type_="responder.cancelled")
     assert sorted(json.loads(r["body"])["data"]["attempt"] for r in cancelled) == [1, 2]
     types = [e["type"] for e in v.call("GET", f"/v1/sessions/{s['id']}")[1]["events"]]
