@@ -154,6 +154,11 @@
       }
       if (e.type === "system.alarm" && e.data && e.data.raised) raiseAlarm("System alarm: " + e.data.reason);
       if (e.type === "system.mass_lapse" && e.data) raiseAlarm("MASS LAPSE: " + e.data.reason, "mass-lapse");
+      if ((e.type === "sms.help" || e.type === "sms.received") && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm((s ? label(s) : "A session") + (e.type === "sms.help" ? ": the person texted HELP" :
+          ": the person texted: " + ((e.data && e.data.text) || "")));
+      }
       if (e.type === "escalation.resumed" && e.session_id) {
         const s = sessions.get(e.session_id);
         raiseAlarm((s ? label(s) : "A session") + ": the acknowledge ran out and there is still no check-in");
@@ -170,7 +175,7 @@
       "dispatch.requested", "dispatch.accepted", "dispatch.cancelled", "dispatch.status", "delivery.succeeded",
       "delivery.target_failed", "delivery.failed", "system.alarm", "responder.requested", "responder.going",
       "responder.ok", "responder.ems", "responder.none", "responder.no_answer", "responder.cancelled",
-      "system.mass_lapse", "mass_lapse.held", "mass_lapse.released"]) {
+      "system.mass_lapse", "mass_lapse.held", "mass_lapse.released", "sms.received", "sms.help"]) {
       source.addEventListener(t, handle);
     }
   }
