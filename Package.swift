@@ -101,6 +101,7 @@ let package = Package(
             dependencies: [
                 "VigilRuntime", "VigilCore", "VigilDelivery", "VigilStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -31,6 +31,10 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case massLapseReleased = "mass_lapse.released"
     case smsReceived = "sms.received"
     case smsHelp = "sms.help"
+    /// An operator revealed a session's location before it was in alarm (who: `by`, `role`).
+    case locationViewed = "location.viewed"
+    /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).
+    case systemUnattended = "system.unattended"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.

@@ -69,11 +69,32 @@ public protocol SessionStore: Sendable {
     /// Makes the attempts that an earlier incarnation of this instance left in flight (a crash) due at `now`;
     /// returns how many. Another live instance's claims are never touched.
     func releaseOrphanedClaims(at now: Timestamp) async throws -> Int
+    /// Writes several independent batches, each on its own; see the default implementation.
+    func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>]
 }
 
 extension SessionStore {
     /// Stores without claims have nothing to release.
     public func releaseOrphanedClaims(at now: Timestamp) async throws -> Int { 0 }
+
+    /// Writes several independent batches, each on its own (one failing does not fail the others); a store that
+    /// can, writes them in one transaction. The results are in the batches' order.
+    public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
+        if batches.count == 1 {
+            do { return [.success(try await commit(batches[0]))] } catch { return [.failure(error)] }
+        }
+        return await withTaskGroup(of: (Int, Result<[StoredEvent], any Error>).self) { group in
+            for (i, b) in batches.enumerated() {
+                group.addTask {
+                    do { return (i, .success(try await self.commit(b))) } catch { return (i, .failure(error)) }
+                }
+            }
+            var out = [Result<[StoredEvent], any Error>](
+                repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
+            for await (i, r) in group { out[i] = r }
+            return out
+        }
+    }
 }
 
 /// The current time. Production uses a clock anchored to the monotonic clock, so a wall-clock step cannot fire a

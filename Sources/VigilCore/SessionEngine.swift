@@ -28,6 +28,7 @@ public actor SessionEngine {
     /// fires it too; zero with one instance. Either may fire (the compare-and-set keeps each step once): the delay
     /// only spares both from deciding the same deadline while the other is alive.
     private var foreignDelay = Millis.zero
+    private var sharedPolicies: [String: Policy] = [:]
 
     /// Creates an engine over its ports.
     public init(
@@ -142,6 +143,114 @@ public actor SessionEngine {
         throw VigilError.unavailable("the session changed concurrently; try again")
     }
 
+    /// Runs commands on several sessions together: every decision is made in this one actor turn and all their
+    /// writes go to the store as one group (one transaction on SQLite), each still its own compare-and-set. A
+    /// session busy with another command, not in memory, or changed concurrently falls back to `execute` on its
+    /// own. The results are in the commands' order.
+    public func executeMany(_ commands: [(SessionID, Command)], actor: Actor? = nil) async -> [Result<
+        Session, any Error
+    >] {
+        var results = [Result<Session, any Error>?](repeating: nil, count: commands.count)
+        var batches: [CommitBatch] = []
+        var decided: [(index: Int, current: Session, decision: Decision)] = []
+        var fallback: [Int] = []
+        let now = clock.now()
+        for (i, (id, command)) in commands.enumerated() {
+            guard waiting[id] == nil, let current = open[id] else {
+                fallback.append(i)
+                continue
+            }
+            do {
+                let d = try SessionMachine.decide(current, command, key: nil, at: now, ids: ids, actor: actor)
+                if d.isNoop && d.outboxUpdates.isEmpty {
+                    results[i] = .success(current)
+                    continue
+                }
+                waiting[id] = []
+                batches.append(
+                    CommitBatch(
+                        session: d.isNoop ? nil : d.session, expectedVersion: current.version, sessionID: id,
+                        events: d.events, outbox: d.outbox, outboxUpdates: d.outboxUpdates))
+                decided.append((i, current, d))
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        if !batches.isEmpty {
+            let outcomes = await store.commitAll(batches)
+            var outboxChanged = false
+            for (k, outcome) in outcomes.enumerated() where k < decided.count {
+                let (i, current, d) = decided[k]
+                switch outcome {
+                case .success(let events):
+                    if !d.isNoop { remember(d.session) }
+                    observer.committed(events)
+                    if !d.outbox.isEmpty || !d.outboxUpdates.isEmpty { outboxChanged = true }
+                    results[i] = .success(d.isNoop ? current : d.session)
+                case .failure(let e as VigilError) where e.code == .conflict:
+                    fallback.append(i)
+                case .failure(let e):
+                    results[i] = .failure(e)
+                }
+                release(current.id)
+            }
+            if outboxChanged { observer.outboxChanged() }
+        }
+        if !fallback.isEmpty {
+            await withTaskGroup(of: (Int, Result<Session, any Error>).self) { group in
+                for i in fallback {
+                    let (id, command) = commands[i]
+                    group.addTask {
+                        do { return (i, .success(try await self.execute(id, command, actor: actor))) } catch {
+                            return (i, .failure(error))
+                        }
+                    }
+                }
+                for await (i, r) in group { results[i] = r }
+            }
+        }
+        return results.map { $0 ?? .failure(VigilError.unavailable("the command was not run")) }
+    }
+
+    /// Fires the deadlines of several sessions together (see `executeMany`); returns how many fired and how many
+    /// could not be recorded (the sweep retries those).
+    @discardableResult
+    public func fire(_ ids: [SessionID]) async -> (fired: Int, errors: Int) {
+        guard deciding else { return (0, 0) }
+        let now = clock.now()
+        var ready: [(SessionID, Command)] = []
+        var others: [SessionID] = []
+        for id in Set(ids) {
+            guard let s = open[id] else {
+                others.append(id)
+                continue
+            }
+            guard let d = s.nextDeadline else { continue }
+            if foreignDelay > .zero, foreign.contains(id), now < d + foreignDelay {
+                scheduler.arm(id, at: d + foreignDelay)
+            } else if d > now {
+                scheduler.arm(id, at: d)
+            } else {
+                ready.append((id, .deadline))
+            }
+        }
+        var fired = 0
+        var errors = 0
+        for r in await executeMany(ready) {
+            if case .success = r { fired += 1 } else { errors += 1 }
+        }
+        // Sessions this engine does not hold (another instance's, or ended): one at a time, as before.
+        for id in others {
+            do {
+                try await fire(id)
+                fired += 1
+            } catch {
+                errors += 1
+            }
+        }
+        return (fired, errors)
+    }
+
     /// Fires whatever is due on a session; called by the scheduler and the sweep.
     public func fire(_ id: SessionID) async throws {
         // An instance that cannot trust its clock against the others' lets them decide (the sweep retries).
@@ -175,17 +284,7 @@ public actor SessionEngine {
         let now = clock.now()
         var due = Set(open.values.filter { ($0.nextDeadline ?? Timestamp(millis: .max)) <= now }.map(\.id))
         if let stored = try? await store.sessionsDue(before: now) { due.formUnion(stored) }
-        var fired = 0
-        var errors = 0
-        for id in due {
-            do {
-                try await fire(id)
-                fired += 1
-            } catch {
-                errors += 1
-            }
-        }
-        return (fired, errors)
+        return await fire(Array(due))
     }
 
     /// Sets how long this engine leaves other instances' deadlines to them before firing them itself.
@@ -214,6 +313,13 @@ public actor SessionEngine {
         return open.values.compactMap(\.nextDeadline).filter { $0 <= now }.min()
     }
 
+    /// Open sessions hold one copy of each policy they use (most share a handful), not one each.
+    private func shared(_ p: Policy) -> Policy {
+        if let q = sharedPolicies[p.name], q == p { return q }
+        sharedPolicies[p.name] = p
+        return p
+    }
+
     private func remember(_ s: Session, foreign isForeign: Bool = false) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
@@ -222,6 +328,8 @@ public actor SessionEngine {
             for l in links { byResponderHash[l.tokenHash] = s.id }
         }
         if s.state.isOpen {
+            var s = s
+            s.policy = shared(s.policy)
             open[s.id] = s
             byToken[s.checkInToken] = s.id
             if let k = s.startKey { byStartKey[k] = s.id }

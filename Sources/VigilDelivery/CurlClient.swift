@@ -111,7 +111,6 @@ public final class CurlClient: Sendable {
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
     private let shared = Mutex(Shared())
     private let lastTick = Atomic<Int64>(CurlClient.monotonicMillis())
-    private let active = Atomic<Int>(0)
 
     /// Starts the client and its thread.
     public init() {
@@ -125,9 +124,6 @@ public final class CurlClient: Sendable {
 
     /// Milliseconds of the monotonic clock when the loop last turned; the watchdog checks it moves.
     public var lastLoopTick: Int64 { lastTick.load(ordering: .relaxed) }
-
-    /// Transfers in flight.
-    public var inFlight: Int { active.load(ordering: .relaxed) }
 
     /// Stops the loop; transfers in flight complete with an error.
     public func shutdown() {
@@ -172,7 +168,6 @@ public final class CurlClient: Sendable {
             for job in new {
                 if let easy = start(job) {
                     jobs[easy] = job
-                    active.add(1, ordering: .relaxed)
                 }
             }
             if stopping {
@@ -186,7 +181,6 @@ public final class CurlClient: Sendable {
                 guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
                 let code = msg.pointee.data.result
                 if let job = jobs.removeValue(forKey: easy) {
-                    active.subtract(1, ordering: .relaxed)
                     finish(easy, job, code: code)
                 }
             }

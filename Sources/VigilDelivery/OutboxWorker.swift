@@ -19,6 +19,17 @@ public final class OutboxWorker: Sendable {
     private let lastPump = Atomic<Int64>(CurlClient.monotonicMillis())
     private let counters = Mutex<DeliveryCounters>(DeliveryCounters())
     private let claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])?
+    private let reports = Mutex<PendingReports>(PendingReports())
+
+    private struct PendingReports {
+        var queue:
+            [(
+                item: OutboxItem, outcome: DeliveryOutcome,
+                waiter: CheckedContinuation<Result<Session, any Error>, Never>
+            )] =
+                []
+        var draining = false
+    }
 
     /// Delivery totals since start, for metrics.
     public struct DeliveryCounters: Sendable {
@@ -58,9 +69,6 @@ public final class OutboxWorker: Sendable {
 
     /// Delivery totals.
     public var totals: DeliveryCounters { counters.withLock { $0 } }
-
-    /// Notifications being sent right now.
-    public var sending: Int { inFlight.withLock { $0.count } }
 
     /// Runs until the task is cancelled.
     public func run() async {
@@ -208,14 +216,38 @@ public final class OutboxWorker: Sendable {
         }
     }
 
+    /// Records a target's end through the engine. Results that arrive together are recorded together (one engine
+    /// turn, one group commit); each caller still waits until its own result is durable, so a row is never left
+    /// in flight unrecorded.
     private func report(_ item: OutboxItem, _ outcome: DeliveryOutcome) async {
-        do {
-            try await engine.execute(item.sessionID, .delivery(item, outcome))
-        } catch {
+        let result: Result<Session, any Error> = await withCheckedContinuation { cont in
+            let start = reports.withLock { r -> Bool in
+                r.queue.append((item, outcome, cont))
+                if r.draining { return false }
+                r.draining = true
+                return true
+            }
+            if start { Task { await self.drainReports() } }
+        }
+        if case .failure(let error) = result {
             // The row stays pending and is tried again with the same webhook id.
             logger.error(
                 "could not record a delivery result",
                 metadata: ["session": "\(item.sessionID)", "notification": "\(item.id)", "error": "\(error)"])
+        }
+    }
+
+    private func drainReports() async {
+        while true {
+            let work = reports.withLock { r in
+                let w = r.queue
+                r.queue = []
+                if w.isEmpty { r.draining = false }
+                return w
+            }
+            if work.isEmpty { return }
+            let results = await engine.executeMany(work.map { ($0.item.sessionID, .delivery($0.item, $0.outcome)) })
+            for (w, r) in zip(work, results) { w.waiter.resume(returning: r) }
         }
     }
 

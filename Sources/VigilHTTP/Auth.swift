@@ -50,6 +50,8 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case plans
     /// `POST /v1/system/mass-lapse/release` (supervisor and up).
     case releaseMassLapse
+    /// Reveal a session's location and callback number on the console (recorded as `location.viewed`).
+    case viewLocation
 }
 
 /// The authenticated caller of a request.

@@ -15,6 +15,7 @@ public final class EventHub: Sendable {
     private struct Subscriber {
         let owner: String
         let continuation: AsyncStream<Item>.Continuation
+        var since: Timestamp? = nil
     }
 
     private struct State {
@@ -39,13 +40,13 @@ public final class EventHub: Sendable {
 
     /// A stream of everything published from now on, for `owner` (a token's name); nil when `owner` already has
     /// `limit` streams open.
-    public func subscribe(owner: String = "", limit: Int = .max) -> AsyncStream<Item>? {
+    public func subscribe(owner: String = "", limit: Int = .max, at since: Timestamp? = nil) -> AsyncStream<Item>? {
         let (stream, cont) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(bufferLimit))
         let id = state.withLock { s -> Int? in
             if s.closed { return -1 }
             guard s.subscribers.values.filter({ $0.owner == owner }).count < limit else { return nil }
             s.nextID += 1
-            s.subscribers[s.nextID] = Subscriber(owner: owner, continuation: cont)
+            s.subscribers[s.nextID] = Subscriber(owner: owner, continuation: cont, since: since)
             return s.nextID
         }
         guard let id else { return nil }
@@ -55,6 +56,21 @@ public final class EventHub: Sendable {
         }
         cont.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) } }
         return stream
+    }
+
+    /// Who has a stream open now: each owner with its number of streams and the time its oldest one opened.
+    public func owners() -> [(owner: String, streams: Int, since: Timestamp?)] {
+        let subs = state.withLock { Array($0.subscribers.values) }
+        var byOwner: [String: (streams: Int, since: Timestamp?)] = [:]
+        for sub in subs {
+            var entry = byOwner[sub.owner] ?? (0, sub.since)
+            entry.streams += 1
+            if let t = sub.since, entry.since.map({ t < $0 }) ?? true { entry.since = t }
+            byOwner[sub.owner] = entry
+        }
+        return byOwner.sorted { $0.key < $1.key }.map {
+            (owner: $0.key, streams: $0.value.streams, since: $0.value.since)
+        }
     }
 
     /// Publishes committed events.

@@ -8,7 +8,7 @@ enum EventStream {
 
     static func response(env: APIEnvironment, after last: Int64?, owner: String) throws -> Response {
         // Subscribe before reading the backlog, so nothing falls between the two.
-        guard let live = env.hub.subscribe(owner: owner, limit: perTokenLimit) else {
+        guard let live = env.hub.subscribe(owner: owner, limit: perTokenLimit, at: env.engine.now()) else {
             throw APIError.tooManyStreams(perTokenLimit)
         }
         let body = ResponseBody { writer in

@@ -292,6 +292,7 @@ public enum VigilAPI {
             }
             return try EventStream.response(env: env, after: last, owner: p.name)
         }
+        ConsoleRoutes.add(to: v1, env)
         return router
     }
 

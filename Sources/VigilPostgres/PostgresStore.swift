@@ -730,7 +730,7 @@ public final class PostgresStore: SessionStore, Sendable {
         return try rows.map { seq, sid, type, at, data in
             StoredEvent(
                 seq: seq, sessionID: sid.map { SessionID(rawValue: $0) },
-                type: EventType(rawValue: type) ?? .systemAlarm, at: Timestamp(millis: at),
+                type: try EventType.stored(type), at: Timestamp(millis: at),
                 data: try VigilJSON.decode(
                     JSONValue.self,
                     from: sealer.open(Array(data), context: Self.context(events: sid.map { SessionID(rawValue: $0) }))))
@@ -753,12 +753,12 @@ public final class PostgresStore: SessionStore, Sendable {
         let (id, sid, type, targets, webhooks, body, createdAt, isDispatch, status, targetIndex, attempts, next) = r
         var item = OutboxItem(
             id: NotificationID(rawValue: id), sessionID: SessionID(rawValue: sid),
-            type: EventType(rawValue: type) ?? .testPing,
+            type: try EventType.stored(type),
             targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
             webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
             body: try sealer.open(Array(body), context: Self.context(outbox: NotificationID(rawValue: id))),
             createdAt: Timestamp(millis: createdAt), isDispatch: isDispatch)
-        item.status = OutboxStatus(rawValue: status) ?? .pending
+        item.status = try OutboxStatus.stored(status)
         guard let t = Int(exactly: targetIndex), let a = Int(exactly: attempts) else {
             throw VigilError(.internalError, "an outbox row holds an impossible count")
         }

@@ -72,6 +72,9 @@ public struct VigilConfig: Sendable {
     public var massLapseNotify: [String]?
     /// `sms:`: check-ins by text.
     public var sms: SMSSettings?
+    /// `unattended_after_s`: sessions open this long with no operator console connected raise `system.unattended`;
+    /// zero is off.
+    public var unattendedAfter = Millis.seconds(120)
 
     /// The targets told of system alarms (the watchdog, the database away): `alarm_targets`, or, when it is not
     /// set, every policy's `on_delivery_failure`.
@@ -277,7 +280,8 @@ public enum ConfigLoader {
             var c = VigilConfig()
             let top: Set<String> = [
                 "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
-                "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "mass_lapse", "sms",
+                "heartbeat", "retention", "watchdog", "log_level", "alarm_targets",
+                "unattended_after_s", "mass_lapse", "sms",
             ]
             guard let fields = map(root, "the configuration", allowed: top) else { return c }
             var policyNodes: Node?
@@ -375,6 +379,8 @@ public enum ConfigLoader {
                             c.watchdogOutboxSlack = d
                         }
                     }
+                case "unattended_after_s":
+                    if let d = duration(v, "unattended_after_s", min: 0, max: 86_400) { c.unattendedAfter = d }
                 case "log_level":
                     if let s = string(v, "log_level") {
                         if ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s) {

@@ -68,15 +68,12 @@ public enum VigilServer {
         let engineBox = Mutex<SessionEngine?>(nil)
         let scheduler = DispatchTimerScheduler(clock: clock) { ids in
             guard let engine = engineBox.withLock({ $0 }) else { return }
-            for id in ids {
-                Task {
-                    do {
-                        try await engine.fire(id)
-                    } catch {
-                        logger.error(
-                            "deadline could not be recorded; the sweep will retry",
-                            metadata: ["session": "\(id)", "error": "\(error)"])
-                    }
+            // Every deadline due now is decided in one engine turn and written in one group commit.
+            Task {
+                let r = await engine.fire(ids)
+                if r.errors > 0 {
+                    logger.error(
+                        "deadlines could not be recorded; the sweep will retry", metadata: ["sessions": "\(r.errors)"])
                 }
             }
         }
@@ -144,6 +141,10 @@ public enum VigilServer {
         await MassLapseAlarm.install(
             engine: engine, store: store, client: client, clock: clock, config: config,
             logger: Logger(label: "vigil.mass-lapse"))
+        let consoleWatch = ConsoleWatch(
+            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens), alarmTargets: alarmTargets,
+            client: client, clock: clock, after: config.unattendedAfter, registry: registry,
+            logger: Logger(label: "vigil.console"))
         let serving = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
         let readiness: @Sendable () async -> Readiness = {
@@ -196,6 +197,7 @@ public enum VigilServer {
             },
             LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
             LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
+            LoopService(name: "console-watch", interval: .seconds(1)) { await consoleWatch.check() },
             LoopService(name: "retention", interval: .seconds(3600)) {
                 let cutoff = clock.now() - Millis.seconds(Int64(config.retentionDays) * 86_400)
                 if let n = try? await store.purgeEnded(before: cutoff), n > 0 {

@@ -15,8 +15,14 @@ public final class SQLiteStore: SessionStore, Sendable {
     public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
 
     private struct PendingWrites {
-        var queue: [(Prepared, CheckedContinuation<[StoredEvent], any Error>)] = []
+        var queue: [(prepared: [Prepared], waiter: Waiter)] = []
         var writing = false
+    }
+
+    /// Who waits for queued batches: one committer, or a group that gets every batch's result at once.
+    private enum Waiter: Sendable {
+        case one(CheckedContinuation<[StoredEvent], any Error>)
+        case group(CheckedContinuation<[Result<[StoredEvent], any Error>], Never>)
     }
 
     /// A batch with every blob already encoded and sealed, so the single writer only runs SQL.
@@ -130,15 +136,38 @@ public final class SQLiteStore: SessionStore, Sendable {
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
         // Seal outside the writer so encryption does not lengthen the transaction.
         let prepared = try prepare(batch)
-        return try await withCheckedThrowingContinuation { cont in
-            let start = pending.withLock { p -> Bool in
-                p.queue.append((prepared, cont))
-                if p.writing { return false }
-                p.writing = true
-                return true
+        return try await withCheckedThrowingContinuation { cont in enqueue([prepared], .one(cont)) }
+    }
+
+    /// Writes the batches in one transaction (each in its own savepoint, so one failing fails alone), sharing the
+    /// group commit with whatever else is queued.
+    public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
+        var out = [Result<[StoredEvent], any Error>](
+            repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
+        var prepared: [Prepared] = []
+        var positions: [Int] = []
+        for (i, b) in batches.enumerated() {
+            do {
+                prepared.append(try prepare(b))
+                positions.append(i)
+            } catch {
+                out[i] = .failure(error)
             }
-            if start { Task.detached { await self.drain() } }
         }
+        if prepared.isEmpty { return out }
+        let results = await withCheckedContinuation { cont in enqueue(prepared, .group(cont)) }
+        for (k, i) in positions.enumerated() where k < results.count { out[i] = results[k] }
+        return out
+    }
+
+    private func enqueue(_ prepared: [Prepared], _ waiter: Waiter) {
+        let start = pending.withLock { p -> Bool in
+            p.queue.append((prepared, waiter))
+            if p.writing { return false }
+            p.writing = true
+            return true
+        }
+        if start { Task.detached { await self.drain() } }
     }
 
     private func prepare(_ batch: CommitBatch) throws -> Prepared {
@@ -160,14 +189,14 @@ public final class SQLiteStore: SessionStore, Sendable {
     /// Writes every queued batch in one transaction, each in its own savepoint, until the queue is empty.
     private func drain() async {
         while true {
-            let work = pending.withLock { p -> [(Prepared, CheckedContinuation<[StoredEvent], any Error>)] in
+            let work = pending.withLock { p -> [(prepared: [Prepared], waiter: Waiter)] in
                 let w = p.queue
                 p.queue = []
                 if w.isEmpty { p.writing = false }
                 return w
             }
             if work.isEmpty { return }
-            let batches = work.map(\.0)
+            let batches = work.flatMap(\.prepared)
             var results: [Result<[StoredEvent], any Error>] = []
             do {
                 results = try await pool.write { db in
@@ -194,7 +223,15 @@ public final class SQLiteStore: SessionStore, Sendable {
                 let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
                 if !all.isEmpty { f(all) }
             }
-            for (i, w) in work.enumerated() { w.1.resume(with: results[i]) }
+            var next = 0
+            for w in work {
+                let mine = Array(results[next..<(next + w.prepared.count)])
+                next += w.prepared.count
+                switch w.waiter {
+                case .one(let cont): cont.resume(with: mine[0])
+                case .group(let cont): cont.resume(returning: mine)
+                }
+            }
         }
     }
 
@@ -203,21 +240,23 @@ public final class SQLiteStore: SessionStore, Sendable {
         if let s = b.session, let snapshot = p.snapshot {
             let deadline = s.nextDeadline?.millis
             if let expected = b.expectedVersion {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE sessions SET version = ?, state = ?, ended_at = ?, next_deadline = ?, snapshot = ?
                         WHERE id = ? AND version = ?
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         s.version, s.state.rawValue, s.endedAt?.millis, deadline, snapshot, s.id.rawValue, expected,
                     ])
                 if db.changesCount != 1 { throw VigilError.conflict("the session changed since it was read") }
             } else {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO sessions (id, version, state, started_at, ended_at, next_deadline, snapshot)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         s.id.rawValue, s.version, s.state.rawValue, s.startedAt.millis, s.endedAt?.millis, deadline,
                         snapshot,
@@ -226,20 +265,22 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
         var stored: [StoredEvent] = []
         for (i, e) in b.events.enumerated() {
-            try db.execute(
-                sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)"
+            ).execute(
                 arguments: [b.sessionID?.rawValue, e.type.rawValue, e.at.millis, p.events[i]])
             stored.append(
                 StoredEvent(
                     seq: db.lastInsertedRowID, sessionID: b.sessionID, type: e.type, at: e.at, data: e.data))
         }
         for (i, item) in b.outbox.enumerated() {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch,
                         status, target_index, attempts, next_attempt_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     item.id.rawValue, item.sessionID.rawValue, item.type.rawValue, p.outbox[i].targets,
                     p.outbox[i].webhookIDs, p.outbox[i].body, item.createdAt.millis, item.isDispatch,
@@ -252,9 +293,10 @@ public final class SQLiteStore: SessionStore, Sendable {
 
     private static func apply(_ u: OutboxUpdate, _ db: Database) throws {
         let guardClause = u.onlyIfPending ? " AND status = 'pending'" : ""
-        try db.execute(
+        try db.cachedStatement(
             sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ?, in_flight = ? "
-                + "WHERE id = ?" + guardClause,
+                + "WHERE id = ?" + guardClause
+        ).execute(
             arguments: [
                 u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.claim ? 1 : 0, u.id.rawValue,
             ])
@@ -456,11 +498,6 @@ public final class SQLiteStore: SessionStore, Sendable {
         _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
-    /// Counts rows in a table (for metrics and tests).
-    public func count(_ table: String, where clause: String = "1") async throws -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE \(clause)") ?? 0 }
-    }
-
     // MARK: Helpers
 
     private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -548,7 +585,7 @@ public final class SQLiteStore: SessionStore, Sendable {
         let type: String = row["type"]
         return StoredEvent(
             seq: row["seq"], sessionID: sid.map { SessionID(rawValue: $0) },
-            type: EventType(rawValue: type) ?? .systemAlarm, at: Timestamp(millis: row["at"]),
+            type: try EventType.stored(type), at: Timestamp(millis: row["at"]),
             data: try VigilJSON.decode(
                 JSONValue.self, from: unseal(Array(data), Self.context(events: sid.map { SessionID(rawValue: $0) }))))
     }
@@ -561,13 +598,13 @@ public final class SQLiteStore: SessionStore, Sendable {
         let status: String = row["status"]
         var item = OutboxItem(
             id: NotificationID(rawValue: row["id"]), sessionID: SessionID(rawValue: row["session_id"]),
-            type: EventType(rawValue: type) ?? .testPing,
+            type: try EventType.stored(type),
             targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
             webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
             body: try unseal(Array(body), Self.context(outbox: NotificationID(rawValue: row["id"]))),
             createdAt: Timestamp(millis: row["created_at"]),
             isDispatch: row["is_dispatch"])
-        item.status = OutboxStatus(rawValue: status) ?? .pending
+        item.status = try OutboxStatus.stored(status)
         item.targetIndex = row["target_index"]
         item.attempts = row["attempts"]
         item.nextAttemptAt = Timestamp(millis: row["next_attempt_at"])

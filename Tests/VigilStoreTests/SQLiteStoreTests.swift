@@ -57,6 +57,36 @@ struct SQLiteStoreTests {
         #expect(try await store.session(s.id)?.version == 1)
     }
 
+    @Test("commitAll writes a group in one go; a stale batch in it fails alone, the others are written")
+    func commitAllGroup() async throws {
+        let store = try SQLiteStore(path: Self.tempPath(), sealer: nil)
+        var sessions: [Session] = []
+        for n in 10..<13 {
+            var s = Self.session(n)
+            _ = try await Self.insert(store, s)
+            s.version = 2
+            sessions.append(s)
+        }
+        let batches = sessions.enumerated().map { (i, s) in
+            CommitBatch(
+                session: s, expectedVersion: i == 1 ? 9 : 1, sessionID: s.id,
+                events: [NewEvent(.checkInOverdue, at: s.startedAt)], outbox: [], outboxUpdates: [])
+        }
+        let results = await store.commitAll(batches)
+        #expect(results.count == 3)
+        #expect((try? results[0].get())?.count == 1)
+        #expect((try? results[2].get())?.count == 1)
+        guard case .failure(let e as VigilError) = results[1] else {
+            Issue.record("the stale batch was written")
+            return
+        }
+        #expect(e.code == .conflict)
+        #expect(try await store.session(sessions[0].id)?.version == 2)
+        #expect(try await store.session(sessions[1].id)?.version == 1)
+        #expect(try await store.events(of: sessions[1].id).map(\.type) == [.sessionStarted])
+        #expect(try await store.events(of: sessions[2].id).map(\.type) == [.sessionStarted, .checkInOverdue])
+    }
+
     @Test("many concurrent commits share transactions and get increasing sequence numbers")
     func groupCommit() async throws {
         let store = try SQLiteStore(path: Self.tempPath(), sealer: nil)

@@ -48,6 +48,7 @@
       return;
     }
     sessionStorage.setItem("vigil.token", t);
+    if (downSince === null) downSince = Date.now();
     showApp(true);
     await reloadAll(true);
     connect();
@@ -58,6 +59,8 @@
     token = null;
     if (source) source.close();
     source = null;
+    downSince = null;
+    revealed.clear();
     sessions.clear();
     render();
     showApp(false);
@@ -113,8 +116,26 @@
   let lastSeq = null;
   let everOpened = false;
   let reconnectTimer = null;
+  // When the stream went down (null while live): after a few seconds the operator is warned, with a sound, that the
+  // board is no longer live; a console that silently stopped updating is worse than none.
+  let downSince = null;
+  let downWarnedAt = 0;
+  const STREAM_WARN_MS = 5000;
+
+  function checkStream() {
+    const w = $("#stream-warning");
+    if (!token || downSince === null) { w.hidden = true; return; }
+    const down = Date.now() - downSince;
+    if (down < STREAM_WARN_MS) return;
+    $("#stream-warning-text").textContent = "⚠ Not receiving live updates for " + Math.round(down / 1000) +
+      " s: this board may be out of date. Reconnecting…";
+    w.hidden = false;
+    $("#on-shift-list").textContent = "unknown while this console is disconnected";
+    if (Date.now() - downWarnedAt > 30000) { downWarnedAt = Date.now(); beep(); }
+  }
 
   function streamDown() {
+    if (downSince === null) downSince = Date.now();
     const conn = $("#conn");
     conn.textContent = "connection lost: reconnecting…";
     conn.className = "conn down";
@@ -137,6 +158,10 @@
     if (lastSeq !== null) url += "&last_event_id=" + encodeURIComponent(lastSeq);
     source = new EventSource(url);
     source.onopen = () => {
+      downSince = null;
+      downWarnedAt = 0;
+      checkStream();
+      loadOnShift();
       conn.textContent = "live";
       conn.className = "conn live";
       // The first open follows the sign-in's own announcement; every reconnect announces again.
@@ -159,6 +184,7 @@
         raiseAlarm((s ? label(s) : "A session") + (e.type === "sms.help" ? ": the person texted HELP" :
           ": the person texted: " + ((e.data && e.data.text) || "")));
       }
+      if (e.type === "system.unattended" && e.data && e.data.raised) raiseAlarm("Nobody is watching: " + e.data.reason);
       if (e.type === "escalation.resumed" && e.session_id) {
         const s = sessions.get(e.session_id);
         raiseAlarm((s ? label(s) : "A session") + ": the acknowledge ran out and there is still no check-in");
@@ -173,9 +199,10 @@
     for (const t of ["session.started", "session.updated", "session.ended", "check_in.received", "check_in.overdue",
       "escalation.started", "escalation.step", "escalation.acknowledged", "escalation.resumed", "escalation.resolved",
       "dispatch.requested", "dispatch.accepted", "dispatch.cancelled", "dispatch.status", "delivery.succeeded",
-      "delivery.target_failed", "delivery.failed", "system.alarm", "responder.requested", "responder.going",
-      "responder.ok", "responder.ems", "responder.none", "responder.no_answer", "responder.cancelled",
-      "system.mass_lapse", "mass_lapse.held", "mass_lapse.released", "sms.received", "sms.help"]) {
+      "delivery.target_failed", "delivery.failed", "system.alarm", "system.unattended", "location.viewed",
+      "responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
+      "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
+      "sms.received", "sms.help"]) {
       source.addEventListener(t, handle);
     }
   }
@@ -269,12 +296,74 @@
     b.type = "button";
     b.textContent = text;
     b.dataset.action = action;
+    b.dataset.focusKey = action;
     if (title) b.title = title;
     return b;
   }
 
+  // What the operator was on before a re-render: the focused control (by its row and action) and the scroll
+  // position. Live updates rebuild the board every few seconds; they must not throw the keyboard user off.
+  function focusMark() {
+    const a = document.activeElement;
+    const tr = a && a.closest ? a.closest("#board-body tr") : null;
+    if (!tr) return null;
+    return { id: tr.dataset.sessionId, key: a.dataset.focusKey || null };
+  }
+
+  function restoreFocus(mark) {
+    if (!mark) return;
+    const tr = document.querySelector('#board-body tr[data-session-id="' + CSS.escape(mark.id) + '"]');
+    if (!tr) return;
+    const el = (mark.key && tr.querySelector('[data-focus-key="' + CSS.escape(mark.key) + '"]')) ||
+      tr.querySelector("button, a");
+    if (el) el.focus({ preventScroll: true });
+  }
+
+  // Locations the operator revealed on this page, by session (the reveal is recorded on the server).
+  const revealed = new Map();
+  const SHOW_LOCATION = new Set(["overdue", "escalating", "dispatched"]);
+
+  function locationBlock(s, loc, caller) {
+    const box = document.createElement("div");
+    box.className = "location";
+    const addr = document.createElement("div");
+    addr.className = "address";
+    addr.textContent = "Address: " + [loc.address, loc.unit ? "unit " + loc.unit : null, loc.city, loc.region, loc.postal_code]
+      .filter(Boolean).join(", ");
+    box.appendChild(addr);
+    if (loc.access_notes) {
+      const n = document.createElement("div");
+      n.className = "access";
+      n.textContent = "Access: " + loc.access_notes;
+      box.appendChild(n);
+    }
+    if (caller && caller.callback_number) {
+      const a = document.createElement("a");
+      a.href = "tel:" + caller.callback_number.replace(/[^+0-9]/g, "");
+      a.className = "tel";
+      a.dataset.focusKey = "tel";
+      a.textContent = "Call " + caller.callback_number;
+      box.appendChild(a);
+    }
+    return box;
+  }
+
+  async function revealLocation(id) {
+    try {
+      const r = await api("POST", "/v1/sessions/" + encodeURIComponent(id) + "/location/reveal", {});
+      revealed.set(id, r);
+      render();
+      restoreFocus({ id, key: "tel" });
+    } catch (e) {
+      if (e.message !== "unauthorized") raiseAlarm("Cannot show the location: " + e.message);
+    }
+  }
+
   function render() {
+    const mark = focusMark();
+    const scroll = [window.scrollX, window.scrollY];
     const body = $("#board-body");
+    body.style.minHeight = body.offsetHeight + "px";
     body.textContent = "";
     const list = sorted();
     $("#empty").hidden = list.length > 0;
@@ -292,6 +381,16 @@
         sub.textContent = "using: " + s.substance;
         who.appendChild(sub);
       }
+      // Overdue and later: where the person is, on the row, with the number to call. Before: on demand, recorded.
+      if (SHOW_LOCATION.has(s.state)) {
+        who.appendChild(locationBlock(s, s.location, s.caller));
+      } else if (revealed.has(s.id)) {
+        who.appendChild(locationBlock(s, revealed.get(s.id).location, revealed.get(s.id).caller));
+      } else {
+        const b = button("Show location", "reveal", "Shows the address; the view is recorded in the timeline");
+        b.classList.add("reveal");
+        who.appendChild(b);
+      }
       if (s.responders && s.responders.length) who.appendChild(responderLine(s));
       cell(tr, "Person", who);
       const badge = document.createElement("span");
@@ -302,12 +401,13 @@
       cd.className = "countdown";
       cell(tr, "Next check-in", cd);
       const e = s.escalation;
-      cell(tr, "Escalation", (e ? "step " + e.step + (e.acknowledged_by ? " · acknowledged by " + e.acknowledged_by : "") +
+      cell(tr, "Escalation", (e ? "step " + e.step + (e.acknowledged_by ? " · ✔ acknowledged by " + e.acknowledged_by +
+        (e.acknowledged_at ? " at " + new Date(e.acknowledged_at).toLocaleTimeString() : "") : " · not acknowledged") +
         (e.paused_until ? " · paused" : "") : "—") + (s.mass_lapse_hold_until ? " · dispatch held (mass lapse)" : ""));
       const d = s.dispatch;
       cell(tr, "Dispatch", d ? (d.delivered_at ? "accepted by " + d.target + (d.status ? " · " + d.status : "") +
         (d.cancelled_at ? " · cancel sent" : "") : d.failed_at ? "FAILED" : "requested…") : "—");
-      const dl = cell(tr, "Delivery", s.delivery_failures > 0 ? "FAILED (" + s.delivery_failures + ")" : "ok");
+      const dl = cell(tr, "Delivery", s.delivery_failures > 0 ? "✖ FAILED (" + s.delivery_failures + ")" : "ok");
       dl.className = s.delivery_failures > 0 ? "error" : "";
       const actions = document.createElement("div");
       actions.className = "actions";
@@ -319,10 +419,13 @@
         selected = s.id;
         const a = ev.target.closest("button[data-action]");
         if (a) act(a.dataset.action, s.id);
-        else render();
+        else if (!ev.target.closest("a")) render();  // a tel: link must stay in the page to be followed
       });
       body.appendChild(tr);
     }
+    body.style.minHeight = "";
+    restoreFocus(mark);
+    window.scrollTo(scroll[0], scroll[1]);
     tick();
   }
 
@@ -345,6 +448,7 @@
     current = id;
     try {
       if (action === "check-in") { upsert(await api("POST", "/v1/sessions/" + id + "/check-ins", { source: "operator" }), false); render(); }
+      else if (action === "reveal") { await revealLocation(id); }
       else if (action === "acknowledge") { upsert(await api("POST", "/v1/sessions/" + id + "/acknowledge", {}), false); render(); }
       else if (action === "dispatch") {
         $("#dispatch-address").textContent = [s.location.address, s.location.unit, s.location.city].filter(Boolean).join(", ");
@@ -352,6 +456,8 @@
         $("#dispatch-dialog").showModal();
       } else if (action === "end") { $("#end-error").textContent = ""; $("#end-dialog").showModal(); }
       else if (action === "edit") {
+        // The form shows the address: opening it before the session is in alarm is a reveal, recorded as one.
+        if (!SHOW_LOCATION.has(s.state) && !revealed.has(id)) await revealLocation(id);
         const f = $("#edit-form");
         f.address.value = s.location.address || "";
         f.unit.value = s.location.unit || "";
@@ -361,16 +467,8 @@
         f.grace_s.value = s.grace_s;
         $("#edit-error").textContent = "";
         $("#edit-dialog").showModal();
-      } else if (action === "timeline") {
-        const full = await api("GET", "/v1/sessions/" + id);
-        const ol = $("#timeline");
-        ol.textContent = "";
-        for (const e of full.events) {
-          const li = document.createElement("li");
-          li.textContent = new Date(e.at).toLocaleTimeString() + " — " + e.type;
-          ol.appendChild(li);
-        }
-        $("#timeline-dialog").showModal();
+      } else if (action === "timeline" && window.vigilShift) {
+        await window.vigilShift.openDetail(id);
       }
     } catch (e) {
       if (e.message !== "unauthorized") raiseAlarm("Action failed: " + e.message);
@@ -488,6 +586,30 @@
     $("#new-session").alias.focus();
   }
 
+  // ---- who is on shift ----
+  // The names of the tokens whose consoles have their event stream open now (GET /v1/operators/connected).
+  async function loadOnShift() {
+    if (!token) return;
+    try {
+      const r = await api("GET", "/v1/operators/connected");
+      const list = $("#on-shift-list");
+      list.textContent = "";
+      const staff = r.operators.filter((o) => o.staff);
+      if (staff.length === 0) list.textContent = "nobody connected";
+      staff.forEach((o, i) => {
+        const span = document.createElement("span");
+        span.className = "operator";
+        span.textContent = (i ? " · " : "") + "● " + o.name + " (" + o.role + ")" + (r.you && r.you.name === o.name ? " — you" : "");
+        list.appendChild(span);
+      });
+      const others = r.operators.length - staff.length;
+      if (others > 0) list.appendChild(document.createTextNode(" · " + others + " viewer(s)"));
+    } catch (e) { /* the stream warning says when the server cannot be reached */ }
+  }
+
+  // For the history, detail and dashboard views (console-shift.js).
+  window.vigil = { api, raiseAlarm, label, token: () => token };
+
   // ---- wiring ----
   $("#signin").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("#signin-token").value.trim()); });
   $("#signout").addEventListener("click", () => signOut(""));
@@ -504,5 +626,10 @@
   for (const b of document.querySelectorAll("dialog [data-close]")) b.addEventListener("click", () => b.closest("dialog").close());
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
+  setInterval(checkStream, 1000);
+  // A page kept in the back/forward cache must not hold its stream open: the server would count it as watching.
+  window.addEventListener("pagehide", () => { if (source) { source.close(); source = null; } });
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted && token) connect(); });
+  setInterval(loadOnShift, 10000);
   if (token) signIn(token); else showApp(false);
 })();

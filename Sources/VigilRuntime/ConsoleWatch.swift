@@ -1,0 +1,107 @@
+import Logging
+import Prometheus
+import Synchronization
+import VigilCore
+import VigilDelivery
+import VigilHTTP
+
+/// Watches the watchers: counts the operator consoles whose event stream is connected and, while sessions are open
+/// and none has been connected for `unattended_after_s`, raises `system.unattended` once per episode: an event on
+/// the timeline and stream, and a `system.alarm` webhook to the `alarm_targets`.
+///
+/// With several instances each one sees only its own streams (see the README).
+final class ConsoleWatch: Sendable {
+    private let engine: SessionEngine
+    private let store: any SessionStore
+    private let hub: EventHub
+    private let auth: TokenAuthenticator
+    private let alarmTargets: [Target]
+    private let client: CurlClient
+    private let clock: any WallClock
+    private let logger: Logger
+    private let monitor: Mutex<UnattendedMonitor>
+    private let connected: Gauge
+    private let alarms: Counter
+
+    init(
+        engine: SessionEngine, store: any SessionStore, hub: EventHub, auth: TokenAuthenticator,
+        alarmTargets: [Target], client: CurlClient, clock: any WallClock, after: Millis,
+        registry: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        self.engine = engine
+        self.store = store
+        self.hub = hub
+        self.auth = auth
+        self.alarmTargets = alarmTargets
+        self.client = client
+        self.clock = clock
+        self.logger = logger
+        monitor = Mutex(UnattendedMonitor(after: after))
+        connected = registry.makeGauge(
+            descriptor: metric("console", "connected", "Operator consoles with their event stream connected"))
+        alarms = registry.makeCounter(
+            descriptor: metric(
+                "unattended_alarms", "total", "system.unattended alarms: sessions open and no operator console"))
+    }
+
+    /// How many consoles of staff (operator, supervisor, admin) have a stream connected now.
+    var consoles: Int {
+        hub.owners().filter { auth.role(ofTokenNamed: $0.owner)?.isStaff ?? false }.reduce(0) { $0 + $1.streams }
+    }
+
+    /// One observation; called every second.
+    func check() async {
+        // A console whose laptop slept is noticed when a write to its stream fails: a keep-alive every second makes
+        // that within a second or two, not at the next 15-second keep-alive.
+        if monitor.withLock({ $0.after > .zero }) { hub.tick() }
+        let consoles = self.consoles
+        connected.set(to: Double(consoles))
+        let open = await engine.openCount
+        let now = clock.now()
+        guard let action = monitor.withLock({ $0.observe(openSessions: open, consoles: consoles, at: now) }) else {
+            return
+        }
+        switch action {
+        case .raise(let sessions, let unwatched):
+            alarms.increment()
+            let reason =
+                "no operator console has been connected for \(unwatched.wholeSeconds) s while \(sessions) session(s) are open"
+            logger.critical(
+                "nobody is watching: system.unattended raised",
+                metadata: ["open_sessions": "\(sessions)", "unattended_s": "\(unwatched.wholeSeconds)"])
+            await record(raised: true, reason: reason, sessions: sessions, unwatched: unwatched)
+            for target in alarmTargets {
+                let data: [String: JSONValue] = [
+                    "raised": true, "alarm": "system.unattended", "reason": .string(reason),
+                    "open_sessions": .int(Int64(sessions)), "unattended_s": .int(unwatched.wholeSeconds),
+                ]
+                let sent = try? await OutboxWorker.ping(
+                    target, client: client, at: clock.now(), type: .systemAlarm, data: data)
+                logger.warning(
+                    "system.unattended alarm sent",
+                    metadata: [
+                        "target": "\(target.name)", "webhook_id": "\(sent?.webhookID ?? "")",
+                        "status": "\(sent?.result.status ?? 0)",
+                    ])
+            }
+        case .clear(let reason):
+            logger.notice("system.unattended cleared", metadata: ["reason": "\(reason)"])
+            await record(raised: false, reason: reason, sessions: open, unwatched: nil)
+        }
+    }
+
+    private func record(raised: Bool, reason: String, sessions: Int, unwatched: Millis?) async {
+        var data: [String: JSONValue] = [
+            "raised": .bool(raised), "reason": .string(reason), "open_sessions": .int(Int64(sessions)),
+        ]
+        if let unwatched { data["unattended_s"] = .int(unwatched.wholeSeconds) }
+        let event = NewEvent(.systemUnattended, at: clock.now(), .object(data))
+        do {
+            _ = try await store.commit(
+                CommitBatch(
+                    session: nil, expectedVersion: nil, sessionID: nil, events: [event], outbox: [], outboxUpdates: []))
+        } catch {
+            logger.error("system.unattended could not be recorded", metadata: ["error": "\(error)"])
+        }
+    }
+}
