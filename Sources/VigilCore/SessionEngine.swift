@@ -161,7 +161,8 @@ public actor SessionEngine {
                 continue
             }
             do {
-                let d = try SessionMachine.decide(current, command, key: nil, at: now, ids: ids, actor: actor)
+                var d = try SessionMachine.decide(current, command, key: nil, at: now, ids: ids, actor: actor)
+                if let held = try massLapseCheck(current, d, command) { d = held }
                 if d.isNoop && d.outboxUpdates.isEmpty {
                     results[i] = .success(current)
                     continue
@@ -239,6 +240,7 @@ public actor SessionEngine {
         for r in await executeMany(ready) {
             if case .success = r { fired += 1 } else { errors += 1 }
         }
+        await applyPendingHolds()
         // Sessions this engine does not hold (another instance's, or ended): one at a time, as before.
         for id in others {
             do {

@@ -96,4 +96,29 @@ struct MassLapseTests {
         #expect(h.sent.filter { $0.0 == .dispatchRequested }.count == 2)
         #expect(h.types(b.id).contains(.massLapseReleased))
     }
+
+    @Test("the batched firing path (several due sessions in one group commit) counts lapses and holds too")
+    func batched() async throws {
+        let h = Harness(policy: Self.holdPolicy(hold: .seconds(10)))
+        let alarms = Mutex<[Int]>([])
+        await h.engine.setMassLapse(MassLapseSettings(sessions: 2, within: .seconds(10))) { count, _ in
+            alarms.withLock { $0.append(count) }
+        }
+        var ids: [SessionID] = []
+        for _ in 0..<4 { ids.append(try await h.start().id) }
+        func advance(_ seconds: Int) async {
+            for _ in 0..<(seconds * 10) {
+                let due = h.time.advance(by: Millis(100))
+                if !due.isEmpty { _ = await h.engine.fire(due) }
+            }
+        }
+        await advance(3)
+        await Self.waitFor { !alarms.withLock { $0.isEmpty } }
+        #expect(alarms.withLock { $0 } == [3])
+        for id in ids { #expect(try await h.session(id).massLapseHoldUntil != nil, "\(id) is held") }
+        await advance(9)
+        #expect(!h.sent.contains { $0.0 == .dispatchRequested })
+        await advance(2)
+        #expect(h.sent.filter { $0.0 == .dispatchRequested }.count == 4)
+    }
 }

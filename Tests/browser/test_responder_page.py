@@ -3,6 +3,7 @@ stands, against a real `vigil serve`."""
 import json, tempfile, time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from selenium.common.exceptions import StaleElementReferenceException
 import fault_harness as fh
 
 
@@ -17,7 +18,8 @@ def server(receiver):
 
 
 def wait(driver, cond, timeout=20):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException]).until(cond)
 
 
 def test_the_responder_page_works_without_javascript_and_the_console_shows_the_answer(nojs_browser, browser, shot):
@@ -50,9 +52,9 @@ def test_the_responder_page_works_without_javascript_and_the_console_shows_the_a
         c.get(v.base + "/")
         c.find_element(By.ID, "signin-token").send_keys(fh.TOKEN)
         c.find_element(By.ID, "signin-submit").click()
-        row = wait(c, lambda c: c.find_element(By.CSS_SELECTOR, f'tr[data-session-id="{s["id"]}"]'))
-        wait(c, lambda c: "Sam going" in c.find_element(By.CSS_SELECTOR, f'tr[data-session-id="{s["id"]}"]').text)
-        assert "paused" in c.find_element(By.CSS_SELECTOR, f'tr[data-session-id="{s["id"]}"]').text
+        row = f'tr[data-session-id="{s["id"]}"]'
+        wait(c, lambda c: "Sam going" in c.find_element(By.CSS_SELECTOR, row).text)
+        wait(c, lambda c: "paused" in c.find_element(By.CSS_SELECTOR, row).text)
         shot(c, "22-console-responder-going")
 
         d.find_element(By.CSS_SELECTOR, "button[value=ok]").click()
