@@ -146,7 +146,10 @@ def test_a_responder_who_asks_for_ems_dispatches_at_once(vigils, receiver):
     assert form(v, path, "ems")[0] == 303
     ems = receiver.wait_for("/ems", 1, timeout=5)
     assert len(ems) == 1 and ems[0]["at"] - asked < 2
-    s1 = v.call("GET", f"/v1/sessions/{s['id']}")[1]
+    # The receiver's 200 is recorded just after it answers: wait for it.
+    end = time.time() + 5
+    while (s1 := v.call("GET", f"/v1/sessions/{s['id']}")[1])["state"] != "dispatched" and time.time() < end:
+        time.sleep(0.05)
     assert s1["state"] == "dispatched" and s1["dispatch"]["requested_by"] == "responder"
 
 
