@@ -145,7 +145,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilRuntimeTests",
-            dependencies: ["VigilRuntime", "VigilCore", "VigilTestKit", "VigilStore"],
+            dependencies: [
+                "VigilRuntime", "VigilCore", "VigilTestKit", "VigilStore", "VigilDelivery",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -19,6 +19,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # The PostgreSQL store's tests start throwaway clusters from these binaries on free ports of their own; they
   # neither use nor disturb the default cluster that the package may start on 5432.
   dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)
+  # promtool (`promtool check rules`, `promtool test rules` on ops/prometheus/) ships in Debian's prometheus package.
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi

@@ -13,6 +13,7 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case dispatchRequested = "dispatch.requested"
     case dispatchAccepted = "dispatch.accepted"
     case dispatchCancelled = "dispatch.cancelled"
+    case dispatchUpdated = "dispatch.updated"
     case dispatchStatus = "dispatch.status"
     case deliverySucceeded = "delivery.succeeded"
     case deliveryTargetFailed = "delivery.target_failed"

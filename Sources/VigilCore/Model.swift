@@ -37,13 +37,16 @@ public struct Location: Hashable, Sendable, Codable {
     public var longitude: Double?
     /// How to get in: door codes, which entrance.
     public var accessNotes: String?
+    /// How far, in metres, the coordinates may be from the person; nil when nobody measured it.
+    public var accuracyM: Double?
 
     /// Creates a location.
     public init(
         address: String, unit: String? = nil, city: String? = nil, region: String? = nil,
         postalCode: String? = nil, country: String? = nil, latitude: Double? = nil, longitude: Double? = nil,
-        accessNotes: String? = nil
+        accessNotes: String? = nil, accuracyM: Double? = nil
     ) {
+        self.accuracyM = accuracyM
         self.address = address
         self.unit = unit
         self.city = city
@@ -59,6 +62,7 @@ public struct Location: Hashable, Sendable, Codable {
         case address, unit, city, region, country, latitude, longitude
         case postalCode = "postal_code"
         case accessNotes = "access_notes"
+        case accuracyM = "accuracy_m"
     }
 
     /// A one-line rendering for dispatchers: address, unit, city, region, postal code.

@@ -71,6 +71,8 @@ public protocol SessionStore: Sendable {
     func releaseOrphanedClaims(at now: Timestamp) async throws -> Int
     /// Writes several independent batches, each on its own; see the default implementation.
     func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>]
+    /// How many notifications are pending (for metrics); nil when the store cannot say cheaply.
+    func pendingNotificationCount() async throws -> Int?
 }
 
 extension SessionStore {
@@ -95,6 +97,9 @@ extension SessionStore {
             return out
         }
     }
+
+    /// A store that does not count its outbox reports nothing rather than a wrong zero.
+    public func pendingNotificationCount() async throws -> Int? { nil }
 }
 
 /// The current time. Production uses a clock anchored to the monotonic clock, so a wall-clock step cannot fire a

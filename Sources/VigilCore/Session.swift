@@ -24,6 +24,10 @@ public struct Escalation: Hashable, Sendable, Codable {
     public var notifications: [NotificationID]
     /// With no step left after an acknowledge's pause, when the alarm sounds again (every `ack_timeout_s`).
     public var realarmAt: Timestamp?
+    /// What the escalation did, for the dispatcher's one-line history (nil in snapshots written before it existed).
+    public var marks: [EscalationMark]?
+    /// When each of `references` was sent, in the same order (nil in older snapshots).
+    public var referenceTimes: [Timestamp]?
 
     /// A new escalation for a missed deadline.
     public init(missedDueAt: Timestamp) {
@@ -58,6 +62,8 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     public var status: DispatchStatus?
     /// The partner's own reference.
     public var reference: String?
+    /// The webhook id of the request as the delivering target received it, for `references` in updates and cancels.
+    public var webhookID: String?
 
     /// A new request.
     public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: String, targets: [String]) {

@@ -192,8 +192,7 @@ struct Builder {
     }
 
     func reason() -> String {
-        let missed = s.escalation?.missedDueAt ?? s.due
-        return "no check-in for \(max(0, (now - missed).wholeSeconds)) s after it was due"
+        Spoken.missedReason(due: s.escalation?.missedDueAt ?? s.due, now: now)
     }
 
     mutating func fireStep(_ k: Int, scheduledAt t: Timestamp) throws {
@@ -218,7 +217,8 @@ struct Builder {
             for target in targets where !(s.escalation?.notifiedTargets.contains(target) ?? true) {
                 s.escalation?.notifiedTargets.append(target)
             }
-            s.escalation?.references.append(contentsOf: webhookIDs)
+            addReferences(webhookIDs)
+            mark(.notified, who: targets.joined(separator: ", "))
             s.escalation?.notifications.append(contentsOf: notes)
             emit(
                 .escalationStep,
@@ -245,12 +245,14 @@ struct Builder {
     mutating func requestDispatch(_ targets: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
         try stopResponders(reason: "emergency services were called")
         let refs = s.escalation?.references ?? []
+        mark(.dispatchRequested, who: by)
         let item = try notification(
             .dispatchRequested, targets: targets, isDispatch: true,
             ["escalation_step": .int(Int64(step)), "reason": .string(reason), "requested_by": .string(by)],
-            references: refs)
+            references: refs, facts: { id, b in b.dispatchFacts(incident: id, requestedAt: b.now, references: refs) })
         s.dispatch = DispatchRecord(notification: item.id, requestedAt: now, requestedBy: by, targets: targets)
-        s.escalation?.references.append(item.webhookIDs[0])
+        s.dispatch?.webhookID = item.webhookIDs[0]
+        addReferences([item.webhookIDs[0]])
         emit(
             .dispatchRequested,
             [
@@ -308,16 +310,23 @@ struct Builder {
                     "source": .string(source.rawValue), "note": .optional(note),
                     "previous_state": .string(previous.rawValue),
                 ])
-            try cancelAcceptedDispatch(reason: "the person checked in at \(now.rfc3339) (\(source.rawValue))")
+            try cancelAcceptedDispatch(
+                reason: "the person checked in at \(now.rfc3339) (\(source.rawValue))", spoken: "the person checked in")
         }
     }
 
     /// Tells the target that accepted the dispatch that it may be called off, once.
-    mutating func cancelAcceptedDispatch(reason: String) throws {
+    mutating func cancelAcceptedDispatch(reason: String, spoken: String) throws {
         guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
+        let refs = s.escalation?.references ?? []
         let item = try notification(
             .dispatchCancelled, targets: [target], isDispatch: false, ["reason": .string(reason)],
-            references: s.escalation?.references ?? [])
+            references: refs,
+            facts: { _, b in
+                b.dispatchFacts(
+                    incident: d.notification, requestedAt: d.requestedAt, references: refs, cancelReason: spoken)
+            })
+        addReferences([item.webhookIDs[0]])
         d.cancelledAt = now
         s.dispatch = d
         emit(
@@ -335,12 +344,14 @@ struct Builder {
             s.escalation?.acknowledgedAt = now
             s.escalation?.pausedUntil = until
             s.escalation?.realarmAt = nil
+            mark(.acknowledged, who: op)
             emit(
                 .escalationAcknowledged,
                 ["operator": .string(op), "note": .optional(note), "paused_until": .time(until)])
         case .dispatched:
             s.escalation?.acknowledgedBy = op
             s.escalation?.acknowledgedAt = now
+            mark(.acknowledged, who: op)
             emit(.escalationAcknowledged, ["operator": .string(op), "note": .optional(note), "paused_until": .null])
         }
     }
@@ -375,7 +386,9 @@ struct Builder {
             updates.append(.cancel(d.notification, at: now))
         }
         if let d = s.dispatch, d.deliveredAt != nil, outcome != .emsAttended, d.status != .closed {
-            try cancelAcceptedDispatch(reason: "the session was ended by an operator (outcome: \(outcome.rawValue))")
+            try cancelAcceptedDispatch(
+                reason: "the session was ended by an operator (outcome: \(outcome.rawValue))",
+                spoken: "the hotline closed the session (\(outcome.rawValue.replacingOccurrences(of: "_", with: " ")))")
         }
         for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
         try stopResponders(reason: "the session was closed")
@@ -387,6 +400,7 @@ struct Builder {
 
     mutating func update(_ patch: SessionPatch, by: String) throws {
         guard s.state.isOpen else { throw VigilError.sessionEnded }
+        let before = s
         var fields: [String] = []
         if let c = patch.caller, c != s.caller {
             s.caller = c
@@ -418,6 +432,7 @@ struct Builder {
         }
         guard !fields.isEmpty else { return }
         emit(.sessionUpdated, ["fields": .strings(fields), "by": .string(by), "next_check_in_due_at": .time(s.due)])
+        try sendDispatchUpdate(changed: Builder.dispatchRelevantChanges(from: before, to: s))
     }
 
     mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
@@ -455,6 +470,7 @@ struct Builder {
                 d.target = target
                 d.failedAt = nil
                 s.dispatch = d
+                delivered(item, index: index)
                 if s.state.isOpen { s.state = .dispatched }
                 emit(.dispatchAccepted, base)
             } else if item.isDispatch, let i = s.owedCancels.firstIndex(of: item.id) {
@@ -463,9 +479,10 @@ struct Builder {
                 data["after_cancel"] = true
                 emit(.dispatchAccepted, data)
                 let reason = "the request was withdrawn before it was accepted (session \(s.state.rawValue))"
+                let refs = [item.webhookIDs[index]]
                 let cancel = try notification(
                     .dispatchCancelled, targets: [target], isDispatch: false, ["reason": .string(reason)],
-                    references: [item.webhookIDs[index]])
+                    references: refs, facts: { _, b in b.withdrawnFacts(item, references: refs) })
                 emit(
                     .dispatchCancelled,
                     [
@@ -529,8 +546,10 @@ struct Builder {
     /// Writes a notification for `targets` with the session as it is now, serialized once.
     @discardableResult
     mutating func notification(
-        _ type: EventType, targets: [String], isDispatch: Bool, _ extra: [String: JSONValue], references: [String]
+        _ type: EventType, targets: [String], isDispatch: Bool, _ extra: [String: JSONValue], references: [String],
+        facts: ((NotificationID, Builder) -> DispatchFacts)? = nil
     ) throws -> OutboxItem {
+        let id = ids.notificationID()
         s.notificationCount += 1
         var data = extra
         data["session"] = try VigilJSON.decode(
@@ -538,9 +557,12 @@ struct Builder {
         data["sequence"] = .int(Int64(s.notificationCount))
         data["references"] = .strings(references)
         if let e = s.escalation { data["missed_check_in_due_at"] = .time(e.missedDueAt) }
+        if let facts {
+            data["dispatch_facts"] = try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(facts(id, self)))
+        }
         let body = try VigilJSON.encode(WebhookEnvelope(type: type, timestamp: now, data: .object(data)))
         let item = OutboxItem(
-            id: ids.notificationID(), sessionID: s.id, type: type, targets: targets,
+            id: id, sessionID: s.id, type: type, targets: targets,
             webhookIDs: targets.map { _ in ids.webhookID() }, body: body, createdAt: now, isDispatch: isDispatch)
         outbox.append(item)
         return item

@@ -30,7 +30,7 @@ public enum WebhookFields {
     public static func effective(_ type: EventType, configured fields: Set<SessionField>?) -> Set<SessionField> {
         if let fields { return fields }
         switch type {
-        case .dispatchRequested, .dispatchCancelled: return dispatchDefault
+        case .dispatchRequested, .dispatchUpdated, .dispatchCancelled: return dispatchDefault
         case .responderRequested: return responderDefault
         default: return type.rawValue.hasPrefix("dispatch.") ? dispatchDefault : otherDefault
         }

@@ -3,11 +3,122 @@ import VigilCore
 /// Renders a notification as an OASIS CAP 1.2 `<alert>`.
 public enum CAPRenderer {
     /// The CAP document for a webhook envelope sent as `identifier`.
-    /// `restriction` names the receiving centre (CAP `scope` `Restricted`).
+    /// `restriction` names the receiving centre (CAP `scope` `Restricted`); `hotline` is the sender; `fields` is the
+    /// target's `fields:` (nil: the defaults by message).
     public static func render(
-        envelope body: [UInt8], identifier: String, sender: String = "vigil", restriction: String = "dispatch"
+        envelope body: [UInt8], identifier: String, restriction: String = "dispatch", hotline: Hotline = Hotline(),
+        fields: Set<SessionField>? = nil
     ) throws -> [UInt8] {
         let env = try VigilJSON.decode(JSONValue.self, from: body)
+        if let brief = DispatchPayload.brief(env, fields: fields, hotline: hotline) {
+            return Array(dispatch(brief, identifier: identifier, restriction: restriction).utf8)
+        }
+        return try plain(
+            env, identifier: identifier, sender: hotline.sender ?? Hotline.defaultSender,
+            restriction: restriction)
+    }
+
+    /// A `dispatch.*` message: everything a call-taker needs, the summary first.
+    static func dispatch(_ b: DispatchBrief, identifier: String, restriction: String) -> String {
+        let sender = b.hotline.sender ?? Hotline.defaultSender
+        let msgType: String
+        switch b.type {
+        case .dispatchCancelled: msgType = "Cancel"
+        case .dispatchUpdated: msgType = "Update"
+        default: msgType = "Alert"
+        }
+        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        x += "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n"
+        x += "  <identifier>\(esc(identifier))</identifier>\n"
+        x += "  <sender>\(esc(sender))</sender>\n"
+        x += "  <sent>\(capTime(b.sent))</sent>\n"
+        x += "  <status>Actual</status>\n"
+        x += "  <msgType>\(msgType)</msgType>\n"
+        x += "  <scope>Restricted</scope>\n"
+        x += "  <restriction>\(esc("for \(restriction) only"))</restriction>\n"
+        if !b.references.isEmpty {
+            let refs = b.references.map { "\(esc(sender)),\(esc($0.id)),\(capTime($0.sent))" }
+            x += "  <references>\(refs.joined(separator: " "))</references>\n"
+        }
+        x += "  <incidents>\(esc(b.facts.incident))</incidents>\n"
+        x += "  <info>\n"
+        x += "    <language>en-US</language>\n"
+        x += "    <category>Health</category>\n"
+        x += "    <event>Suspected overdose</event>\n"
+        x += "    <urgency>Immediate</urgency>\n"
+        x += "    <severity>Extreme</severity>\n"
+        x += "    <certainty>\(b.type == .dispatchCancelled ? "Unlikely" : "Likely")</certainty>\n"
+        if let org = b.hotline.organization { x += "    <senderName>\(esc(org))</senderName>\n" }
+        let headline: String
+        switch b.type {
+        case .dispatchCancelled: headline = "Cancel \(b.facts.incident): \(b.facts.cancelReason ?? "called off")"
+        case .dispatchUpdated: headline = "Update \(b.facts.incident): suspected overdose, details changed"
+        default: headline = "Suspected overdose: person stopped answering (\(b.facts.incident))"
+        }
+        x += "    <headline>\(esc(String(headline.prefix(160))))</headline>\n"
+        var description = b.summary + "\n\nHistory: " + b.history + "."
+        if let reason = b.reason { description += "\nReason: " + reason + "." }
+        x += "    <description>\(esc(description))</description>\n"
+        if let access = b.accessNotes { x += "    <instruction>\(esc("Access: " + access))</instruction>\n" }
+        if let n = b.hotline.callbackNumber {
+            let who = [b.hotline.organization, b.facts.operatorOnDuty.map { "operator \($0)" }].compactMap { $0 }
+            x += "    <contact>\(esc(n + (who.isEmpty ? "" : " (" + who.joined(separator: ", ") + ")")))</contact>\n"
+        }
+        func parameter(_ name: String, _ value: String?) {
+            guard let value else { return }
+            x += "    <parameter><valueName>\(name)</valueName><value>\(esc(value))</value></parameter>\n"
+        }
+        parameter("incident", b.facts.incident)
+        parameter("unit", b.location?.unit)
+        parameter("callback_number", b.callbackNumber)
+        parameter("hotline_callback_number", b.hotline.callbackNumber)
+        parameter("substance", b.substance)
+        let coordinates = b.location.flatMap { l in l.latitude.flatMap { lat in l.longitude.map { (lat, $0) } } }
+        let accuracy = b.location?.accuracyM
+        if let (lat, lon) = coordinates {
+            // No measured accuracy: no <circle> may claim one.
+            if accuracy == nil { parameter("coordinates", "\(decimal(lat, 6)),\(decimal(lon, 6))") }
+        }
+        parameter("vigil_session", b.sessionID.isEmpty ? nil : b.sessionID)
+        x += "    <area>\n"
+        x += "      <areaDesc>\(esc(b.place ?? "location withheld from this receiver"))</areaDesc>\n"
+        if let (lat, lon) = coordinates, let accuracy {
+            x += "      <circle>\(decimal(lat, 6)),\(decimal(lon, 6)) \(kilometres(accuracy))</circle>\n"
+        }
+        x += "    </area>\n"
+        x += "  </info>\n"
+        x += "</alert>\n"
+        return x
+    }
+
+    /// A radius in kilometres from metres, rounded up to the metre: never narrower than what was measured.
+    static func kilometres(_ metres: Double) -> String {
+        guard metres.isFinite, metres > 0 else { return "0" }
+        let m = Int64(min(metres, 1e9).rounded(.up))
+        let frac = m % 1000
+        if frac == 0 { return "\(m / 1000)" }
+        var f = String(frac)
+        while f.count < 3 { f = "0" + f }
+        while f.hasSuffix("0") { f.removeLast() }
+        return "\(m / 1000).\(f)"
+    }
+
+    /// A plain decimal (never an exponent) with at most `places` digits after the point.
+    static func decimal(_ d: Double, _ places: Int) -> String {
+        guard d.isFinite, abs(d) < 1e9 else { return "0" }
+        var scale: Double = 1
+        for _ in 0..<places { scale *= 10 }
+        let n = Int64((abs(d) * scale).rounded())
+        let whole = n / Int64(scale)
+        var frac = String(n % Int64(scale))
+        while frac.count < places { frac = "0" + frac }
+        while frac.hasSuffix("0") { frac.removeLast() }
+        let sign = d < 0 && n != 0 ? "-" : ""
+        return frac.isEmpty ? "\(sign)\(whole)" : "\(sign)\(whole).\(frac)"
+    }
+
+    /// Every other message (`test.ping`, and envelopes without dispatch facts).
+    static func plain(_ env: JSONValue, identifier: String, sender: String, restriction: String) throws -> [UInt8] {
         let type = env["type"]?.stringValue ?? "unknown"
         let sent = env["timestamp"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) ?? Timestamp(millis: 0)
         let data = env["data"] ?? [:]

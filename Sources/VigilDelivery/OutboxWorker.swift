@@ -30,6 +30,8 @@ public final class OutboxWorker: Sendable {
                 []
         var draining = false
     }
+    private let hotline: Hotline
+    private let onAttempt: (@Sendable (AttemptRecord) -> Void)?
 
     /// Delivery totals since start, for metrics.
     public struct DeliveryCounters: Sendable {
@@ -47,9 +49,12 @@ public final class OutboxWorker: Sendable {
     public init(
         store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
         clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
-        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil
+        claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline(),
+        onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil
     ) {
+        self.hotline = hotline
         self.claim = claim
+        self.onAttempt = onAttempt
         self.store = store
         self.engine = engine
         self.client = client
@@ -69,6 +74,9 @@ public final class OutboxWorker: Sendable {
 
     /// Delivery totals.
     public var totals: DeliveryCounters { counters.withLock { $0 } }
+
+    /// Notifications being sent right now (for metrics).
+    public var sending: Int { inFlight.withLock { $0.count } }
 
     /// Runs until the task is cancelled.
     public func run() async {
@@ -154,18 +162,14 @@ public final class OutboxWorker: Sendable {
             return
         }
         let body: [UInt8]
-        let contentType = target.format == .cap ? "application/cap+xml" : "application/json"
+        let contentType = target.format.contentType
         do {
-            // Each target gets only the fields it is configured for (the same bytes on every attempt).
-            let projected = try WebhookFields.project(item.body, type: item.type, fields: target.fields)
-            switch target.format {
-            case .json: body = projected
-            case .cap:
-                body = try CAPRenderer.render(envelope: projected, identifier: webhookID, restriction: target.name)
-            }
+            body = try Self.render(
+                item.body, type: item.type, for: target, identifier: webhookID, hotline: hotline)
         } catch {
             // Rendering is deterministic: a retry cannot help, and an empty signed body must never be sent.
             logger.critical("the notification's body cannot be rendered for this target", metadata: meta)
+            onAttempt?(AttemptRecord(target: name, result: .failed, millis: nil))
             await report(
                 item,
                 .targetFailed(targetIndex: index, reason: "the body could not be rendered: \(error)", attempts: attempt)
@@ -194,9 +198,11 @@ public final class OutboxWorker: Sendable {
         switch verdict {
         case .delivered(let status):
             counters.withLock { $0.delivered += 1 }
+            onAttempt?(AttemptRecord(target: name, result: .delivered, millis: elapsed))
             logger.info("delivered", metadata: m)
             await report(item, .delivered(targetIndex: index, status: status, attempts: attempt))
         case .retry(let after, let reason):
+            onAttempt?(AttemptRecord(target: name, result: .retry, millis: elapsed))
             m["retry_in_ms"] = "\(after.value)"
             m["reason"] = "\(reason)"
             logger.warning("attempt failed; retrying", metadata: m)
@@ -210,9 +216,31 @@ public final class OutboxWorker: Sendable {
             }
         case .giveUp(let reason):
             counters.withLock { $0.targetFailures += 1 }
+            onAttempt?(AttemptRecord(target: name, result: .failed, millis: elapsed))
             m["reason"] = "\(reason)"
             logger.error("target failed", metadata: m)
             await report(item, .targetFailed(targetIndex: index, reason: reason, attempts: attempt))
+        }
+    }
+
+    /// The bytes `target` receives for a stored notification: only the fields it is configured for, in its format,
+    /// the same on every attempt.
+    public static func render(
+        _ stored: [UInt8], type: EventType, for target: Target, identifier: String, hotline: Hotline
+    ) throws -> [UInt8] {
+        let projected = try DispatchPayload.json(stored, type: type, fields: target.fields, hotline: hotline)
+        switch target.format {
+        case .json:
+            return projected
+        case .cap:
+            // From the stored envelope: the renderer applies the fields itself and needs the engine's facts.
+            return try CAPRenderer.render(
+                envelope: try WebhookFields.project(stored, type: type, fields: target.fields), identifier: identifier,
+                restriction: target.name, hotline: hotline, fields: target.fields)
+        case .eido:
+            return try EIDORenderer.render(
+                envelope: try WebhookFields.project(stored, type: type, fields: target.fields), hotline: hotline,
+                fields: target.fields)
         }
     }
 
@@ -255,7 +283,7 @@ public final class OutboxWorker: Sendable {
     /// `vigil targets test`, and system alarms when the outbox itself may be what failed.
     public static func ping(
         _ target: Target, client: CurlClient, at now: Timestamp, ids: IDGenerator = .system,
-        type: EventType = .testPing, data: [String: JSONValue] = [:]
+        type: EventType = .testPing, data: [String: JSONValue] = [:], hotline: Hotline = Hotline()
     ) async throws -> (webhookID: String, result: HTTPResult) {
         let webhookID = ids.webhookID()
         var payload = data
@@ -263,12 +291,10 @@ public final class OutboxWorker: Sendable {
         if type == .testPing { payload["message"] = "test notification from Vigil" }
         let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
         let json = try VigilJSON.encode(envelope)
-        let body =
-            target.format == .cap
-            ? try CAPRenderer.render(envelope: json, identifier: webhookID, restriction: target.name) : json
+        let body = try render(json, type: type, for: target, identifier: webhookID, hotline: hotline)
         let spec = HTTPRequestSpec(
             url: target.url,
-            headers: [("Content-Type", target.format == .cap ? "application/cap+xml" : "application/json")]
+            headers: [("Content-Type", target.format.contentType)]
                 + target.signer.headers(id: webhookID, timestamp: now.unixSeconds, body: body),
             body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls,
             proxy: target.proxy)

@@ -6,6 +6,11 @@ public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case json
     /// OASIS CAP 1.2 XML.
     case cap
+    /// NENA EIDO (NENA-STA-021.1) JSON.
+    case eido
+
+    /// The `Content-Type` of its bodies.
+    public var contentType: String { self == .cap ? "application/cap+xml" : "application/json" }
 }
 
 /// Retry settings of one target.

@@ -103,7 +103,7 @@ enum Input {
                 o,
                 [
                     "address", "unit", "city", "region", "postal_code", "country", "latitude", "longitude",
-                    "access_notes",
+                    "access_notes", "accuracy_m",
                 ], in: "location")
             guard let address = try string(o, "address", in: "location", max: 500),
                 !address.trimmingCharacters(in: .whitespaces).isEmpty
@@ -113,13 +113,18 @@ enum Input {
             if (lat == nil) != (lon == nil) {
                 throw VigilError.invalid("location.latitude and location.longitude go together")
             }
+            // Metres; bounded so that no radius claims more than a city, nor goes negative or infinite.
+            let accuracy = try number(o, "accuracy_m", in: "location", range: 0...100_000)
+            if accuracy != nil && lat == nil {
+                throw VigilError.invalid("location.accuracy_m describes the coordinates: give latitude and longitude")
+            }
             return Location(
                 address: address, unit: try string(o, "unit", in: "location", max: 100),
                 city: try string(o, "city", in: "location", max: 200),
                 region: try string(o, "region", in: "location", max: 200),
                 postalCode: try string(o, "postal_code", in: "location", max: 40),
                 country: try string(o, "country", in: "location", max: 60), latitude: lat, longitude: lon,
-                accessNotes: try string(o, "access_notes", in: "location"))
+                accessNotes: try string(o, "access_notes", in: "location"), accuracyM: accuracy)
         default: throw VigilError.invalid("location must be an object")
         }
     }

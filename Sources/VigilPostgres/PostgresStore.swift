@@ -580,6 +580,19 @@ public final class PostgresStore: SessionStore, Sendable {
         }
     }
 
+    public func pendingNotificationCount() async throws -> Int? {
+        let quiet = self.quiet
+        return try await call("pending count") { conn -> Int? in
+            var count: Int64 = 0
+            for try await v in try await conn.query(
+                "SELECT count(*) FROM outbox WHERE status = 'pending'", logger: quiet
+            ).decode(Int64.self) {
+                count = v
+            }
+            return Int(count)
+        }
+    }
+
     /// Ids of open sessions whose stored deadline (`due_at`) is at or before `instant`.
     public func sessionsDue(before instant: Timestamp) async throws -> [SessionID] {
         let quiet = self.quiet

@@ -64,6 +64,9 @@ public struct VigilConfig: Sendable {
     /// Things that are allowed but unsafe, said loudly at start and by `config check`.
     public var warnings: [String] = []
 
+    /// `hotline:`: who dispatchers see as the sender, and whom they call back.
+    public var hotline = Hotline()
+
     /// `alarm_targets:` as configured.
     public var configuredAlarmTargets: [String]?
     /// `mass_lapse:` (on by default: 10 sessions within 60 s).
@@ -280,7 +283,7 @@ public enum ConfigLoader {
             var c = VigilConfig()
             let top: Set<String> = [
                 "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
-                "heartbeat", "retention", "watchdog", "log_level", "alarm_targets",
+                "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
                 "unattended_after_s", "mass_lapse", "sms",
             ]
             guard let fields = map(root, "the configuration", allowed: top) else { return c }
@@ -341,6 +344,8 @@ public enum ConfigLoader {
                     }
                     c.configuredAlarmTargets = seq.compactMap { $0.scalar?.string }
                     alarmTargetsNode = v
+                case "hotline":
+                    c.hotline = hotline(v)
                 case "targets":
                     targetsNode = v
                 case "policies":
@@ -394,6 +399,7 @@ public enum ConfigLoader {
                 }
             }
             if let targetsNode { c.targets = targets(targetsNode) }
+            refuseEIDOOutsideDispatch(c, targetsNode: targetsNode, policiesNode: policyNodes)
             if let policyNodes {
                 c.policies = policies(policyNodes, targets: Set(targetNames(targetsNode)))
                 if c.policies["default"] == nil && issues.isEmpty {
@@ -615,7 +621,7 @@ public enum ConfigLoader {
                         if let s = tv.scalar?.string, let fm = PayloadFormat(rawValue: s) {
                             format = fm
                         } else {
-                            fail(tv, "\(place).format must be json or cap")
+                            fail(tv, "\(place).format must be json, cap or eido")
                         }
                     case "timeout_s":
                         if let d = duration(tv, "\(place).timeout_s", min: 0.1, max: 120) { timeout = d }

@@ -41,7 +41,8 @@ public struct VigilClient: Sendable {
         }
         let client = CurlClient()
         let started = ContinuousClock.now
-        let (id, r) = try await OutboxWorker.ping(target, client: client, at: AnchoredClock().now())
+        let (id, r) = try await OutboxWorker.ping(
+            target, client: client, at: AnchoredClock().now(), hotline: config.hotline)
         let ms =
             (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
             + (ContinuousClock.now - started).components.seconds * 1000

@@ -27,11 +27,17 @@ public enum VigilServer {
         }
         let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
         let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
+        // Held for the whole run: `vigil restore` refuses to write under it, and this start waits for no restore.
+        var lock: InstanceLock?
+        if FileManager.default.isWritableFile(atPath: dataDir.isEmpty ? "." : dataDir) {
+            lock = try InstanceLock.serving(database: config.sqlitePath)
+        }
         let store: SQLiteStore
         do {
             // Opening the store first checks the data directory, before a key file is written into it.
             store = try SQLiteStore(path: config.sqlitePath, sealer: nil)
         }
+        if lock == nil { lock = try InstanceLock.serving(database: config.sqlitePath) }
         let (sealer, created) = try AESGCMSealer.load(keyEnv: config.keyEnv, keyFile: keyFile, environment: environment)
         if created {
             logger.notice(
@@ -45,6 +51,7 @@ public enum VigilServer {
         try await run(
             config: config, storage: storage, secret: sealer.derivedSecret("vigil stream tickets"),
             assetsDirectory: assetsDirectory, logger: logger)
+        withExtendedLifetime(lock) {}
     }
 
     static func run(
@@ -53,7 +60,7 @@ public enum VigilServer {
         let store = storage.store
         let registry = PrometheusCollectorRegistry()
         let hub = EventHub()
-        let metrics = RuntimeMetrics(registry: registry)
+        let metrics = RuntimeMetrics(registry: registry, targets: Array(config.targets.keys))
         let followerBox = Mutex<EventFollower?>(nil)
         storage.onCommit { events in
             if storage.shared {
@@ -100,7 +107,8 @@ public enum VigilServer {
         let client = CurlClient()
         let worker = OutboxWorker(
             store: store, engine: engine, client: client, targets: config.targets, clock: clock,
-            logger: Logger(label: "vigil.delivery"), claim: storage.claimDue)
+            logger: Logger(label: "vigil.delivery"), claim: storage.claimDue, hotline: config.hotline,
+            onAttempt: { metrics.record($0) })
         observer.worker.withLock { $0 = worker }
         let follower = EventFollower(
             storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
@@ -159,13 +167,18 @@ public enum VigilServer {
             publicURL: config.publicURL,
             assetsDirectory: assetsDirectory, readiness: readiness,
             metrics: {
-                let s = scheduler.stats()
-                await metrics.update(
-                    engine: engine, schedulerPending: s.pending, lateness: scheduler.drainLateness(),
-                    delivery: worker.totals, sseClients: hub.subscriberCount, watchdogOK: watchdog.isContent)
-                var buffer = [UInt8]()
-                registry.emit(into: &buffer)
-                return String(decoding: buffer, as: UTF8.self) + InboundSMS.metrics(sms)
+                let now = clock.now()
+                let oldestDeadline = await engine.oldestPastDeadline()
+                let oldestPending = try? await store.oldestPendingNotification()
+                metrics.update(
+                    RuntimeMetrics.Levels(
+                        ready: await readiness().ready, watchdogOK: watchdog.isContent,
+                        sessions: await engine.openSessions().map(\.state),
+                        schedulerPending: scheduler.stats().pending, lateness: scheduler.drainLateness(),
+                        deadlineOverdue: oldestDeadline.map { now - $0 }, sseClients: hub.subscriberCount,
+                        inFlight: worker.sending, outboxPending: try? await store.pendingNotificationCount(),
+                        outboxOverdue: oldestPending.map { now - $0 }, clockSkew: clock.wallSkew()))
+                return metrics.emitText() + InboundSMS.metrics(sms)
             }, logger: Logger(label: "vigil.http"), tickets: StreamTickets(secret: secret))
         env.sms = sms
         let app = Application(
@@ -247,69 +260,4 @@ final class RuntimeObserver: EngineObserver {
 /// A metric name under the `vigil` namespace.
 func metric(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
     MetricNameDescriptor(namespace: "vigil", metricName: name, unitName: unit, helpText: help)
-}
-
-/// Prometheus metrics of the service; no label carries personal data.
-final class RuntimeMetrics: Sendable {
-    let registry: PrometheusCollectorRegistry
-    let open: Gauge
-    let schedulerPending: Gauge
-    let sseClients: Gauge
-    let watchdog: Gauge
-    let attempts: Gauge
-    let delivered: Gauge
-    let targetFailures: Gauge
-    let lateness: ValueHistogram
-
-    init(registry: PrometheusCollectorRegistry) {
-        self.registry = registry
-        open = registry.makeGauge(descriptor: metric("open", "sessions", "Sessions not ended"))
-        schedulerPending = registry.makeGauge(descriptor: metric("scheduler_pending", "deadlines", "Armed deadlines"))
-        sseClients = registry.makeGauge(descriptor: metric("event_stream", "clients", "Open event streams"))
-        watchdog = registry.makeGauge(descriptor: metric("watchdog", "ok", "1 while every watchdog check passes"))
-        attempts = registry.makeGauge(descriptor: metric("delivery", "attempts", "Webhook attempts since start"))
-        delivered = registry.makeGauge(
-            descriptor: metric("delivery", "delivered", "Notifications accepted since start"))
-        targetFailures = registry.makeGauge(
-            descriptor: metric("delivery_target", "failures", "Targets that failed their attempts since start"))
-        var counters: [EventType: Counter] = [:]
-        for t in EventType.allCases {
-            counters[t] = registry.makeCounter(
-                descriptor: metric("events", "total", "Events logged"), labels: [("type", t.rawValue)])
-        }
-        eventCounters = counters
-        lateness = registry.makeValueHistogram(
-            descriptor: metric("deadline_lateness", "ms", "How late deadlines fired, in milliseconds"),
-            buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000, 5000])
-    }
-
-    let eventCounters: [EventType: Counter]
-
-    func record(_ events: [StoredEvent]) {
-        for e in events { eventCounters[e.type]?.increment() }
-    }
-
-    func update(
-        engine: SessionEngine, schedulerPending pending: Int, lateness late: [Int64],
-        delivery: OutboxWorker.DeliveryCounters,
-        sseClients clients: Int, watchdogOK: Bool
-    ) async {
-        let sessions = await engine.openSessions()
-        open.set(to: Double(sessions.count))
-        var byState: [SessionState: Int] = [:]
-        for s in sessions { byState[s.state, default: 0] += 1 }
-        for st in SessionState.allCases where st != .ended {
-            registry.makeGauge(
-                descriptor: metric("sessions", "", "Open sessions by state"), labels: [("state", st.rawValue)]
-            )
-            .set(to: Double(byState[st] ?? 0))
-        }
-        schedulerPending.set(to: Double(pending))
-        sseClients.set(to: Double(clients))
-        watchdog.set(to: watchdogOK ? 1 : 0)
-        attempts.set(to: Double(delivery.attempts))
-        delivered.set(to: Double(delivery.delivered))
-        targetFailures.set(to: Double(delivery.targetFailures))
-        for l in late { lateness.record(Double(l)) }
-    }
 }

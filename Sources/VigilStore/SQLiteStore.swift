@@ -445,6 +445,10 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
+    public func pendingNotificationCount() async throws -> Int? {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = 'pending'") }
+    }
+
     public func sessionsDue(before instant: Timestamp) async throws -> [SessionID] {
         try await read { db in
             try String.fetchAll(

@@ -119,6 +119,10 @@ public final class InMemoryStore: SessionStore, Sendable {
         state.withLock { $0.outbox.values.filter { $0.status == .pending }.map(\.nextAttemptAt).min() }
     }
 
+    public func pendingNotificationCount() async throws -> Int? {
+        state.withLock { $0.outbox.values.filter { $0.status == .pending }.count }
+    }
+
     public func sessionsDue(before instant: Timestamp) async throws -> [SessionID] {
         state.withLock { s in
             s.sessions.values.filter { $0.state.isOpen && ($0.nextDeadline ?? Timestamp(millis: .max)) <= instant }

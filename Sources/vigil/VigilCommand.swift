@@ -31,7 +31,7 @@ struct VigilCommand: AsyncParsableCommand {
         abstract: "Vigil: check-in monitoring for people who use alone.",
         subcommands: [
             Serve.self, ConfigCommand.self, SessionCommand.self, CheckIn.self, Acknowledge.self, DispatchNow.self,
-            TargetsCommand.self, KeysCommand.self, MigrateCommand.self,
+            TargetsCommand.self, KeysCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
         ])
 }
 

@@ -129,10 +129,12 @@ struct StoreContractTests {
                 store, s, outbox: [Self.item(3, s.id), Self.item(4, s.id, due: Self.t0 + .seconds(5))])
             #expect(try await store.dueNotifications(at: Self.t0, limit: 10).count == 1)
             #expect(try await store.oldestPendingNotification() == Self.t0)
+            #expect(try await store.pendingNotificationCount() == 2)
             let delivered = OutboxUpdate(
                 id: NotificationID(rawValue: "ntf_contract3"), status: .delivered, targetIndex: 0, attempts: 1,
                 nextAttemptAt: Self.t0)
             #expect(try await store.recordAttempt(delivered))
+            #expect(try await store.pendingNotificationCount() == 1)
             #expect(
                 try await store.dueNotifications(at: Self.t0 + .seconds(10), limit: 10).map(\.id.rawValue) == [
                     "ntf_contract4"
@@ -144,6 +146,7 @@ struct StoreContractTests {
             #expect(try await store.recordAttempt(reopen) == false, "only a pending row takes an attempt's update")
             #expect(try await store.dueNotifications(at: Self.t0 + .seconds(10), limit: 10).isEmpty)
             #expect(try await store.oldestPendingNotification() == nil)
+            #expect(try await store.pendingNotificationCount() == 0)
         }
     }
 
