@@ -49,6 +49,10 @@ public struct SessionPatch: Hashable, Sendable {
     public var notes: String?
     /// New substance.
     public var substance: String?
+    /// An operator's pin (or unpin) of the dispatch route.
+    public var route: RouteEdit?
+    /// Set by the engine when routing is on: what the session's location (after the patch) resolves to.
+    public var resolvedRoute: SessionRoute?
 
     /// Creates a patch.
     public init(
@@ -66,6 +70,7 @@ public struct SessionPatch: Hashable, Sendable {
     /// Whether the patch changes nothing.
     public var isEmpty: Bool {
         caller == nil && location == nil && interval == nil && grace == nil && notes == nil && substance == nil
+            && route == nil
     }
 }
 
@@ -105,4 +110,6 @@ public enum Command: Hashable, Sendable {
     case smsHelp
     /// The person texted something else: shown to operators, no state change.
     case smsText(String)
+    /// An operator closes the session's follow-up.
+    case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: String)
 }

@@ -36,6 +36,18 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case locationViewed = "location.viewed"
     /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).
     case systemUnattended = "system.unattended"
+    // Routing, the closed loop and follow-up (issue 12).
+    case routingResolved = "routing.resolved"
+    case routingDefault = "routing.default"
+    case routingUnresolved = "routing.unresolved"
+    case routingPinned = "routing.pinned"
+    case routingUnpinned = "routing.unpinned"
+    case routingChangedAfterDispatch = "routing.changed_after_dispatch"
+    case dispatchUnaccepted = "dispatch.unaccepted"
+    case dispatchAcceptedLate = "dispatch.accepted_late"
+    case dispatchArrivalOverdue = "dispatch.arrival_overdue"
+    case followUpCreated = "follow_up.created"
+    case followUpClosed = "follow_up.closed"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.

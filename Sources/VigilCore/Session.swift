@@ -64,6 +64,10 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     public var reference: String?
     /// The webhook id of the request as the delivering target received it, for `references` in updates and cancels.
     public var webhookID: String?
+    /// Every target that answered 2xx, in order (the closed loop moves from one to the next).
+    public var deliveries: [TargetDelivery]?
+    /// Every report of the partners, oldest first.
+    public var reports: [StatusReport]?
 
     /// A new request.
     public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: String, targets: [String]) {
@@ -141,6 +145,10 @@ public struct Session: Hashable, Sendable, Codable {
         guard let h = massLapseHoldUntil, h > t, k < policy.steps.count, policy.steps[k].isDispatch else { return nil }
         return h
     }
+    /// The dispatch route (`routes:`); nil when routing is off.
+    public var routing: RoutingState?
+    /// The follow-up, once the session was dispatched or ended `ems_attended`.
+    public var followUp: FollowUp?
 
     /// A session as it starts.
     public init(
@@ -196,7 +204,10 @@ public struct Session: Hashable, Sendable, Codable {
             let t = min(held, answer ?? held)
             if let p = e.pausedUntil, p > t { return p }
             return t
-        case .dispatched, .ended:
+        case .dispatched:
+            // The closed loop: a partner that must accept, or a crew that must arrive, by a stored instant.
+            return dispatch?.deliveries?.compactMap(\.nextDeadline).min()
+        case .ended:
             return nil
         }
     }

@@ -29,6 +29,8 @@ public actor SessionEngine {
     /// only spares both from deciding the same deadline while the other is alive.
     private var foreignDelay = Millis.zero
     private var sharedPolicies: [String: Policy] = [:]
+    /// `routes:`, when configured, and the dispatch targets an operator may pin (issue 12).
+    private var routing: (table: RouteTable, targets: Set<String>)?
 
     /// Creates an engine over its ports.
     public init(
@@ -92,7 +94,8 @@ public actor SessionEngine {
         guard let policy = policies[req.policy] else { throw VigilError.invalid("unknown policy \"\(req.policy)\"") }
         let id = ids.sessionID()
         var d = SessionMachine.start(
-            req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now())
+            req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now(),
+            routing: routing.map { RoutingState(route: $0.table.resolve(req.location)) })
         if let actor { d.events = d.events.map { stamped($0, actor) } }
         await acquire(id)
         defer { release(id) }
@@ -120,6 +123,7 @@ public actor SessionEngine {
         } else {
             throw VigilError.sessionNotFound
         }
+        let command = try routed(command, current)
         for attempt in 0..<2 {
             var d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids, actor: actor)
             if let held = try massLapseCheck(current, d, command) { d = held }
@@ -198,17 +202,22 @@ public actor SessionEngine {
             if outboxChanged { observer.outboxChanged() }
         }
         if !fallback.isEmpty {
-            await withTaskGroup(of: (Int, Result<Session, any Error>).self) { group in
-                for i in fallback {
-                    let (id, command) = commands[i]
+            let work = fallback.map { (index: $0, id: commands[$0].0, command: commands[$0].1) }
+            let late = await withTaskGroup(
+                of: (Int, Result<Session, any Error>).self, returning: [(Int, Result<Session, any Error>)].self
+            ) { group in
+                for w in work {
                     group.addTask {
-                        do { return (i, .success(try await self.execute(id, command, actor: actor))) } catch {
-                            return (i, .failure(error))
+                        do { return (w.index, .success(try await self.execute(w.id, w.command, actor: actor))) } catch {
+                            return (w.index, .failure(error))
                         }
                     }
                 }
-                for await (i, r) in group { results[i] = r }
+                var out: [(Int, Result<Session, any Error>)] = []
+                for await r in group { out.append(r) }
+                return out
             }
+            for (i, r) in late where results.indices.contains(i) { results[i] = r }
         }
         return results.map { $0 ?? .failure(VigilError.unavailable("the command was not run")) }
     }
@@ -287,6 +296,21 @@ public actor SessionEngine {
         var due = Set(open.values.filter { ($0.nextDeadline ?? Timestamp(millis: .max)) <= now }.map(\.id))
         if let stored = try? await store.sessionsDue(before: now) { due.formUnion(stored) }
         return await fire(Array(due))
+    }
+
+    /// Turns routing on: `table` resolves locations, `targets` are the names an operator may pin.
+    public func setRouting(_ table: RouteTable?, targets: Set<String>) {
+        routing = table.map { ($0, targets) }
+    }
+
+    /// An update with the route its location resolves to, and a pin checked against the configured targets.
+    private func routed(_ command: Command, _ current: Session) throws -> Command {
+        guard case .update(var patch, let by) = command, let routing else { return command }
+        if case .pin(let t)? = patch.route, !routing.targets.contains(t) {
+            throw VigilError.invalid("route.target must name a configured target")
+        }
+        patch.resolvedRoute = routing.table.resolve(patch.location ?? current.location)
+        return .update(patch, by: by)
     }
 
     /// Sets how long this engine leaves other instances' deadlines to them before firing them itself.

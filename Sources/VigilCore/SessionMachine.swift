@@ -22,7 +22,8 @@ public enum SessionMachine {
 
     /// Starts a session.
     public static func start(
-        _ req: StartRequest, policy: Policy, id: SessionID, token: String, key: String?, at now: Timestamp
+        _ req: StartRequest, policy: Policy, id: SessionID, token: String, key: String?, at now: Timestamp,
+        routing: RoutingState? = nil
     ) -> Decision {
         var s = Session(
             id: id, caller: req.caller, location: req.location, notes: req.notes, interval: req.interval,
@@ -31,6 +32,7 @@ public enum SessionMachine {
         s.substance = req.substance
         s.device = req.device
         if !req.responders.isEmpty { s.responders = req.responders }
+        s.routing = routing
         let event = NewEvent(
             .sessionStarted, at: now,
             [
@@ -38,7 +40,9 @@ public enum SessionMachine {
                 "policy": .string(policy.name), "next_check_in_due_at": .time(s.due),
                 "responders": .int(Int64(req.responders.count)),
             ])
-        return Decision(session: s, events: [event], outbox: [], outboxUpdates: [])
+        var b = Builder(s: s, now: now, ids: .system)
+        b.routingAtStart()
+        return Decision(session: s, events: [event] + b.events, outbox: [], outboxUpdates: [])
     }
 
     /// Decides what `command` does to `session` at `now`.
@@ -111,6 +115,8 @@ struct Builder {
         case .massLapseRelease(let by): massLapseRelease(by: by)
         case .smsHelp: try smsHelp()
         case .smsText(let text): try smsText(text)
+        case .closeFollowUp(let outcome, let naloxone, let note, let by):
+            try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
         }
     }
 
@@ -150,7 +156,10 @@ struct Builder {
                 // Caught in a mass lapse: the dispatch waits for the hold's end (or a release, or an operator).
                 if s.heldDispatch(after: now, step: e.nextStep) != nil { return }
                 try fireStep(e.nextStep, scheduledAt: t)
-            case .dispatched, .ended:
+            case .dispatched:
+                try loopDeadlines()
+                return
+            case .ended:
                 return
             }
         }
@@ -242,9 +251,24 @@ struct Builder {
         }
     }
 
-    mutating func requestDispatch(_ targets: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+    mutating func requestDispatch(_ named: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+        let targets = expandRoute(named)
         try stopResponders(reason: "emergency services were called")
         let refs = s.escalation?.references ?? []
+        guard !targets.isEmpty else {
+            // A step left with no target fails at once: never silence.
+            let id = ids.notificationID()
+            var d = DispatchRecord(notification: id, requestedAt: now, requestedBy: by, targets: named)
+            d.failedAt = now
+            s.dispatch = d
+            emit(
+                .dispatchRequested,
+                ["step": .int(Int64(step)), "targets": .strings([]), "requested_by": .string(by), "late_ms": late])
+            raiseDeliveryFailed(
+                type: .dispatchRequested, targets: named, reason: "the dispatch step has no target (route unresolved)",
+                notification: id, references: refs)
+            return
+        }
         mark(.dispatchRequested, who: by)
         let item = try notification(
             .dispatchRequested, targets: targets, isDispatch: true,
@@ -317,6 +341,7 @@ struct Builder {
 
     /// Tells the target that accepted the dispatch that it may be called off, once.
     mutating func cancelAcceptedDispatch(reason: String, spoken: String) throws {
+        if s.dispatch?.deliveries != nil { return try cancelAllDeliveries(reason: reason, spoken: spoken) }
         guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
         let refs = s.escalation?.references ?? []
         let item = try notification(
@@ -392,6 +417,7 @@ struct Builder {
         }
         for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
         try stopResponders(reason: "the session was closed")
+        if outcome == .emsAttended { createFollowUp(because: "ems_attended") }
         s.state = .ended
         s.endedAt = now
         s.outcome = outcome
@@ -406,9 +432,11 @@ struct Builder {
             s.caller = c
             fields.append("caller")
         }
+        var locationChanged = false
         if let l = patch.location, l != s.location {
             s.location = l
             fields.append("location")
+            locationChanged = true
         }
         if let n = patch.notes, n != s.notes {
             s.notes = n
@@ -430,6 +458,7 @@ struct Builder {
                 s.due = candidate > now ? candidate : now
             }
         }
+        _ = try updateRouting(patch, locationChanged: locationChanged, by: by)
         guard !fields.isEmpty else { return }
         emit(.sessionUpdated, ["fields": .strings(fields), "by": .string(by), "next_check_in_due_at": .time(s.due)])
         try sendDispatchUpdate(changed: Builder.dispatchRelevantChanges(from: before, to: s))
@@ -437,16 +466,7 @@ struct Builder {
 
     mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
         // A partner may report as soon as it holds the request, even before its 2xx reached us.
-        guard var d = s.dispatch else {
-            throw VigilError.conflict("no dispatch of this session has been requested")
-        }
-        if d.status == status, reference == nil || reference == d.reference { return }
-        d.status = status
-        if let reference { d.reference = reference }
-        s.dispatch = d
-        emit(
-            .dispatchStatus,
-            ["status": .string(status.rawValue), "reference": .optional(d.reference), "by": .string(by)])
+        try loopStatus(status, reference: reference, target: by)
     }
 
     // MARK: Delivery
@@ -464,15 +484,8 @@ struct Builder {
                 "attempts": .int(Int64(attempts)), "webhook_id": .string(item.webhookIDs[index]),
                 "notification": .string(item.id.rawValue),
             ]
-            if item.isDispatch, var d = s.dispatch, d.notification == item.id {
-                guard d.deliveredAt == nil else { return }
-                d.deliveredAt = now
-                d.target = target
-                d.failedAt = nil
-                s.dispatch = d
-                delivered(item, index: index)
-                if s.state.isOpen { s.state = .dispatched }
-                emit(.dispatchAccepted, base)
+            if item.isDispatch, let d = s.dispatch, d.notification == item.id {
+                if recordDispatchDelivery(item, index: index, base: base) { delivered(item, index: index) }
             } else if item.isDispatch, let i = s.owedCancels.firstIndex(of: item.id) {
                 s.owedCancels.remove(at: i)
                 var data = base
@@ -516,7 +529,7 @@ struct Builder {
                 return
             }
             if item.isDispatch {
-                guard var d = s.dispatch, d.notification == item.id, d.deliveredAt == nil else { return }
+                guard isUndeliveredCurrentDispatch(item), var d = s.dispatch else { return }
                 d.failedAt = now
                 s.dispatch = d
             }

@@ -19,7 +19,8 @@ public struct SessionView: Encodable, Sendable {
         let requestedBy: String
         let deliveredAt: Timestamp?
         let target: String?
-        let status: DispatchStatus?
+        let targets: [TargetView]
+        let status: [StatusReport]
         let reference: String?
         let failedAt: Timestamp?
         let cancelledAt: Timestamp?
@@ -47,6 +48,8 @@ public struct SessionView: Encodable, Sendable {
     let version: Int
     var responders: [ResponderView]?
     var massLapseHoldUntil: Timestamp?
+    /// The dispatch route; nil when routing is off (and then left out).
+    let routing: RoutingState?
 
     /// The view of `s`; `checkInURL` nil leaves the link out (webhooks, ended sessions).
     public init(_ s: Session, checkInURL: String?) {
@@ -72,13 +75,15 @@ public struct SessionView: Encodable, Sendable {
         dispatch = s.dispatch.map { d in
             DispatchView(
                 requestedAt: d.requestedAt, requestedBy: d.requestedBy, deliveredAt: d.deliveredAt, target: d.target,
-                status: d.status, reference: d.reference, failedAt: d.failedAt, cancelledAt: d.cancelledAt)
+                targets: DispatchView.targets(d), status: DispatchView.reports(d), reference: d.reference,
+                failedAt: d.failedAt, cancelledAt: d.cancelledAt)
         }
         deliveryFailures = s.deliveryFailures
         endedAt = s.endedAt
         outcome = s.outcome
         checkInUrl = s.state == .ended ? nil : checkInURL
         version = s.version
+        routing = s.routing
     }
 
     /// The view the API shows: with the responders and how each stands. Webhooks never carry them.
@@ -100,6 +105,7 @@ public struct SessionView: Encodable, Sendable {
         case deliveryFailures = "delivery_failures"
         case endedAt = "ended_at"
         case checkInUrl = "check_in_url"
+        case route, warnings
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -126,6 +132,11 @@ public struct SessionView: Encodable, Sendable {
         if let u = checkInUrl { try c.encode(u, forKey: .checkInUrl) }
         if let r = responders { try c.encode(r, forKey: .responders) }
         if let h = massLapseHoldUntil { try c.encode(h, forKey: .massLapseHoldUntil) }
+        // With no routes: configured, routing is off: no route and no warnings on the session.
+        if let routing {
+            try c.encode(routing.route, forKey: .route)
+            try c.encode(routing.warnings, forKey: .warnings)
+        }
     }
 }
 
@@ -154,7 +165,7 @@ extension SessionView.EscalationView {
 
 extension SessionView.DispatchView {
     enum CodingKeys: String, CodingKey {
-        case target, status, reference
+        case target, targets, status, reference
         case requestedAt = "requested_at"
         case requestedBy = "requested_by"
         case deliveredAt = "delivered_at"
@@ -168,6 +179,7 @@ extension SessionView.DispatchView {
         try c.encode(requestedBy, forKey: .requestedBy)
         try c.encode(deliveredAt, forKey: .deliveredAt)
         try c.encode(target, forKey: .target)
+        try c.encode(targets, forKey: .targets)
         try c.encode(status, forKey: .status)
         try c.encode(reference, forKey: .reference)
         try c.encode(failedAt, forKey: .failedAt)
@@ -260,5 +272,50 @@ public struct ResponderView: Encodable, Sendable {
         case contactedAt = "contacted_at"
         case answeredAt = "answered_at"
         case answerBy = "answer_by"
+    }
+}
+
+extension SessionView.DispatchView {
+    /// One target that answered 2xx: `{"target", "delivered_at", "cancelled_at", …}`.
+    struct TargetView: Encodable, Sendable {
+        let d: TargetDelivery
+
+        enum CodingKeys: String, CodingKey {
+            case target
+            case deliveredAt = "delivered_at"
+            case cancelledAt = "cancelled_at"
+            case acceptBy = "accept_by"
+            case acceptedAt = "accepted_at"
+            case unacceptedAt = "unaccepted_at"
+            case arriveBy = "arrive_by"
+            case onSceneAt = "on_scene_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(d.target, forKey: .target)
+            try c.encode(d.deliveredAt, forKey: .deliveredAt)
+            try c.encode(d.cancelledAt, forKey: .cancelledAt)
+            try c.encode(d.acceptBy, forKey: .acceptBy)
+            try c.encode(d.acceptedAt, forKey: .acceptedAt)
+            try c.encode(d.unacceptedAt, forKey: .unacceptedAt)
+            try c.encode(d.arriveBy, forKey: .arriveBy)
+            try c.encode(d.onSceneAt, forKey: .onSceneAt)
+        }
+    }
+
+    static func targets(_ d: DispatchRecord) -> [TargetView] {
+        if let list = d.deliveries { return list.map(TargetView.init) }
+        // A snapshot from before the closed loop: its one accepting target.
+        guard let t = d.target, let at = d.deliveredAt else { return [] }
+        var old = TargetDelivery(target: t, notification: d.notification, webhookID: "", deliveredAt: at)
+        old.cancelledAt = d.cancelledAt
+        return [TargetView(d: old)]
+    }
+
+    static func reports(_ d: DispatchRecord) -> [StatusReport] {
+        if let r = d.reports { return r }
+        guard let st = d.status, let t = d.target else { return [] }
+        return [StatusReport(target: t, status: st, reference: d.reference, at: d.deliveredAt ?? d.requestedAt)]
     }
 }

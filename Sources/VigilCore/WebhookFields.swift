@@ -68,6 +68,11 @@ public enum WebhookFields {
             if !fields.contains(.accessNotes) { location["access_notes"] = nil }
             s["location"] = location.isEmpty ? nil : .object(location)
         }
+        if !fields.contains(.location), case .object(var route) = s["route"] ?? .null {
+            // What matched (a postal-code prefix, a region) says where the person is.
+            route["matched"] = nil
+            s["route"] = .object(route)
+        }
         if !fields.contains(.substance) { s["substance"] = nil }
         if !fields.contains(.notes) { s["notes"] = nil }
         return s

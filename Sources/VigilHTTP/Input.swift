@@ -156,12 +156,14 @@ enum Input {
 
     static func patch(_ bytes: [UInt8]) throws -> SessionPatch {
         let o = try object(bytes)
-        try onlyKeys(o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance"], in: "")
-        let p = SessionPatch(
+        try onlyKeys(
+            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route"], in: "")
+        var p = SessionPatch(
             caller: try caller(o["caller"]), location: try location(o["location"], required: false),
             interval: try seconds(o, "check_in_interval_s", range: intervalRange),
             grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000),
             substance: try string(o, "substance", max: 200))
+        p.route = try routeEdit(o)
         if p.isEmpty { throw VigilError.invalid("nothing to update") }
         return p
     }

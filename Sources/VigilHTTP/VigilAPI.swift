@@ -270,6 +270,7 @@ public enum VigilAPI {
             if p.role == .dispatch { return Response(status: .noContent) }
             return try sessionResponse(s, env, status: .ok)
         }
+        addFollowUpRoutes(v1, env)
         v1.post("/events/ticket") { req, _ in
             let p = try authorize(req, env, .read)
             var req = req

@@ -631,6 +631,7 @@ public final class PostgresStore: SessionStore, Sendable {
             s.location = Location(address: "")
             s.notes = nil
             s.responders = nil
+            s.followUp?.note = nil
             let snapshot = Data(try sealer.seal(VigilJSON.encode(s), context: Self.context(session: s.id)))
             let id = s.id.rawValue
             let empty = Data(try sealer.seal(purgedData, context: Self.context(events: s.id)))

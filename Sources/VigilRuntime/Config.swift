@@ -66,6 +66,8 @@ public struct VigilConfig: Sendable {
 
     /// `hotline:`: who dispatchers see as the sender, and whom they call back.
     public var hotline = Hotline()
+    /// `routes:` (issue 12); nil when routing is off.
+    public var routes: RouteTable?
 
     /// `alarm_targets:` as configured.
     public var configuredAlarmTargets: [String]?
@@ -118,7 +120,9 @@ public enum ConfigLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigErrors(issues: [ConfigIssue(line: nil, message: "cannot read \(path)")])
         }
-        return try parse(String(decoding: data, as: UTF8.self), environment: environment, baseDirectory: nil)
+        return try parse(
+            String(decoding: data, as: UTF8.self), environment: environment,
+            baseDirectory: (path as NSString).deletingLastPathComponent)
     }
 
     /// The built-in configuration: 127.0.0.1:8080, SQLite under `./var/`, one operator token kept in
@@ -159,6 +163,7 @@ public enum ConfigLoader {
             throw ConfigErrors(issues: [ConfigIssue(line: nil, message: "not valid YAML: \(error)")])
         }
         var p = Parser(env: environment)
+        p.baseDirectory = baseDirectory.flatMap { $0.isEmpty ? nil : $0 }
         var config = p.root(root)
         config.warnings = p.warnings
         if !p.issues.isEmpty { throw ConfigErrors(issues: p.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
@@ -170,6 +175,8 @@ public enum ConfigLoader {
         var issues: [ConfigIssue] = []
         var warnings: [String] = []
         var dispatchTokenTargets: [(String, String, Node)] = []
+        /// Where relative paths in the file (polygon files) start.
+        var baseDirectory: String?
 
         init(env: [String: String]) { self.env = env }
 
@@ -284,7 +291,7 @@ public enum ConfigLoader {
             let top: Set<String> = [
                 "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
                 "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
-                "unattended_after_s", "mass_lapse", "sms",
+                "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
             ]
             guard let fields = map(root, "the configuration", allowed: top) else { return c }
             var policyNodes: Node?
@@ -292,6 +299,8 @@ public enum ConfigLoader {
             var alarmTargetsNode: Node?
             var massLapseNode: Node?
             var smsNode: Node?
+            var routesNode: Node?
+            var followUpAfter: Millis?
             for (key, _, v) in fields {
                 switch key {
                 case "listen":
@@ -354,6 +363,10 @@ public enum ConfigLoader {
                     massLapseNode = v
                 case "sms":
                     smsNode = v
+                case "routes":
+                    routesNode = v
+                case "follow_up":
+                    followUpAfter = followUp(v)
                 case "scheduler":
                     guard let f = map(v, "scheduler", allowed: ["sweep_interval_s"]) else { break }
                     for (_, _, sv) in f {
@@ -409,6 +422,14 @@ public enum ConfigLoader {
             checkResponderLinks(&c, root)
             if let massLapseNode { massLapse(massLapseNode, &c, targets: Set(targetNames(targetsNode))) }
             if let smsNode { c.sms = sms(smsNode, publicURL: c.publicURL) }
+            let names = Set(targetNames(targetsNode))
+            if let routesNode { c.routes = routes(routesNode, targets: names, baseDirectory: baseDirectory) }
+            checkRouteWord(c.policies, hasRoutes: c.routes != nil, targets: names, node: policyNodes ?? targetsNode)
+            let loops = loopTimeouts(targetsNode)
+            for k in c.policies.keys {
+                c.policies[k]?.loops = loops.isEmpty ? nil : loops
+                c.policies[k]?.followUpAfter = followUpAfter
+            }
             if c.tokens.isEmpty && issues.isEmpty {
                 fail(root, "auth.tokens must list at least one token")
             }
@@ -562,7 +583,7 @@ public enum ConfigLoader {
                         v, place,
                         allowed: [
                             "url", "format", "secret", "secret_env", "secret_file", "timeout_s", "retry", "tls",
-                            "proxy", "insecure_http", "fields",
+                            "proxy", "insecure_http", "fields", "accept_timeout_s", "arrival_timeout_s",
                         ])
                 else { continue }
                 var url: String?
@@ -753,7 +774,7 @@ public enum ConfigLoader {
                                     }
                                     let list = names(sv, "\(sp).\(sk)")
                                     if list.isEmpty { fail(sv, "\(sp).\(sk) must name at least one target") }
-                                    for t in list where !targets.contains(t) {
+                                    for t in list where !targets.contains(t) && !(sk == "dispatch" && t == "route") {
                                         fail(sv, "\(sp).\(sk) names an unknown target \"\(t)\"")
                                     }
                                     action = sk == "notify" ? .notify(list) : .dispatch(list)

@@ -88,6 +88,7 @@ public enum VigilServer {
         let engine = SessionEngine(
             store: store, scheduler: scheduler, clock: clock, policies: config.policies, observer: observer)
         engineBox.withLock { $0 = engine }
+        await engine.setRouting(config.routes, targets: Set(config.targets.keys))
         let started = ContinuousClock.now
         let recovered = try await engine.recover()
         logger.notice(

@@ -470,6 +470,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             s.location = Location(address: "")
             s.notes = nil
             s.responders = nil
+            s.followUp?.note = nil
             let snapshot = try seal(VigilJSON.encode(s), Self.context(session: s.id))
             let id = s.id.rawValue
             do {

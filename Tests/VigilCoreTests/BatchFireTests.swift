@@ -83,3 +83,29 @@ extension Array {
         return out
     }
 }
+
+extension BatchFireTests {
+    @Test("batches, sweeps and check-ins racing on the same sessions: every deadline decided once, nothing lost")
+    func racing() async throws {
+        let h = Harness()
+        var ids: [SessionID] = []
+        for _ in 0..<200 { ids.append(try await h.start().id) }
+        let all = ids
+        let due = h.time.advance(by: .seconds(2))
+        await withTaskGroup(of: Void.self) { group in
+            for k in 0..<8 {
+                group.addTask { _ = await h.engine.fire(Array(due.shuffled().prefix(120))) }
+                group.addTask { _ = await h.engine.sweep() }
+                group.addTask {
+                    for id in all[(k * 25)..<(k * 25 + 25)] {
+                        _ = try? await h.engine.execute(id, .checkIn(source: .operator, note: nil))
+                    }
+                }
+            }
+        }
+        for id in ids {
+            let overdue = h.types(id).filter { $0 == .checkInOverdue }.count
+            #expect(overdue <= 1)
+        }
+    }
+}

@@ -6,6 +6,14 @@
   const STATE_WORDS = { active: "Active", overdue: "OVERDUE", escalating: "ESCALATING", dispatched: "DISPATCHED", ended: "Ended" };
   const URGENCY = { dispatched: 0, escalating: 1, overdue: 2, active: 3, ended: 4 };
   const ALARM_STATES = new Set(["overdue", "escalating", "dispatched"]);
+  // Routing and the closed loop (issue 12): events that need an operator now.
+  const LOOP_ALARMS = {
+    "dispatch.unaccepted": "the dispatch centre did not accept; the dispatch moved to the next centre",
+    "dispatch.arrival_overdue": "no crew reported on scene in time",
+    "dispatch.accepted_late": "a centre accepted after the dispatch moved on: two crews may be coming",
+    "routing.changed_after_dispatch": "the new location belongs to another dispatch centre; nothing was sent again",
+    "routing.unresolved": "no dispatch route covers this location: pick a centre",
+  };
   const sessions = new Map();
   let token = sessionStorage.getItem("vigil.token");
   let source = null;
@@ -194,15 +202,22 @@
         raiseAlarm((s ? label(s) : "A session") + (e.type === "responder.ems" ?
           ": a responder asked for EMS" : ": a responder is going; the ladder is paused"));
       }
+      const loopAlarm = LOOP_ALARMS[e.type];
+      if (loopAlarm && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm((s ? label(s) : "A session") + ": " + loopAlarm + (e.data && e.data.target ? " (" + e.data.target + ")" : ""));
+      }
       if (e.session_id) refresh(e.session_id);
     };
     for (const t of ["session.started", "session.updated", "session.ended", "check_in.received", "check_in.overdue",
       "escalation.started", "escalation.step", "escalation.acknowledged", "escalation.resumed", "escalation.resolved",
       "dispatch.requested", "dispatch.accepted", "dispatch.cancelled", "dispatch.status", "delivery.succeeded",
-      "delivery.target_failed", "delivery.failed", "system.alarm", "system.unattended", "location.viewed",
-      "responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
-      "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
-      "sms.received", "sms.help"]) {
+      "delivery.target_failed", "delivery.failed", "system.alarm", "system.unattended", "location.viewed"].concat(
+      Object.keys(LOOP_ALARMS),
+      ["routing.resolved", "routing.pinned", "routing.unpinned", "routing.default", "follow_up.created", "follow_up.closed"],
+      ["responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
+        "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
+        "sms.received", "sms.help"])) {
       source.addEventListener(t, handle);
     }
   }
@@ -405,8 +420,9 @@
         (e.acknowledged_at ? " at " + new Date(e.acknowledged_at).toLocaleTimeString() : "") : " · not acknowledged") +
         (e.paused_until ? " · paused" : "") : "—") + (s.mass_lapse_hold_until ? " · dispatch held (mass lapse)" : ""));
       const d = s.dispatch;
-      cell(tr, "Dispatch", d ? (d.delivered_at ? "accepted by " + d.target + (d.status ? " · " + d.status : "") +
+      const dc = cell(tr, "Dispatch", d ? (d.delivered_at ? "delivered to " + d.target + dispatchReports(d) +
         (d.cancelled_at ? " · cancel sent" : "") : d.failed_at ? "FAILED" : "requested…") : "—");
+      if (s.route !== undefined) dc.appendChild(routeLine(s));
       const dl = cell(tr, "Delivery", s.delivery_failures > 0 ? "✖ FAILED (" + s.delivery_failures + ")" : "ok");
       dl.className = s.delivery_failures > 0 ? "error" : "";
       const actions = document.createElement("div");
@@ -427,6 +443,27 @@
     restoreFocus(mark);
     window.scrollTo(scroll[0], scroll[1]);
     tick();
+  }
+
+  // The partners' reports, each with its time: "· accepted 10:02 · on_scene 10:11".
+  function dispatchReports(d) {
+    const list = Array.isArray(d.status) ? d.status : [];
+    return list.map((r) => " · " + r.status + " " + new Date(r.at).toLocaleTimeString()).join("");
+  }
+
+  // The session's dispatch route, its warning, and the way to confirm the default or pick a centre.
+  function routeLine(s) {
+    const div = document.createElement("div");
+    div.className = "route";
+    const warn = (s.warnings || []).filter((w) => w.startsWith("routing."));
+    div.textContent = s.route ? "route: " + s.route.target + " (" + s.route.matched + ")" : "route: NONE";
+    if (warn.length) {
+      div.classList.add("error");
+      div.textContent += " · " + warn.join(", ");
+      div.appendChild(document.createTextNode(" "));
+      div.appendChild(button(warn.includes("routing.default") ? "Confirm route" : "Pick centre", "route"));
+    }
+    return div;
   }
 
   function tick() {
@@ -467,6 +504,13 @@
         f.grace_s.value = s.grace_s;
         $("#edit-error").textContent = "";
         $("#edit-dialog").showModal();
+      } else if (action === "route") {
+        if (s.route && (s.warnings || []).includes("routing.default")) {
+          upsert(await api("PATCH", "/v1/sessions/" + id, { route: { target: s.route.target } }), false); render();
+        } else {
+          $("#route-error").textContent = "";
+          $("#route-dialog").showModal();
+        }
       } else if (action === "timeline" && window.vigilShift) {
         await window.vigilShift.openDetail(id);
       }
@@ -553,6 +597,14 @@
     catch (e) { $("#end-error").textContent = e.message; }
   }
 
+  async function pinRoute(ev) {
+    ev.preventDefault();
+    const target = text(ev.target, "target");
+    if (!target) { $("#route-error").textContent = "Name a dispatch target."; return; }
+    try { upsert(await api("PATCH", "/v1/sessions/" + current, { route: { target } }), false); render(); $("#route-dialog").close(); ev.target.reset(); }
+    catch (e) { $("#route-error").textContent = e.message; }
+  }
+
   async function dispatchNow(ev) {
     ev.preventDefault();
     try { upsert(await api("POST", "/v1/sessions/" + current + "/dispatch", {}), false); render(); $("#dispatch-dialog").close(); }
@@ -618,6 +670,7 @@
   $("#edit-form").addEventListener("submit", saveEdit);
   $("#end-form").addEventListener("submit", endSession);
   $("#dispatch-form").addEventListener("submit", dispatchNow);
+  $("#route-form").addEventListener("submit", pinRoute);
   $("#alarm-ack").addEventListener("click", clearAlarms);
   $("#enable-alerts").addEventListener("click", () => {
     beep();

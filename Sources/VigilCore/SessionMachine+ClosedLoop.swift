@@ -1,0 +1,282 @@
+/// The closed dispatch loop: a 2xx is not a dispatcher who saw it (CONTRACT "The closed loop").
+extension Builder {
+    func loop(_ target: String) -> LoopTimeouts { s.policy.loops?[target] ?? LoopTimeouts() }
+
+    /// A dispatch target answered 2xx for the current dispatch notification: record it, start its accept clock,
+    /// and create the follow-up. Returns false when this delivery was already recorded.
+    mutating func recordDispatchDelivery(_ item: OutboxItem, index: Int, base: [String: JSONValue]) -> Bool {
+        guard var d = s.dispatch, d.notification == item.id else { return false }
+        var list = d.deliveries ?? []
+        guard !list.contains(where: { $0.notification == item.id }) else { return false }
+        let target = item.targets[index]
+        var rec = TargetDelivery(
+            target: target, notification: item.id, webhookID: item.webhookIDs[index], deliveredAt: now)
+        let t = loop(target)
+        // A partner may report before its 2xx reached us: an acceptance already on file counts.
+        if let accepted = (d.reports ?? []).first(where: { $0.target == target && $0.status == .accepted }) {
+            rec.acceptedAt = accepted.at
+            if let a = t.arrival { rec.arriveBy = accepted.at + a }
+        } else if let a = t.accept {
+            rec.acceptBy = now + a
+        }
+        list.append(rec)
+        d.deliveries = list
+        if d.deliveredAt == nil { d.deliveredAt = now }
+        d.target = target
+        d.failedAt = nil
+        s.dispatch = d
+        if s.state.isOpen { s.state = .dispatched }
+        var data = base
+        if let by = rec.acceptBy { data["accept_by"] = .time(by) }
+        emit(.dispatchAccepted, data)
+        createFollowUp(because: "dispatched")
+        return true
+    }
+
+    /// Whether a failed dispatch notification belongs to the current dispatch and nobody answered it.
+    func isUndeliveredCurrentDispatch(_ item: OutboxItem) -> Bool {
+        guard let d = s.dispatch, d.notification == item.id else { return false }
+        return !(d.deliveries ?? []).contains { $0.notification == item.id }
+    }
+
+    /// Time passed on a dispatched session: a target that did not accept in time, or a crew that did not arrive.
+    mutating func loopDeadlines() throws {
+        guard var d = s.dispatch, var list = d.deliveries else { return }
+        for i in list.indices {
+            let rec = list[i]
+            guard let due = rec.nextDeadline, now >= due else { continue }
+            if rec.acceptedAt == nil {
+                try unaccepted(
+                    i, reason: "no accepted within \(loop(rec.target).accept?.wholeSeconds ?? 0) s of the 2xx",
+                    scheduledAt: due)
+                return
+            }
+            list[i].arrivalOverdueAt = now
+            d.deliveries = list
+            s.dispatch = d
+            emit(
+                .dispatchArrivalOverdue,
+                [
+                    "target": .string(rec.target), "accepted_at": .time(rec.acceptedAt),
+                    "arrival_timeout_s": .int(loop(rec.target).arrival?.wholeSeconds ?? 0), "scheduled_at": .time(due),
+                    "late_ms": .int((now - due).value),
+                ])
+        }
+    }
+
+    /// The target of delivery `i` did not accept (timeout or `rejected`): cancel it, alarm, and send the dispatch
+    /// to the next target of the step's failover list at once; with none left, `delivery.failed`.
+    mutating func unaccepted(_ i: Int, reason: String, scheduledAt: Timestamp?) throws {
+        guard var d = s.dispatch, var list = d.deliveries, list.indices.contains(i) else { return }
+        let target = list[i].target
+        list[i].unacceptedAt = now
+        d.deliveries = list
+        s.dispatch = d
+        let refs = s.escalation?.references ?? []
+        let cancelReason = "moved to the next centre: \(reason)"
+        var cancelData: [String: JSONValue] = ["reason": .string(cancelReason)]
+        cancelData["failover"] = true
+        let incident = list[i].notification
+        let requestedAt = d.requestedAt
+        let cancel = try notification(
+            .dispatchCancelled, targets: [target], isDispatch: false, cancelData, references: refs,
+            facts: { _, b in
+                b.dispatchFacts(
+                    incident: incident, requestedAt: requestedAt, references: refs,
+                    cancelReason: "the dispatch moved to the next centre")
+            })
+        addReferences([cancel.webhookIDs[0]])
+        list[i].cancelledAt = now
+        d.deliveries = list
+        s.dispatch = d
+        emit(
+            .dispatchCancelled,
+            [
+                "target": .string(target), "reason": .string(cancelReason), "failover": true,
+                "webhook_id": .string(cancel.webhookIDs[0]),
+            ])
+        // The rest of the failover list, after this target.
+        let tried = Set(list.map(\.target))
+        let rest: [String]
+        if let k = d.targets.firstIndex(of: target) {
+            rest = d.targets[(k + 1)...].filter { !tried.contains($0) }
+        } else {
+            rest = []
+        }
+        var data: [String: JSONValue] = [
+            "target": .string(target), "reason": .string(reason), "alarm": true,
+            "next_target": .optional(rest.first),
+        ]
+        if let scheduledAt {
+            data["scheduled_at"] = .time(scheduledAt)
+            data["late_ms"] = .int((now - scheduledAt).value)
+        }
+        guard !rest.isEmpty else {
+            emit(.dispatchUnaccepted, data)
+            d.failedAt = now
+            s.dispatch = d
+            raiseDeliveryFailed(
+                type: .dispatchRequested, targets: d.targets, reason: "no target accepted the dispatch: \(reason)",
+                notification: d.notification, references: refs)
+            return
+        }
+        let item = try notification(
+            .dispatchRequested, targets: rest, isDispatch: true,
+            [
+                "reason": .string("the dispatch moved from \(target): \(reason)"),
+                "requested_by": .string(d.requestedBy), "failover_from": .string(target),
+            ], references: s.escalation?.references ?? refs,
+            facts: { id, b in
+                b.dispatchFacts(incident: id, requestedAt: b.now, references: b.s.escalation?.references ?? refs)
+            })
+        d.notification = item.id
+        d.failedAt = nil
+        d.webhookID = item.webhookIDs[0]
+        s.dispatch = d
+        addReferences([item.webhookIDs[0]])
+        data["notification"] = .string(item.id.rawValue)
+        data["webhook_ids"] = .strings(item.webhookIDs)
+        emit(.dispatchUnaccepted, data)
+    }
+
+    /// The alarm for a notification that no target took: the event, and `on_delivery_failure` targets told.
+    mutating func raiseDeliveryFailed(
+        type: EventType, targets: [String], reason: String, notification id: NotificationID, references: [String]
+    ) {
+        s.deliveryFailures += 1
+        emit(
+            .deliveryFailed,
+            [
+                "type": .string(type.rawValue), "targets": .strings(targets), "reason": .string(reason),
+                "notification": .string(id.rawValue), "dispatch": true,
+            ])
+        for target in s.policy.onDeliveryFailure {
+            _ = try? notification(
+                .deliveryFailed, targets: [target], isDispatch: false,
+                [
+                    "failed_type": .string(type.rawValue), "failed_targets": .strings(targets),
+                    "reason": .string(reason),
+                ], references: references)
+        }
+    }
+
+    /// A partner's report: kept in the list, and acted on by the closed loop.
+    mutating func loopStatus(_ status: DispatchStatus, reference: String?, target: String) throws {
+        guard var d = s.dispatch else {
+            throw VigilError.conflict("no dispatch of this session has been requested")
+        }
+        var reports = d.reports ?? []
+        if let last = reports.last(where: { $0.target == target }), last.status == status,
+            reference == nil || reference == last.reference
+        {
+            return
+        }
+        reports.append(StatusReport(target: target, status: status, reference: reference, at: now))
+        d.reports = reports
+        d.status = status
+        if let reference { d.reference = reference }
+        s.dispatch = d
+        emit(
+            .dispatchStatus,
+            [
+                "status": .string(status.rawValue), "reference": .optional(reference ?? d.reference),
+                "by": .string(target), "target": .string(target),
+            ])
+        guard var list = d.deliveries, let i = list.lastIndex(where: { $0.target == target }) else { return }
+        let rec = list[i]
+        if rec.unacceptedAt != nil || rec.cancelledAt != nil {
+            if status == .accepted || status == .enRoute || status == .onScene {
+                // Two crews may be coming: never ignored.
+                emit(
+                    .dispatchAcceptedLate,
+                    [
+                        "target": .string(target), "status": .string(status.rawValue), "alarm": true,
+                        "reason": "a target reported after the dispatch was cancelled to it: two crews may be coming",
+                    ])
+            }
+            return
+        }
+        switch status {
+        case .accepted, .enRoute:
+            guard rec.acceptedAt == nil else { return }
+            list[i].acceptedAt = now
+            if let a = loop(target).arrival { list[i].arriveBy = now + a }
+        case .onScene:
+            if list[i].acceptedAt == nil { list[i].acceptedAt = now }
+            list[i].onSceneAt = now
+        case .rejected:
+            guard rec.acceptedAt == nil else { return }
+            try unaccepted(i, reason: "\(target) rejected the dispatch", scheduledAt: nil)
+            return
+        case .closed:
+            break
+        }
+        d.deliveries = list
+        s.dispatch = d
+    }
+
+    /// Every target that answered 2xx and was not cancelled gets `dispatch.cancelled`; a failover notification
+    /// still on the wire is withdrawn (and owed a cancel should it be answered anyway).
+    mutating func cancelAllDeliveries(reason: String, spoken: String) throws {
+        guard var d = s.dispatch else { return }
+        var list = d.deliveries ?? []
+        if d.isLive, !list.contains(where: { $0.notification == d.notification }), d.cancelledAt == nil {
+            s.owedCancels.append(d.notification)
+            updates.append(.cancel(d.notification, at: now))
+        }
+        var sent = false
+        for i in list.indices where list[i].cancelledAt == nil {
+            let refs = s.escalation?.references ?? []
+            let incident = list[i].notification
+            let requestedAt = d.requestedAt
+            let item = try notification(
+                .dispatchCancelled, targets: [list[i].target], isDispatch: false, ["reason": .string(reason)],
+                references: refs,
+                facts: { _, b in
+                    b.dispatchFacts(
+                        incident: incident, requestedAt: requestedAt, references: refs, cancelReason: spoken)
+                })
+            addReferences([item.webhookIDs[0]])
+            list[i].cancelledAt = now
+            sent = true
+            emit(
+                .dispatchCancelled,
+                [
+                    "target": .string(list[i].target), "reason": .string(reason),
+                    "webhook_id": .string(item.webhookIDs[0]),
+                ])
+        }
+        d.deliveries = list
+        if sent || d.cancelledAt == nil { d.cancelledAt = now }
+        s.dispatch = d
+    }
+
+    // MARK: Follow-up
+
+    /// One follow-up per session, due `follow_up.after_s` after the first dispatch or `ems_attended` end.
+    mutating func createFollowUp(because why: String) {
+        guard s.followUp == nil else { return }
+        let due = now + (s.policy.followUpAfter ?? FollowUp.defaultDelay)
+        let f = FollowUp(id: FollowUp.id(for: s.id), createdAt: now, dueAt: due)
+        s.followUp = f
+        emit(.followUpCreated, ["follow_up": .string(f.id), "due_at": .time(due), "because": .string(why)])
+    }
+
+    mutating func closeFollowUp(_ outcome: FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: String) throws {
+        guard var f = s.followUp else { throw VigilError(.notFound, "no such follow-up") }
+        guard f.closedAt == nil else { throw VigilError.conflict("the follow-up is already closed") }
+        f.outcome = outcome
+        f.naloxoneUsed = naloxoneUsed
+        f.note = note
+        f.closedAt = now
+        f.closedBy = by
+        s.followUp = f
+        // The note stays in the sealed snapshot: events carry no personal data.
+        emit(
+            .followUpClosed,
+            [
+                "follow_up": .string(f.id), "outcome": .string(outcome.rawValue),
+                "naloxone_used": naloxoneUsed.map { .bool($0) } ?? .null, "by": .string(by),
+            ])
+    }
+}

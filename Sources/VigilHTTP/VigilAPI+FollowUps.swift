@@ -1,0 +1,49 @@
+import Hummingbird
+import VigilCore
+
+extension VigilAPI {
+    /// Follow-ups and the summary report (issue 12).
+    static func addFollowUpRoutes(_ v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
+        v1.get("/follow-ups") { req, _ in
+            _ = try authorize(req, env, .read)
+            let state = req.uri.queryParameters["state"].map(String.init)
+            if let state, state != "open", state != "closed" {
+                throw VigilError.invalid("state must be open or closed")
+            }
+            let sessions = try await env.store.followUps(state: state)
+            let list = sessions.compactMap(FollowUp.json).sorted {
+                ($0["due_at"]?.stringValue ?? "") < ($1["due_at"]?.stringValue ?? "")
+            }
+            return json(["follow_ups": .array(list)])
+        }
+        v1.post("/follow-ups/{id}/close") { req, ctx in
+            let p = try authorize(req, env, .update)
+            let raw = try ctx.parameters.require("id")
+            guard let sid = FollowUp.session(of: raw) else { throw VigilError(.notFound, "no such follow-up") }
+            var req = req
+            let (outcome, naloxone, note) = try Input.closeFollowUp(try await body(&req))
+            let s: Session
+            do {
+                s = try await env.engine.execute(
+                    sid, .closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: p.name),
+                    key: try idempotencyKey(req), actor: p.actor)
+            } catch let e as VigilError where e == .sessionNotFound {
+                throw VigilError(.notFound, "no such follow-up")
+            }
+            return json(FollowUp.json(s) ?? .null)
+        }
+        v1.get("/reports/summary") { req, _ in
+            _ = try authorize(req, env, .read)
+            let from = try Input.reportBound(req.uri.queryParameters["from"].map(String.init), name: "from")
+            let to = try Input.reportBound(req.uri.queryParameters["to"].map(String.init), name: "to")
+            if let from, let to, to <= from { throw VigilError.invalid("to must be after from") }
+            var body = try await env.store.summary(from: from, to: to).json
+            if case .object(var o) = body {
+                o["from"] = .time(from)
+                o["to"] = .time(to)
+                body = .object(o)
+            }
+            return json(body)
+        }
+    }
+}
