@@ -16,6 +16,8 @@ public struct StartRequest: Hashable, Sendable {
     public var substance: String?
     /// The `device` token that may check this session in.
     public var device: String?
+    /// The people the caller chose to come first, in order.
+    public var responders: [Responder] = []
 
     /// Creates a request.
     public init(
@@ -98,6 +100,16 @@ public enum Command: Hashable, Sendable {
     case deadline
     /// A delivery finished on one target of the notification.
     case delivery(OutboxItem, DeliveryOutcome)
+    /// A responder answered on their page (`index` is their place in the list, 0-based).
+    case responderAnswer(index: Int, answer: ResponderAnswer)
+    /// Caught in a mass lapse: hold dispatch steps until `until`.
+    case massLapseHold(until: Timestamp, count: Int)
+    /// A supervisor released the mass-lapse holds.
+    case massLapseRelease(by: String)
+    /// The person texted `HELP` (or `911`, `SOS`): dispatch now, never held.
+    case smsHelp
+    /// The person texted something else: shown to operators, no state change.
+    case smsText(String)
     /// An operator closes the session's follow-up.
     case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: String)
 }

@@ -20,6 +20,18 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case deliveryFailed = "delivery.failed"
     case systemAlarm = "system.alarm"
     case testPing = "test.ping"
+    case responderRequested = "responder.requested"
+    case responderCancelled = "responder.cancelled"
+    case responderGoing = "responder.going"
+    case responderOk = "responder.ok"
+    case responderEms = "responder.ems"
+    case responderNone = "responder.none"
+    case responderNoAnswer = "responder.no_answer"
+    case systemMassLapse = "system.mass_lapse"
+    case massLapseHeld = "mass_lapse.held"
+    case massLapseReleased = "mass_lapse.released"
+    case smsReceived = "sms.received"
+    case smsHelp = "sms.help"
     /// An operator revealed a session's location before it was in alarm (who: `by`, `role`).
     case locationViewed = "location.viewed"
     /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).

@@ -142,6 +142,8 @@ public struct Step: Hashable, Sendable, Codable {
         case notify([String])
         /// Dispatch through the named targets, in failover order.
         case dispatch([String])
+        /// Contact the session's responders one at a time through the gateway `via`, each with `answer` to answer.
+        case contactResponders(via: String, answer: Millis)
     }
 
     /// Delay from the end of the grace period.
@@ -165,6 +167,7 @@ public struct Step: Hashable, Sendable, Codable {
     public var targets: [String] {
         switch action {
         case .notify(let t), .dispatch(let t): return t
+        case .contactResponders(let via, _): return [via]
         }
     }
 }
@@ -179,6 +182,14 @@ public struct Policy: Hashable, Sendable, Codable {
     public var steps: [Step]
     /// Targets told with `delivery.failed` when no target accepted a notification.
     public var onDeliveryFailure: [String]
+    /// How long a responder's *I'm going* pauses the ladder (nil: 300 s).
+    public var goingPause: Millis?
+    /// The text sent to responders (nil: `ResponderMessage.defaultTemplate`).
+    public var responderMessage: String?
+    /// The base of absolute responder links (`public_url`).
+    public var linkBase: String?
+    /// How long a session caught in a mass lapse holds its dispatch steps (nil or zero: never hold).
+    public var holdDispatchOnMassLapse: Millis?
     /// Closed-loop timeouts of the dispatch targets that set them (issue 12).
     public var loops: [String: LoopTimeouts]?
     /// How long after a dispatch (or an `ems_attended` end) a follow-up falls due; nil is 24 h.

@@ -131,6 +131,20 @@ public struct Session: Hashable, Sendable, Codable {
     public var recentCommands: [String]
     /// Counts notifications of this session, for the payload's `sequence`.
     public var notificationCount: Int
+    /// The people the caller chose to come first, in order (nil: none).
+    public var responders: [Responder]?
+    /// Each contacted responder's link (its token's hash) and answer.
+    public var responderLinks: [ResponderLink]?
+    /// The `contact: responders` step in progress, if any.
+    public var responderRun: ResponderRun?
+    /// Caught in a mass lapse: dispatch steps wait until this instant (an operator may release or dispatch by hand).
+    public var massLapseHoldUntil: Timestamp?
+
+    /// Whether the next step is a dispatch that a mass-lapse hold keeps waiting past `t`; the hold's end if so.
+    func heldDispatch(after t: Timestamp, step k: Int) -> Timestamp? {
+        guard let h = massLapseHoldUntil, h > t, k < policy.steps.count, policy.steps[k].isDispatch else { return nil }
+        return h
+    }
     /// The dispatch route (`routes:`); nil when routing is off.
     public var routing: RoutingState?
     /// The follow-up, once the session was dispatched or ended `ems_attended`.
@@ -178,8 +192,16 @@ public struct Session: Hashable, Sendable, Codable {
             return start
         case .escalating:
             guard let e = escalation else { return nil }
+            // A responder's time to answer is a deadline like a step's; a pause holds both.
+            let answer = responderRun?.answerBy
             // An acknowledged escalation always has a deadline: the pause's end, then the repeating alarm.
-            guard let t = stepTime(e.nextStep) else { return e.pausedUntil ?? e.realarmAt }
+            guard let step = stepTime(e.nextStep) else {
+                if let p = e.pausedUntil { return p }
+                guard let answer else { return e.realarmAt }
+                return min(answer, e.realarmAt ?? answer)
+            }
+            let held = heldDispatch(after: step, step: e.nextStep) ?? step
+            let t = min(held, answer ?? held)
             if let p = e.pausedUntil, p > t { return p }
             return t
         case .dispatched:

@@ -5,13 +5,21 @@
 public actor SessionEngine {
     private let store: any SessionStore
     private let scheduler: any TimerScheduler
-    private let clock: any WallClock
-    private let ids: IDGenerator
+    let clock: any WallClock
+    let ids: IDGenerator
     private let observer: any EngineObserver
     private var policies: [String: Policy]
-    private var open: [SessionID: Session] = [:]
+    var open: [SessionID: Session] = [:]
     private var byToken: [String: SessionID] = [:]
     private var byStartKey: [String: SessionID] = [:]
+    /// Open sessions by the hash of a responder link's token, and each session's hashes.
+    private var byResponderHash: [String: SessionID] = [:]
+    private var responderHashes: [SessionID: [String]] = [:]
+    /// Mass-lapse detection (off until configured) and what to do when an episode starts.
+    var massLapse: MassLapseDetector?
+    var onMassLapse: (@Sendable (Int, Timestamp) async -> Void)?
+    /// Sessions caught at an episode's start that still need their hold.
+    var pendingHolds: [(SessionID, Int)] = []
     private var waiting: [SessionID: [CheckedContinuation<Void, Never>]] = [:]
     private var deciding = true
     /// Sessions whose latest state this engine read from the store (another instance committed it last).
@@ -69,6 +77,15 @@ public actor SessionEngine {
         return open[id]
     }
 
+    /// The open session a responder link's token belongs to, and the responder's place in its list.
+    public func session(responderToken token: String) -> (Session, Int)? {
+        let hash = SHA256Digest.hex(token)
+        guard let id = byResponderHash[hash], let s = open[id],
+            let link = s.responderLinks?.first(where: { $0.tokenHash == hash })
+        else { return nil }
+        return (s, link.index)
+    }
+
     /// Starts a session; a repeated idempotency key returns the session it started.
     public func start(_ req: StartRequest, key: String? = nil, actor: Actor? = nil) async throws -> Session {
         // One key, one session, under concurrency: starts with the same key wait for each other here, so the second
@@ -111,7 +128,8 @@ public actor SessionEngine {
         }
         let command = try routed(command, current)
         for attempt in 0..<2 {
-            let d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids, actor: actor)
+            var d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids, actor: actor)
+            if let held = try massLapseCheck(current, d, command) { d = held }
             if d.isNoop && d.outboxUpdates.isEmpty { return current }
             let changed = !d.isNoop
             do {
@@ -150,7 +168,8 @@ public actor SessionEngine {
                 continue
             }
             do {
-                let d = try SessionMachine.decide(current, command, key: nil, at: now, ids: ids, actor: actor)
+                var d = try SessionMachine.decide(current, command, key: nil, at: now, ids: ids, actor: actor)
+                if let held = try massLapseCheck(current, d, command) { d = held }
                 if d.isNoop && d.outboxUpdates.isEmpty {
                     results[i] = .success(current)
                     continue
@@ -233,6 +252,7 @@ public actor SessionEngine {
         for r in await executeMany(ready) {
             if case .success = r { fired += 1 } else { errors += 1 }
         }
+        await applyPendingHolds()
         // Sessions this engine does not hold (another instance's, or ended): one at a time, as before.
         for id in others {
             do {
@@ -270,6 +290,7 @@ public actor SessionEngine {
             return
         }
         try await execute(id, .deadline)
+        await applyPendingHolds()
     }
 
     /// Fires every open session whose deadline has passed, from memory and from the store; returns how many.
@@ -332,6 +353,11 @@ public actor SessionEngine {
 
     private func remember(_ s: Session, foreign isForeign: Bool = false) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
+        for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
+        if s.state.isOpen, let links = s.responderLinks, !links.isEmpty {
+            responderHashes[s.id] = links.map(\.tokenHash)
+            for l in links { byResponderHash[l.tokenHash] = s.id }
+        }
         if s.state.isOpen {
             var s = s
             s.policy = shared(s.policy)

@@ -31,12 +31,14 @@ public enum SessionMachine {
         s.version = 1
         s.substance = req.substance
         s.device = req.device
+        if !req.responders.isEmpty { s.responders = req.responders }
         s.routing = routing
         let event = NewEvent(
             .sessionStarted, at: now,
             [
                 "check_in_interval_s": .int(req.interval.wholeSeconds), "grace_s": .int(req.grace.wholeSeconds),
                 "policy": .string(policy.name), "next_check_in_due_at": .time(s.due),
+                "responders": .int(Int64(req.responders.count)),
             ])
         var b = Builder(s: s, now: now, ids: .system)
         b.routingAtStart()
@@ -108,6 +110,11 @@ struct Builder {
         case .update(let patch, let by): try update(patch, by: by)
         case .dispatchStatus(let st, let ref, let by): try dispatchStatus(st, reference: ref, by: by)
         case .delivery(let item, let outcome): try delivery(item, outcome)
+        case .responderAnswer(let index, let answer): try responderAnswer(index, answer)
+        case .massLapseHold(let until, let count): massLapseHold(until: until, count: count)
+        case .massLapseRelease(let by): massLapseRelease(by: by)
+        case .smsHelp: try smsHelp()
+        case .smsText(let text): try smsText(text)
         case .closeFollowUp(let outcome, let naloxone, let note, let by):
             try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
         }
@@ -118,7 +125,7 @@ struct Builder {
     mutating func deadline() throws {
         guard s.state.isOpen else { return }
         // Each pass moves at most one rung; a deadline that fired late catches up in order.
-        for _ in 0..<(s.policy.steps.count + 4) {
+        for _ in 0..<(s.policy.steps.count + 4 + (s.responders?.count ?? 0)) {
             switch s.state {
             case .active:
                 guard now >= s.due else { return }
@@ -140,11 +147,14 @@ struct Builder {
             case .escalating:
                 if pauseHolds() { return }
                 guard let e = s.escalation else { return }
+                if try responderTimeoutIfDue(before: s.stepTime(e.nextStep)) { continue }
                 guard let t = s.stepTime(e.nextStep) else {
                     realarmIfDue()
                     return
                 }
                 guard now >= t else { return }
+                // Caught in a mass lapse: the dispatch waits for the hold's end (or a release, or an operator).
+                if s.heldDispatch(after: now, step: e.nextStep) != nil { return }
                 try fireStep(e.nextStep, scheduledAt: t)
             case .dispatched:
                 try loopDeadlines()
@@ -196,6 +206,8 @@ struct Builder {
 
     mutating func fireStep(_ k: Int, scheduledAt t: Timestamp) throws {
         let step = s.policy.steps[k]
+        // A later step gives way to nobody: responders still waiting are told they are no longer needed.
+        try stopResponders(reason: "the next step of the escalation fired")
         s.escalation?.lastStep = k
         s.escalation?.nextStep = k + 1
         let late = JSONValue.int((now - t).value)
@@ -234,11 +246,14 @@ struct Builder {
             } else {
                 try requestDispatch(targets, by: "ladder", step: k + 1, reason: reason(), late: late)
             }
+        case .contactResponders(let via, let answer):
+            try startResponders(step: k, via: via, answer: answer, scheduledAt: t)
         }
     }
 
     mutating func requestDispatch(_ named: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
         let targets = expandRoute(named)
+        try stopResponders(reason: "emergency services were called")
         let refs = s.escalation?.references ?? []
         guard !targets.isEmpty else {
             // A step left with no target fails at once: never silence.
@@ -278,6 +293,7 @@ struct Builder {
         case .ended:
             throw VigilError.sessionEnded
         case .active, .overdue, .escalating:
+            try stopResponders(reason: "the person answered")
             if let e = s.escalation, previous != .active {
                 for target in e.notifiedTargets {
                     _ = try notification(
@@ -309,6 +325,7 @@ struct Builder {
                     "previous_state": .string(previous.rawValue), "next_check_in_due_at": .time(s.due),
                 ])
         case .dispatched:
+            try stopResponders(reason: "the person answered")
             s.lastCheckInAt = now
             s.due = now + s.interval
             emit(
@@ -399,6 +416,7 @@ struct Builder {
                 spoken: "the hotline closed the session (\(outcome.rawValue.replacingOccurrences(of: "_", with: " ")))")
         }
         for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
+        try stopResponders(reason: "the session was closed")
         if outcome == .emsAttended { createFollowUp(because: "ems_attended") }
         s.state = .ended
         s.endedAt = now
@@ -522,6 +540,7 @@ struct Builder {
                     "type": .string(item.type.rawValue), "targets": .strings(item.targets), "reason": .string(why),
                     "notification": .string(item.id.rawValue), "dispatch": .bool(item.isDispatch),
                 ])
+            if item.type == .responderRequested { try responderUnreachable(item) }
             if item.type != .deliveryFailed {
                 for target in s.policy.onDeliveryFailure {
                     _ = try notification(

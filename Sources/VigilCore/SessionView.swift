@@ -46,6 +46,8 @@ public struct SessionView: Encodable, Sendable {
     let outcome: Outcome?
     let checkInUrl: String?
     let version: Int
+    var responders: [ResponderView]?
+    var massLapseHoldUntil: Timestamp?
     /// The dispatch route; nil when routing is off (and then left out).
     let routing: RoutingState?
 
@@ -84,8 +86,17 @@ public struct SessionView: Encodable, Sendable {
         routing = s.routing
     }
 
+    /// The view the API shows: with the responders and how each stands. Webhooks never carry them.
+    public init(api s: Session, checkInURL: String?) {
+        self.init(s, checkInURL: checkInURL)
+        responders = s.responders == nil ? nil : ResponderView.all(s)
+        if let h = s.massLapseHoldUntil, s.state.isOpen, s.dispatch == nil { massLapseHoldUntil = h }
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, state, caller, location, notes, substance, device, policy, escalation, dispatch, outcome, version
+        case responders
+        case massLapseHoldUntil = "mass_lapse_hold_until"
         case checkInIntervalS = "check_in_interval_s"
         case graceS = "grace_s"
         case startedAt = "started_at"
@@ -119,6 +130,8 @@ public struct SessionView: Encodable, Sendable {
         try c.encode(outcome, forKey: .outcome)
         try c.encode(version, forKey: .version)
         if let u = checkInUrl { try c.encode(u, forKey: .checkInUrl) }
+        if let r = responders { try c.encode(r, forKey: .responders) }
+        if let h = massLapseHoldUntil { try c.encode(h, forKey: .massLapseHoldUntil) }
         // With no routes: configured, routing is off: no route and no warnings on the session.
         if let routing {
             try c.encode(routing.route, forKey: .route)
@@ -218,6 +231,47 @@ public struct WebhookEnvelope: Encodable, Sendable {
         self.type = type
         self.timestamp = timestamp
         self.data = data
+    }
+}
+
+/// A responder as the API shows it: who, and where they stand (`not_contacted`, `waiting`, `no_answer`, `going`,
+/// `ok`, `ems`, `cancelled`).
+public struct ResponderView: Encodable, Sendable {
+    let attempt: Int
+    let name: String
+    let phone: String
+    let relation: String?
+    let status: String
+    let contactedAt: Timestamp?
+    let answeredAt: Timestamp?
+    let answerBy: Timestamp?
+
+    static func all(_ s: Session) -> [ResponderView] {
+        let run = s.responderRun
+        return (s.responders ?? []).enumerated().map { i, r in
+            let link = s.responderLinks?.first { $0.index == i }
+            var status = "not_contacted"
+            if let a = link?.answer {
+                status = a.rawValue
+            } else if run?.current == i {
+                status = "waiting"
+            } else if run?.waiting.contains(i) ?? false {
+                status = "no_answer"
+            } else if link != nil {
+                status = "cancelled"
+            }
+            return ResponderView(
+                attempt: i + 1, name: r.name, phone: r.phone, relation: r.relation, status: status,
+                contactedAt: link?.issuedAt, answeredAt: link?.answeredAt,
+                answerBy: run?.current == i ? run?.answerBy : nil)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, name, phone, relation, status
+        case contactedAt = "contacted_at"
+        case answeredAt = "answered_at"
+        case answerBy = "answer_by"
     }
 }
 

@@ -31,6 +31,7 @@ public enum WebhookFields {
         if let fields { return fields }
         switch type {
         case .dispatchRequested, .dispatchUpdated, .dispatchCancelled: return dispatchDefault
+        case .responderRequested: return responderDefault
         default: return type.rawValue.hasPrefix("dispatch.") ? dispatchDefault : otherDefault
         }
     }

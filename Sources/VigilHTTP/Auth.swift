@@ -22,7 +22,8 @@ public enum Role: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .admin: return true
         case .supervisor: return permission != .reportDispatchStatus
-        case .operator: return permission != .reportDispatchStatus && permission != .metrics
+        case .operator:
+            return permission != .reportDispatchStatus && permission != .metrics && permission != .releaseMassLapse
         case .viewer: return permission == .read
         case .metrics: return permission == .metrics
         case .device: return permission == .checkIn
@@ -45,6 +46,10 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case end
     case reportDispatchStatus
     case metrics
+    /// Saved response plans (operator and up).
+    case plans
+    /// `POST /v1/system/mass-lapse/release` (supervisor and up).
+    case releaseMassLapse
     /// Reveal a session's location and callback number on the console (recorded as `location.viewed`).
     case viewLocation
 }

@@ -135,18 +135,23 @@ enum Input {
     static func start(_ bytes: [UInt8]) throws -> StartRequest {
         let o = try object(bytes)
         try onlyKeys(
-            o, ["caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance", "device"],
-            in: "")
+            o,
+            [
+                "caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance", "device",
+                "responders", "plan",
+            ], in: "")
         let location = try location(o["location"], required: true)!
         guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
             throw VigilError.invalid("check_in_interval_s is required")
         }
         let grace = try seconds(o, "grace_s", range: graceRange) ?? .seconds(30)
         let policy = try string(o, "policy", max: 100) ?? "default"
-        return StartRequest(
+        var req = StartRequest(
             caller: try caller(o["caller"]) ?? Caller(), location: location, interval: interval, grace: grace,
             policy: policy, notes: try string(o, "notes", max: 4000), substance: try string(o, "substance", max: 200),
             device: try string(o, "device", max: 100))
+        if let list = o["responders"], list != .null { req.responders = try responders(list, in: "responders") }
+        return req
     }
 
     static func patch(_ bytes: [UInt8]) throws -> SessionPatch {

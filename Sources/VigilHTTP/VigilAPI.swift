@@ -51,6 +51,8 @@ public struct APIEnvironment: Sendable {
     public var logger: Logger
     /// Event stream tickets.
     public var tickets: StreamTickets
+    /// Check-ins by text, when `sms:` is configured.
+    public var sms: InboundSMS?
 
     /// Creates an environment.
     public init(
@@ -117,11 +119,33 @@ public enum VigilAPI {
             return await CheckInPage.post(token: token, env: env)
         }
 
+        // A responder's page: who, where, and three answers.
+        router.get("/r/{token}") { _, ctx in
+            await ResponderPage.get(token: try ctx.parameters.require("token"), env: env)
+        }
+        router.post("/r/{token}") { req, ctx in try await ResponderPage.post(req, ctx, env) }
+
         let v1 = router.group("/v1")
+        v1.put("/plans/{name}") { req, ctx in try await PlansAPI.put(req, ctx, env) }
+        v1.get("/plans/{name}") { req, ctx in try await PlansAPI.get(req, ctx, env) }
+        v1.delete("/plans/{name}") { req, ctx in try await PlansAPI.delete(req, ctx, env) }
+        v1.post("/inbound/sms") { req, _ in try await InboundSMS.receive(req, env) }
+        v1.post("/system/mass-lapse/release") { req, _ in
+            let p = try authorize(req, env, .releaseMassLapse)
+            var req = req
+            let o = try Input.object(try await body(&req), allowEmpty: true)
+            try Input.onlyKeys(o, ["note"], in: "")
+            _ = try Input.string(o, "note")
+            let n = try await env.engine.releaseMassLapseHolds(by: p.name, actor: p.actor)
+            env.logger.notice("mass-lapse holds released", metadata: ["by": "\(p.name)", "sessions": "\(n)"])
+            return json(["released": .int(Int64(n))])
+        }
         v1.post("/sessions") { req, _ in
             let p = try authorize(req, env, .start)
             var req = req
-            let start = try Input.start(try await body(&req))
+            let bytes = try await body(&req)
+            var start = try Input.start(bytes)
+            try await PlansAPI.resolve(&start, body: bytes, env)
             if let device = start.device, !env.auth.deviceNames.contains(device) {
                 throw VigilError.invalid("device must name a configured token of the device role")
             }
@@ -355,11 +379,12 @@ public enum VigilAPI {
     }
 
     static func viewJSON(_ s: Session, _ env: APIEnvironment) throws -> JSONValue {
-        try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(SessionView(s, checkInURL: checkInURL(s, env))))
+        try VigilJSON.decode(
+            JSONValue.self, from: VigilJSON.encode(SessionView(api: s, checkInURL: checkInURL(s, env))))
     }
 
     static func sessionResponse(_ s: Session, _ env: APIEnvironment, status: HTTPResponse.Status) throws -> Response {
-        let bytes = try VigilJSON.encode(SessionView(s, checkInURL: checkInURL(s, env)))
+        let bytes = try VigilJSON.encode(SessionView(api: s, checkInURL: checkInURL(s, env)))
         return Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

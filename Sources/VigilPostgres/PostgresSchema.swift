@@ -115,6 +115,16 @@ enum PostgresSchema {
                 expires_at timestamptz NOT NULL
             )
             """,
-        ]
+        ],
+        // 2: saved response plans, keyed by the hash of their name and sealed (as on SQLite).
+        [
+            """
+            CREATE TABLE plans (
+                name_hash text PRIMARY KEY,
+                updated_at bigint NOT NULL,
+                body bytea NOT NULL
+            )
+            """
+        ],
     ]
 }

@@ -622,7 +622,7 @@ public final class PostgresStore: SessionStore, Sendable {
         }
         let purgedData = try VigilJSON.encode(JSONValue.object(["purged": true]))
         let purgedTypes = [
-            EventType.checkInReceived, .escalationAcknowledged, .sessionEnded, .dispatchStatus,
+            EventType.checkInReceived, .escalationAcknowledged, .sessionEnded, .dispatchStatus, .smsReceived,
         ].map(\.rawValue)
         var purged = 0
         for blob in blobs {
@@ -630,6 +630,7 @@ public final class PostgresStore: SessionStore, Sendable {
             s.caller = Caller()
             s.location = Location(address: "")
             s.notes = nil
+            s.responders = nil
             s.followUp?.note = nil
             let snapshot = Data(try sealer.seal(VigilJSON.encode(s), context: Self.context(session: s.id)))
             let id = s.id.rawValue

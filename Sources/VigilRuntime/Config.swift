@@ -71,6 +71,12 @@ public struct VigilConfig: Sendable {
 
     /// `alarm_targets:` as configured.
     public var configuredAlarmTargets: [String]?
+    /// `mass_lapse:` (on by default: 10 sessions within 60 s).
+    public var massLapse = MassLapseSettings()
+    /// `mass_lapse.notify`; nil: the alarm targets.
+    public var massLapseNotify: [String]?
+    /// `sms:`: check-ins by text.
+    public var sms: SMSSettings?
     /// `unattended_after_s`: sessions open this long with no operator console connected raise `system.unattended`;
     /// zero is off.
     public var unattendedAfter = Millis.seconds(120)
@@ -285,12 +291,14 @@ public enum ConfigLoader {
             let top: Set<String> = [
                 "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
                 "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
-                "unattended_after_s", "routes", "follow_up",
+                "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
             ]
             guard let fields = map(root, "the configuration", allowed: top) else { return c }
             var policyNodes: Node?
             var targetsNode: Node?
             var alarmTargetsNode: Node?
+            var massLapseNode: Node?
+            var smsNode: Node?
             var routesNode: Node?
             var followUpAfter: Millis?
             for (key, _, v) in fields {
@@ -351,6 +359,10 @@ public enum ConfigLoader {
                     targetsNode = v
                 case "policies":
                     policyNodes = v
+                case "mass_lapse":
+                    massLapseNode = v
+                case "sms":
+                    smsNode = v
                 case "routes":
                     routesNode = v
                 case "follow_up":
@@ -407,6 +419,9 @@ public enum ConfigLoader {
                     fail(policyNodes, "policies must include one named \"default\" (used when a session names none)")
                 }
             }
+            checkResponderLinks(&c, root)
+            if let massLapseNode { massLapse(massLapseNode, &c, targets: Set(targetNames(targetsNode))) }
+            if let smsNode { c.sms = sms(smsNode, publicURL: c.publicURL) }
             let names = Set(targetNames(targetsNode))
             if let routesNode { c.routes = routes(routesNode, targets: names, baseDirectory: baseDirectory) }
             checkRouteWord(c.policies, hasRoutes: c.routes != nil, targets: names, node: policyNodes ?? targetsNode)
@@ -710,16 +725,23 @@ public enum ConfigLoader {
             var out: [String: Policy] = [:]
             for (name, _, v) in f {
                 let place = "policy \(name)"
-                guard let pf = map(v, place, allowed: ["ack_timeout_s", "steps", "on_delivery_failure"]) else {
+                guard
+                    let pf = map(
+                        v, place,
+                        allowed: Set(["ack_timeout_s", "steps", "on_delivery_failure"]).union(Self.responderPolicyKeys))
+                else {
                     continue
                 }
                 var ack = Millis.seconds(120)
                 var steps: [Step] = []
                 var onFailure: [String] = []
+                var responderSettings = Policy(name: name, ackTimeout: .zero, steps: [])
                 for (k, _, pv) in pf {
                     switch k {
                     case "ack_timeout_s":
                         if let d = duration(pv, "\(place).ack_timeout_s", min: 1, max: 3600) { ack = d }
+                    case _ where Self.responderPolicyKeys.contains(k):
+                        responderPolicy(k, pv, place, into: &responderSettings)
                     case "on_delivery_failure":
                         onFailure = names(pv, "\(place).on_delivery_failure")
                         for t in onFailure where !targets.contains(t) {
@@ -732,7 +754,14 @@ public enum ConfigLoader {
                         }
                         for (i, sn) in seq.enumerated() {
                             let sp = "\(place) step \(i + 1)"
-                            guard let sf = map(sn, sp, allowed: ["after_s", "notify", "dispatch"]) else { continue }
+                            guard
+                                let sf = map(
+                                    sn, sp, allowed: Set(["after_s", "notify", "dispatch"]).union(Self.contactStepKeys))
+                            else { continue }
+                            if sf.contains(where: { $0.0 == "contact" }) {
+                                if let step = contactStep(sf, sn, sp, targets: targets) { steps.append(step) }
+                                continue
+                            }
                             var after: Millis?
                             var action: Step.Action?
                             for (sk, skn, sv) in sf {
@@ -762,7 +791,11 @@ public enum ConfigLoader {
                         break
                     }
                 }
-                out[name] = Policy(name: name, ackTimeout: ack, steps: steps, onDeliveryFailure: onFailure)
+                var policy = Policy(name: name, ackTimeout: ack, steps: steps, onDeliveryFailure: onFailure)
+                policy.goingPause = responderSettings.goingPause
+                policy.responderMessage = responderSettings.responderMessage
+                policy.holdDispatchOnMassLapse = responderSettings.holdDispatchOnMassLapse
+                out[name] = policy
             }
             return out
         }

@@ -147,6 +147,9 @@ public enum VigilServer {
                     metadata: ["target": "\(target.name)", "webhook_id": "\(id)", "status": "\(result.status)"])
             }
         }
+        await MassLapseAlarm.install(
+            engine: engine, store: store, client: client, clock: clock, config: config,
+            logger: Logger(label: "vigil.mass-lapse"))
         let consoleWatch = ConsoleWatch(
             engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens), alarmTargets: alarmTargets,
             client: client, clock: clock, after: config.unattendedAfter, registry: registry,
@@ -159,7 +162,8 @@ public enum VigilServer {
             let ok = serving.load(ordering: .relaxed) && watchdog.report.ok
             return Readiness(ready: ok, checks: checks)
         }
-        let env = APIEnvironment(
+        let sms = config.sms.map { InboundSMS(authToken: $0.authToken, publicURL: config.publicURL ?? "") }
+        var env = APIEnvironment(
             engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
             publicURL: config.publicURL,
             assetsDirectory: assetsDirectory, readiness: readiness,
@@ -175,8 +179,9 @@ public enum VigilServer {
                         deadlineOverdue: oldestDeadline.map { now - $0 }, sseClients: hub.subscriberCount,
                         inFlight: worker.sending, outboxPending: try? await store.pendingNotificationCount(),
                         outboxOverdue: oldestPending.map { now - $0 }, clockSkew: clock.wallSkew()))
-                return metrics.emitText()
+                return metrics.emitText() + InboundSMS.metrics(sms)
             }, logger: Logger(label: "vigil.http"), tickets: StreamTickets(secret: secret))
+        env.sms = sms
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled

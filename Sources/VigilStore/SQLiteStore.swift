@@ -6,7 +6,7 @@ import VigilCore
 /// The SQLite `SessionStore`: an append-only event log, one snapshot row per session and the outbox, in WAL mode
 /// with `synchronous=FULL`. Concurrent commits are grouped into one transaction (group commit).
 public final class SQLiteStore: SessionStore, Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let sealer: (any DataSealer)?
     private let pending = Mutex<PendingWrites>(PendingWrites())
     private let listener = Mutex<(@Sendable ([StoredEvent]) -> Void)?>(nil)
@@ -127,6 +127,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             // Marks a row claimed for an attempt on the wire, so a restart can resend what a crash left in flight.
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
         }
+        m.registerMigration("v3: response plans", migrate: Self.migratePlans)
         return m
     }
 
@@ -468,6 +469,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             s.caller = Caller()
             s.location = Location(address: "")
             s.notes = nil
+            s.responders = nil
             s.followUp?.note = nil
             let snapshot = try seal(VigilJSON.encode(s), Self.context(session: s.id))
             let id = s.id.rawValue
@@ -483,11 +485,11 @@ public final class SQLiteStore: SessionStore, Sendable {
                             VigilJSON.encode(JSONValue.object(["purged": true])),
                             Self.context(events: SessionID(rawValue: id))))
                     try db.execute(
-                        sql: "UPDATE events SET data = ? WHERE session_id = ? AND type IN (?, ?, ?, ?)",
+                        sql: "UPDATE events SET data = ? WHERE session_id = ? AND type IN (?, ?, ?, ?, ?)",
                         arguments: [
                             empty, id, EventType.checkInReceived.rawValue,
                             EventType.escalationAcknowledged.rawValue, EventType.sessionEnded.rawValue,
-                            EventType.dispatchStatus.rawValue,
+                            EventType.dispatchStatus.rawValue, EventType.smsReceived.rawValue,
                         ])
                 }
             } catch {
@@ -511,12 +513,12 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
-    private func seal(_ bytes: [UInt8], _ context: String) throws -> [UInt8] {
+    func seal(_ bytes: [UInt8], _ context: String) throws -> [UInt8] {
         guard let sealer else { return bytes }
         return try sealer.seal(bytes, context: context)
     }
 
-    private func unseal(_ bytes: [UInt8], _ context: String) throws -> [UInt8] {
+    func unseal(_ bytes: [UInt8], _ context: String) throws -> [UInt8] {
         guard let sealer else { return bytes }
         return try sealer.open(bytes, context: context)
     }

@@ -187,4 +187,45 @@ struct StoreContractTests {
             #expect(try await store.session(s.id)?.location.address == "7 Main St")
         }
     }
+
+    @Test(
+        "a plan is saved, read back, replaced and deleted; names are exact",
+        arguments: Kind.allCases)
+    func plans(kind: Kind) async throws {
+        try await Self.with(kind) { store in
+            let plans = try #require(store as? any PlanStore)
+            #expect(try await plans.plan(named: "J") == nil)
+            let sam = Responder(name: "Sam", phone: "+15557654321", relation: "friend")
+            try await plans.savePlan(named: "J", responders: [sam], at: Self.t0)
+            #expect(try await plans.plan(named: "J") == [sam])
+            #expect(try await plans.plan(named: "j") == nil, "names are exact")
+            let kim = Responder(name: "Kim", phone: "+15550001111")
+            try await plans.savePlan(named: "J", responders: [kim, sam], at: Self.t0 + .seconds(1))
+            #expect(try await plans.plan(named: "J") == [kim, sam])
+            #expect(try await plans.deletePlan(named: "J"))
+            #expect(try await plans.deletePlan(named: "J") == false)
+            #expect(try await plans.plan(named: "J") == nil)
+        }
+    }
+
+    @Test(
+        "purging an ended session removes its responders with the rest of its personal data", arguments: Kind.allCases)
+    func purgeResponders(kind: Kind) async throws {
+        try await Self.with(kind) { store in
+            var s = Self.session(8)
+            s.responders = [Responder(name: "Sam", phone: "+15557654321", relation: "friend")]
+            _ = try await Self.start(store, s)
+            var ended = s
+            ended.version = 2
+            ended.state = .ended
+            ended.endedAt = Self.t0
+            _ = try await store.commit(
+                CommitBatch(
+                    session: ended, expectedVersion: 1, sessionID: s.id, events: [NewEvent(.sessionEnded, at: Self.t0)],
+                    outbox: [], outboxUpdates: []))
+            #expect(try await store.session(s.id)?.responders?.count == 1)
+            #expect(try await store.purgeEnded(before: Self.t0 + .seconds(1)) == 1)
+            #expect(try await store.session(s.id)?.responders == nil)
+        }
+    }
 }

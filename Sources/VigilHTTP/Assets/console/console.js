@@ -186,10 +186,21 @@
         raiseAlarm("Delivery failed for " + (s ? label(s) : "a session") + ": no target accepted the notification");
       }
       if (e.type === "system.alarm" && e.data && e.data.raised) raiseAlarm("System alarm: " + e.data.reason);
+      if (e.type === "system.mass_lapse" && e.data) raiseAlarm("MASS LAPSE: " + e.data.reason, "mass-lapse");
+      if ((e.type === "sms.help" || e.type === "sms.received") && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm((s ? label(s) : "A session") + (e.type === "sms.help" ? ": the person texted HELP" :
+          ": the person texted: " + ((e.data && e.data.text) || "")));
+      }
       if (e.type === "system.unattended" && e.data && e.data.raised) raiseAlarm("Nobody is watching: " + e.data.reason);
       if (e.type === "escalation.resumed" && e.session_id) {
         const s = sessions.get(e.session_id);
         raiseAlarm((s ? label(s) : "A session") + ": the acknowledge ran out and there is still no check-in");
+      }
+      if ((e.type === "responder.ems" || e.type === "responder.going") && e.session_id) {
+        const s = sessions.get(e.session_id);
+        raiseAlarm((s ? label(s) : "A session") + (e.type === "responder.ems" ?
+          ": a responder asked for EMS" : ": a responder is going; the ladder is paused"));
       }
       const loopAlarm = LOOP_ALARMS[e.type];
       if (loopAlarm && e.session_id) {
@@ -203,7 +214,10 @@
       "dispatch.requested", "dispatch.accepted", "dispatch.cancelled", "dispatch.status", "delivery.succeeded",
       "delivery.target_failed", "delivery.failed", "system.alarm", "system.unattended", "location.viewed"].concat(
       Object.keys(LOOP_ALARMS),
-      ["routing.resolved", "routing.pinned", "routing.unpinned", "routing.default", "follow_up.created", "follow_up.closed"])) {
+      ["routing.resolved", "routing.pinned", "routing.unpinned", "routing.default", "follow_up.created", "follow_up.closed"],
+      ["responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
+        "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
+        "sms.received", "sms.help"])) {
       source.addEventListener(t, handle);
     }
   }
@@ -282,6 +296,14 @@
     if (content instanceof Node) td.appendChild(content); else td.textContent = content;
     tr.appendChild(td);
     return td;
+  }
+
+  // Who the caller chose to come first, and where each stands (going, waiting, no answer, …).
+  function responderLine(s) {
+    const div = document.createElement("div");
+    div.className = "responders";
+    div.textContent = "responders: " + s.responders.map((r) => r.name + " " + r.status.replace("_", " ")).join(" · ");
+    return div;
   }
 
   function button(text, action, title) {
@@ -384,6 +406,7 @@
         b.classList.add("reveal");
         who.appendChild(b);
       }
+      if (s.responders && s.responders.length) who.appendChild(responderLine(s));
       cell(tr, "Person", who);
       const badge = document.createElement("span");
       badge.className = "state state-" + s.state;
@@ -393,9 +416,9 @@
       cd.className = "countdown";
       cell(tr, "Next check-in", cd);
       const e = s.escalation;
-      cell(tr, "Escalation", e ? "step " + e.step + (e.acknowledged_by ? " · ✔ acknowledged by " + e.acknowledged_by +
+      cell(tr, "Escalation", (e ? "step " + e.step + (e.acknowledged_by ? " · ✔ acknowledged by " + e.acknowledged_by +
         (e.acknowledged_at ? " at " + new Date(e.acknowledged_at).toLocaleTimeString() : "") : " · not acknowledged") +
-        (e.paused_until ? " · paused" : "") : "—");
+        (e.paused_until ? " · paused" : "") : "—") + (s.mass_lapse_hold_until ? " · dispatch held (mass lapse)" : ""));
       const d = s.dispatch;
       const dc = cell(tr, "Dispatch", d ? (d.delivered_at ? "delivered to " + d.target + dispatchReports(d) +
         (d.cancelled_at ? " · cancel sent" : "") : d.failed_at ? "FAILED" : "requested…") : "—");

@@ -1,0 +1,168 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Synchronization
+import VigilCore
+
+/// `POST /v1/inbound/sms`: check-ins by text through Twilio's inbound webhook, authenticated by
+/// `X-Twilio-Signature` (no bearer token: a gateway cannot send one).
+public final class InboundSMS: Sendable {
+    /// The auth token that keys the signature.
+    let authToken: [UInt8]
+    /// `public_url` without a trailing slash: the signature covers the URL the gateway called.
+    let publicURL: String
+    /// Texts from numbers that match no open session (the numbers themselves are never kept or logged).
+    public let unknownSenders = Atomic<Int>(0)
+    /// Answers already given, by `MessageSid`, so a replay gets the first answer and changes nothing.
+    private let answered = Mutex<[String: String]>([:])
+    private let order = Mutex<[String]>([])
+    static let remembered = 10_000
+
+    /// Creates the endpoint's state.
+    public init(authToken: String, publicURL: String) {
+        self.authToken = Array(authToken.utf8)
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+    }
+
+    /// Twilio's scheme: base64 HMAC-SHA1, keyed with the auth token, of the URL followed by every POST parameter's
+    /// name and value, sorted by name.
+    func expectedSignature(url: String, params: [(String, String)]) -> String {
+        var text = url
+        for (k, v) in params.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) { text += k + v }
+        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: authToken))
+        return Data(mac).base64EncodedString()
+    }
+
+    func remembered(_ sid: String) -> String? { answered.withLock { $0[sid] } }
+
+    func remember(_ sid: String, _ answer: String) {
+        answered.withLock { a in
+            guard a[sid] == nil else { return }
+            a[sid] = answer
+            order.withLock { o in
+                o.append(sid)
+                if o.count > Self.remembered { a[o.removeFirst()] = nil }
+            }
+        }
+    }
+
+    /// What a text asks for.
+    enum Intent: Equatable {
+        case checkIn, help, other
+    }
+
+    /// Case-folded, `’` read as `'`, punctuation, symbols and emoji removed, spaces collapsed.
+    static func normalize(_ body: String) -> String {
+        let folded = body.replacingOccurrences(of: "\u{2019}", with: "'").folding(
+            options: [.caseInsensitive], locale: nil
+        ).lowercased()
+        let kept = folded.unicodeScalars.map { u -> Character in
+            if u == "'" || CharacterSet.alphanumerics.contains(u) { return Character(u) }
+            return " "
+        }
+        return String(kept).split(separator: " ").joined(separator: " ")
+    }
+
+    static func intent(_ body: String) -> Intent {
+        let n = normalize(body)
+        if ["ok", "okay", "k", "yes", "im ok", "i'm ok"].contains(n) { return .checkIn }
+        if ["help", "911", "sos"].contains(n) { return .help }
+        return .other
+    }
+
+    static let empty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
+    static let confirmed =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>Thank you, your check-in was received."
+        + "</Message></Response>"
+
+    static func twiml(_ text: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/xml; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Parses `application/x-www-form-urlencoded`; nil for anything malformed.
+    static func form(_ bytes: [UInt8]) -> [(String, String)]? {
+        guard let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        var out: [(String, String)] = []
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let k = decode(kv[0]), let v = decode(kv.count > 1 ? kv[1] : "") else { return nil }
+            out.append((k, v))
+        }
+        return out
+    }
+
+    static func decode(_ s: Substring) -> String? {
+        String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    static func receive(_ req: Request, _ env: APIEnvironment) async throws -> Response {
+        guard let sms = env.sms else { throw VigilError(.notFound, "check-ins by text are not configured") }
+        var req = req
+        let bytes = try await VigilAPI.body(&req)
+        guard let params = form(bytes) else { throw VigilError.invalid("the body must be form-encoded") }
+        var url = sms.publicURL + "/v1/inbound/sms"
+        if let q = req.uri.query, !q.isEmpty { url += "?" + q }
+        let presented = Array((req.headers[.init("X-Twilio-Signature")!] ?? "").utf8)
+        let expected = Array(sms.expectedSignature(url: url, params: params).utf8)
+        guard !presented.isEmpty, TokenAuthenticator.constantTimeEquals(presented, expected) else {
+            env.logger.warning("inbound text refused: missing or wrong signature")
+            throw APIError(
+                status: .forbidden, code: "forbidden", message: "the X-Twilio-Signature is missing or wrong")
+        }
+        let value = { (name: String) in params.first { $0.0 == name }?.1 }
+        let sid = value("MessageSid")
+        if let sid, let first = sms.remembered(sid) { return twiml(first) }
+        let answer = try await handle(from: value("From"), body: value("Body") ?? "", sid: sid, sms, env)
+        if let sid { sms.remember(sid, answer) }
+        return twiml(answer)
+    }
+
+    /// Applies a text to the most recently started open session whose callback number sent it.
+    static func handle(from: String?, body: String, sid: String?, _ sms: InboundSMS, _ env: APIEnvironment)
+        async throws -> String
+    {
+        guard let from = from.flatMap(Input.e164),
+            let s = await env.engine.openSessions().filter({
+                $0.caller.callbackNumber.flatMap(Input.e164) == from
+            }).max(by: { $0.startedAt < $1.startedAt })
+        else {
+            sms.unknownSenders.add(1, ordering: .relaxed)
+            return empty
+        }
+        let actor = Actor(name: "sms", role: "sms")
+        let key = sid.map { "sms:" + $0 }
+        let text = String(body.prefix(Input.maxText))
+        switch intent(body) {
+        case .checkIn:
+            try await env.engine.execute(s.id, .checkIn(source: .sms, note: nil), key: key, actor: actor)
+            env.logger.info("check-in by text", metadata: ["session": "\(s.id)"])
+            return confirmed
+        case .help:
+            try await env.engine.execute(s.id, .smsHelp, key: key, actor: actor)
+            env.logger.notice("help asked by text", metadata: ["session": "\(s.id)"])
+            return empty
+        case .other:
+            let clean =
+                CharacterPolicy.problem(in: text) == nil
+                ? text
+                : String(
+                    text.unicodeScalars.filter {
+                        CharacterPolicy.isAllowedInXML($0) && !CharacterPolicy.isBidiControl($0)
+                    }.map(Character.init))
+            try await env.engine.execute(s.id, .smsText(clean), key: key, actor: actor)
+            return empty
+        }
+    }
+}
+
+extension InboundSMS {
+    /// The endpoint's counter in Prometheus text (empty when texts are not configured).
+    public static func metrics(_ sms: InboundSMS?) -> String {
+        guard let sms else { return "" }
+        return "# HELP vigil_sms_unknown_sender_total Texts from numbers that match no open session.\n"
+            + "# TYPE vigil_sms_unknown_sender_total counter\n"
+            + "vigil_sms_unknown_sender_total \(sms.unknownSenders.load(ordering: .relaxed))\n"
+    }
+}

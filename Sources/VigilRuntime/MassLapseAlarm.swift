@@ -1,0 +1,39 @@
+import Logging
+import VigilCore
+import VigilDelivery
+
+/// Raises `system.mass_lapse` once per episode: an event on the stream (the console alarms) and a webhook to
+/// `mass_lapse.notify` (default: `alarm_targets`), sent straight through libcurl like the watchdog's alarm.
+enum MassLapseAlarm {
+    static func install(
+        engine: SessionEngine, store: any SessionStore, client: CurlClient, clock: any WallClock,
+        config: VigilConfig, logger: Logger
+    ) async {
+        let targets = (config.massLapseNotify ?? config.alarmTargets).compactMap { config.targets[$0] }
+        let settings = config.massLapse
+        await engine.setMassLapse(settings) { count, at in
+            let reason =
+                "\(count) sessions lapsed within \(settings.within.wholeSeconds) s: check the phone and SMS "
+                + "providers and the console's network before sending help to each"
+            let data: [String: JSONValue] = [
+                "count": .int(Int64(count)), "within_s": .int(settings.within.wholeSeconds),
+                "threshold": .int(Int64(settings.sessions)), "reason": .string(reason),
+            ]
+            logger.critical("mass lapse", metadata: ["count": "\(count)"])
+            _ = try? await store.commit(
+                CommitBatch(
+                    session: nil, expectedVersion: nil, sessionID: nil,
+                    events: [NewEvent(.systemMassLapse, at: at, .object(data))], outbox: [], outboxUpdates: []))
+            for target in targets {
+                let sent = try? await OutboxWorker.ping(
+                    target, client: client, at: clock.now(), type: .systemMassLapse, data: data)
+                logger.warning(
+                    "mass lapse alarm sent",
+                    metadata: [
+                        "target": "\(target.name)", "webhook_id": "\(sent?.0 ?? "")",
+                        "status": "\(sent?.1.status ?? 0)",
+                    ])
+            }
+        }
+    }
+}
