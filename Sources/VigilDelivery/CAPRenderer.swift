@@ -27,19 +27,9 @@ public enum CAPRenderer {
         case .dispatchUpdated: msgType = "Update"
         default: msgType = "Alert"
         }
-        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        x += "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n"
-        x += "  <identifier>\(esc(identifier))</identifier>\n"
-        x += "  <sender>\(esc(sender))</sender>\n"
-        x += "  <sent>\(capTime(b.sent))</sent>\n"
-        x += "  <status>Actual</status>\n"
-        x += "  <msgType>\(msgType)</msgType>\n"
-        x += "  <scope>Restricted</scope>\n"
-        x += "  <restriction>\(esc("for \(restriction) only"))</restriction>\n"
-        if !b.references.isEmpty {
-            let refs = b.references.map { "\(esc(sender)),\(esc($0.id)),\(capTime($0.sent))" }
-            x += "  <references>\(refs.joined(separator: " "))</references>\n"
-        }
+        var x = head(
+            identifier: identifier, sender: sender, sent: b.sent, status: "Actual", msgType: msgType,
+            restriction: restriction, references: b.references.map { ($0.id, $0.sent) })
         x += "  <incidents>\(esc(b.facts.incident))</incidents>\n"
         x += "  <info>\n"
         x += "    <language>en-US</language>\n"
@@ -117,6 +107,27 @@ public enum CAPRenderer {
         return frac.isEmpty ? "\(sign)\(whole)" : "\(sign)\(whole).\(frac)"
     }
 
+    /// The `<alert>` element's head, up to and with `<references>` (`sender,identifier,sent` each).
+    static func head(
+        identifier: String, sender: String, sent: Timestamp, status: String, msgType: String, restriction: String,
+        references: [(id: String, sent: Timestamp)]
+    ) -> String {
+        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        x += "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n"
+        x += "  <identifier>\(esc(identifier))</identifier>\n"
+        x += "  <sender>\(esc(sender))</sender>\n"
+        x += "  <sent>\(capTime(sent))</sent>\n"
+        x += "  <status>\(status)</status>\n"
+        x += "  <msgType>\(msgType)</msgType>\n"
+        x += "  <scope>Restricted</scope>\n"
+        x += "  <restriction>\(esc("for \(restriction) only"))</restriction>\n"
+        if !references.isEmpty {
+            let refs = references.map { "\(esc(sender)),\(esc($0.id)),\(capTime($0.sent))" }
+            x += "  <references>\(refs.joined(separator: " "))</references>\n"
+        }
+        return x
+    }
+
     /// Every other message (`test.ping`, and envelopes without dispatch facts).
     static func plain(_ env: JSONValue, identifier: String, sender: String, restriction: String) throws -> [UInt8] {
         let type = env["type"]?.stringValue ?? "unknown"
@@ -137,19 +148,9 @@ public enum CAPRenderer {
         for key in ["address", "unit", "city", "region", "postal_code", "country"] {
             if let v = location[key]?.stringValue, !v.isEmpty { areaParts.append(key == "unit" ? "unit \(v)" : v) }
         }
-        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        x += "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n"
-        x += "  <identifier>\(esc(identifier))</identifier>\n"
-        x += "  <sender>\(esc(sender))</sender>\n"
-        x += "  <sent>\(capTime(sent))</sent>\n"
-        x += "  <status>\(status)</status>\n"
-        x += "  <msgType>\(msgType)</msgType>\n"
-        x += "  <scope>Restricted</scope>\n"
-        x += "  <restriction>\(esc("for \(restriction) only"))</restriction>\n"
-        if !refs.isEmpty {
-            x +=
-                "  <references>\(refs.map { "\(esc(sender)),\(esc($0)),\(capTime(sent))" }.joined(separator: " "))</references>\n"
-        }
+        var x = head(
+            identifier: identifier, sender: sender, sent: sent, status: status, msgType: msgType,
+            restriction: restriction, references: refs.map { ($0, sent) })
         x += "  <info>\n"
         x += "    <category>Health</category>\n"
         x += "    <event>\(esc(type))</event>\n"

@@ -75,7 +75,13 @@ enum CheckInPage {
             \(body)
             </body></html>
             """
-        return Response(
+        return personalPage(status: status, html: html)
+    }
+
+    /// A page for a person, not an operator (`/c/`, `/r/`): never cached, never framed, no script, forms only to
+    /// itself.
+    static func personalPage(status: HTTPResponse.Status, html: String) -> Response {
+        Response(
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",

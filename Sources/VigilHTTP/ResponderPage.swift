@@ -144,13 +144,6 @@ enum ResponderPage {
             \(body)
             </body></html>
             """
-        return Response(
-            status: status,
-            headers: [
-                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .init("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-                .init("X-Frame-Options")!: "DENY",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
+        return CheckInPage.personalPage(status: status, html: html)
     }
 }
