@@ -6,10 +6,14 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 out=.build/fuzz
 mkdir -p "$out/src" "$out/corpus"
-# One module: the Core sources, the HTTP input parser (its `import VigilCore` dropped) and the fuzz entry point.
-sed '/^import VigilCore$/d' Sources/VigilHTTP/Input.swift > "$out/src/Input.swift"
+# One module: the Core sources, the HTTP input parser with its extensions (`import VigilCore` dropped) and the fuzz
+# entry point.
+rm -f "$out"/src/*.swift
+for f in Sources/VigilHTTP/Input.swift Sources/VigilHTTP/Input+*.swift; do
+  sed '/^import VigilCore$/d' "$f" > "$out/src/$(basename "$f")"
+done
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name VigilFuzz -o "$out/vigil-fuzz" \
-  Sources/VigilCore/*.swift "$out/src/Input.swift" Tests/fuzz/main.swift 2> >(grep -v "ld.gold: warning" >&2)
+  Sources/VigilCore/*.swift "$out"/src/*.swift Tests/fuzz/main.swift 2> >(grep -v "ld.gold: warning" >&2)
 # Seeds: what a real client sends, so coverage starts past the JSON parser.
 printf '%s' '{"location":{"address":"1 A St","latitude":1.5,"longitude":2},"check_in_interval_s":60,"grace_s":5,"caller":{"alias":"J","callback_number":"+15551234567"},"substance":"x"}' > "$out/corpus/start"
 printf '%s' '{"status":"accepted","reference":"r","target":"ems"}' > "$out/corpus/status"

@@ -36,7 +36,7 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case locationViewed = "location.viewed"
     /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).
     case systemUnattended = "system.unattended"
-    // Routing, the closed loop and follow-up (issue 12).
+    // Routing, the closed loop and follow-up.
     case routingResolved = "routing.resolved"
     case routingDefault = "routing.default"
     case routingUnresolved = "routing.unresolved"

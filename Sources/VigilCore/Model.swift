@@ -190,7 +190,7 @@ public struct Policy: Hashable, Sendable, Codable {
     public var linkBase: String?
     /// How long a session caught in a mass lapse holds its dispatch steps (nil or zero: never hold).
     public var holdDispatchOnMassLapse: Millis?
-    /// Closed-loop timeouts of the dispatch targets that set them (issue 12).
+    /// Closed-loop timeouts of the dispatch targets that set them.
     public var loops: [String: LoopTimeouts]?
     /// How long after a dispatch (or an `ems_attended` end) a follow-up falls due; nil is 24 h.
     public var followUpAfter: Millis?

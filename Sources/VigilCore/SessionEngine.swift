@@ -32,7 +32,7 @@ public actor SessionEngine {
     /// Each open session's next deadline, kept beside `open` so the sweep and the watchdog scan small values, not
     /// whole sessions.
     private var deadlines: [SessionID: Timestamp] = [:]
-    /// `routes:`, when configured, and the dispatch targets an operator may pin (issue 12).
+    /// `routes:`, when configured, and the dispatch targets an operator may pin.
     private var routing: (table: RouteTable, targets: Set<String>)?
 
     /// Creates an engine over its ports.

@@ -2,7 +2,7 @@ import Hummingbird
 import VigilCore
 
 extension VigilAPI {
-    /// Follow-ups and the summary report (issue 12).
+    /// Follow-ups and the summary report.
     static func addFollowUpRoutes(_ v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
         v1.get("/follow-ups") { req, _ in
             _ = try authorize(req, env, .read)

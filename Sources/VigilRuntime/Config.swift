@@ -66,7 +66,7 @@ public struct VigilConfig: Sendable {
 
     /// `hotline:`: who dispatchers see as the sender, and whom they call back.
     public var hotline = Hotline()
-    /// `routes:` (issue 12); nil when routing is off.
+    /// `routes:`; nil when routing is off.
     public var routes: RouteTable?
 
     /// `alarm_targets:` as configured.

@@ -1,4 +1,4 @@
-"""The console's routing warnings, closed-loop reports and follow-ups (issue 12), in a real headless Chromium
+"""The console's routing warnings, closed-loop reports and follow-ups, in a real headless Chromium
 against a real `vigil serve` and real receivers."""
 import tempfile
 import pytest

@@ -1,4 +1,4 @@
-"""What a dispatcher receives (issue 14): the real binary, a real SQLite file and a real loopback receiver; every
+"""What a dispatcher receives: the real binary, a real SQLite file and a real loopback receiver; every
 dispatch body validated against its published schema (CAP 1.2 XSD, NENA EIDO)."""
 import json, os, re, subprocess, time
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 12, dispatch side, against the real binary: routing by location (a table and a GeoJSON polygon), the closed
+"""Against the real binary: routing by location (a table and a GeoJSON polygon), the closed
 dispatch loop (no `accepted` in time → the backup gets the dispatch, the first a cancel), follow-ups and the
 summary report."""
 import json, os, subprocess, time
@@ -255,5 +255,5 @@ def test_routed_dispatched_accepted_closed_with_a_follow_up_and_counted(vigils, 
               "session.ended", "follow_up.closed"]:
         assert t in types, (t, types)
     os.makedirs(fh.LOG_DIR, exist_ok=True)
-    with open(os.path.join(fh.LOG_DIR, "issue12-routed-timeline.json"), "w") as f:
+    with open(os.path.join(fh.LOG_DIR, "routed-timeline.json"), "w") as f:
         json.dump(timeline, f, indent=1)

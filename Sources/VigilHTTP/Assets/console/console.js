@@ -6,7 +6,7 @@
   const STATE_WORDS = { active: "Active", overdue: "OVERDUE", escalating: "ESCALATING", dispatched: "DISPATCHED", ended: "Ended" };
   const URGENCY = { dispatched: 0, escalating: 1, overdue: 2, active: 3, ended: 4 };
   const ALARM_STATES = new Set(["overdue", "escalating", "dispatched"]);
-  // Routing and the closed loop (issue 12): events that need an operator now.
+  // Routing and the closed loop: events that need an operator now.
   const LOOP_ALARMS = {
     "dispatch.unaccepted": "the dispatch centre did not accept; the dispatch moved to the next centre",
     "dispatch.arrival_overdue": "no crew reported on scene in time",
