@@ -31,7 +31,7 @@ enum HTTPBench {
         func take() async -> Int {
             let n = next.add(1, ordering: .relaxed).oldValue
             if let rate {
-                let due = t0 &+ UInt64(min(Double(n) / rate * 1e9, 1e15))
+                let due = t0 &+ (UInt64(exactly: (min(Double(n) / rate * 1e9, 1e15)).rounded(.down)) ?? 0)
                 let now = DispatchTime.now().uptimeNanoseconds
                 if due > now { try? await Task.sleep(nanoseconds: due - now) }
             }

@@ -10,7 +10,11 @@ struct Summary: CustomStringConvertible {
     init(_ values: [Double]) {
         let s = values.sorted()
         count = s.count
-        func at(_ q: Double) -> Double { s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count - 1) * q))] }
+        func at(_ q: Double) -> Double {
+            guard !s.isEmpty else { return .nan }
+            let i = Int(exactly: (Double(s.count - 1) * Swift.min(Swift.max(q, 0), 1)).rounded(.down)) ?? 0
+            return s[Swift.min(s.count - 1, Swift.max(0, i))]
+        }
         p50 = at(0.5)
         p99 = at(0.99)
         max = s.last ?? .nan
