@@ -1,0 +1,186 @@
+/// What people do: check in, acknowledge, dispatch now, end, update, report a dispatch's status.
+extension Builder {
+    // MARK: People
+
+    mutating func checkIn(source: CheckInSource, note: String?) throws {
+        let previous = s.state
+        switch s.state {
+        case .ended:
+            throw VigilError.sessionEnded
+        case .active, .overdue, .escalating:
+            try stopResponders(reason: "the person answered")
+            if let e = s.escalation, previous != .active {
+                for target in e.notifiedTargets {
+                    _ = try notification(
+                        .escalationResolved, targets: [target], isDispatch: false,
+                        ["reason": .string("the person checked in (\(source.rawValue))")], references: e.references)
+                }
+                emit(
+                    .escalationResolved,
+                    [
+                        "source": .string(source.rawValue), "notified_targets": .strings(e.notifiedTargets),
+                        "last_step": e.lastStep.map { .int(Int64($0 + 1)) } ?? .null,
+                    ])
+            }
+            if let d = s.dispatch, d.isLive, d.deliveredAt == nil {
+                // A dispatch on the wire may still be accepted: that acceptance is owed a cancel.
+                s.owedCancels.append(d.notification)
+                updates.append(.cancel(d.notification, at: now))
+            }
+            s.state = .active
+            s.escalation = nil
+            s.dispatch = nil
+            s.deliveryFailures = 0
+            s.lastCheckInAt = now
+            s.due = now + s.interval
+            emit(
+                .checkInReceived,
+                [
+                    "source": .string(source.rawValue), "note": .optional(note),
+                    "previous_state": .string(previous.rawValue), "next_check_in_due_at": .time(s.due),
+                ])
+        case .dispatched:
+            try stopResponders(reason: "the person answered")
+            s.lastCheckInAt = now
+            s.due = now + s.interval
+            emit(
+                .checkInReceived,
+                [
+                    "source": .string(source.rawValue), "note": .optional(note),
+                    "previous_state": .string(previous.rawValue),
+                ])
+            try cancelAcceptedDispatch(
+                reason: "the person checked in at \(now.rfc3339) (\(source.rawValue))", spoken: "the person checked in")
+        }
+    }
+
+    /// Tells the target that accepted the dispatch that it may be called off, once.
+    mutating func cancelAcceptedDispatch(reason: String, spoken: String) throws {
+        if s.dispatch?.deliveries != nil { return try cancelAllDeliveries(reason: reason, spoken: spoken) }
+        guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
+        let refs = s.escalation?.references ?? []
+        let item = try notification(
+            .dispatchCancelled, targets: [target], isDispatch: false, ["reason": .string(reason)],
+            references: refs,
+            facts: { _, b in
+                b.dispatchFacts(
+                    incident: d.notification, requestedAt: d.requestedAt, references: refs, cancelReason: spoken)
+            })
+        addReferences([item.webhookIDs[0]])
+        d.cancelledAt = now
+        s.dispatch = d
+        emit(
+            .dispatchCancelled,
+            ["target": .string(target), "reason": .string(reason), "webhook_id": .string(item.webhookIDs[0])])
+    }
+
+    mutating func acknowledge(by op: String, note: String?) throws {
+        switch s.state {
+        case .ended: throw VigilError.sessionEnded
+        case .active: throw VigilError.conflict("nothing to acknowledge: the session is not overdue")
+        case .overdue, .escalating:
+            let until = now + s.policy.ackTimeout
+            s.escalation?.acknowledgedBy = op
+            s.escalation?.acknowledgedAt = now
+            s.escalation?.pausedUntil = until
+            s.escalation?.realarmAt = nil
+            mark(.acknowledged, who: op)
+            emit(
+                .escalationAcknowledged,
+                ["operator": .string(op), "note": .optional(note), "paused_until": .time(until)])
+        case .dispatched:
+            s.escalation?.acknowledgedBy = op
+            s.escalation?.acknowledgedAt = now
+            mark(.acknowledged, who: op)
+            emit(.escalationAcknowledged, ["operator": .string(op), "note": .optional(note), "paused_until": .null])
+        }
+    }
+
+    mutating func dispatchNow(by: String) throws {
+        switch s.state {
+        case .ended: throw VigilError.sessionEnded
+        case .dispatched: return
+        case .active, .overdue, .escalating:
+            if let d = s.dispatch, d.isLive { return }
+            guard let k = s.policy.firstDispatchStep else {
+                throw VigilError.conflict("the session's policy has no dispatch step")
+            }
+            if s.escalation == nil { s.escalation = Escalation(missedDueAt: s.due) }
+            s.state = .escalating
+            var e = s.escalation ?? Escalation(missedDueAt: s.due)
+            e.startedAt = e.startedAt ?? now
+            e.lastStep = k
+            e.nextStep = max(e.nextStep, k + 1)
+            e.pausedUntil = nil
+            s.escalation = e
+            try requestDispatch(
+                s.policy.steps[k].targets, by: by, step: k + 1, reason: "dispatch requested by an operator",
+                late: .int(0))
+        }
+    }
+
+    mutating func end(outcome: Outcome, by: String, note: String?) throws {
+        guard s.state.isOpen else { throw VigilError.sessionEnded }
+        if let d = s.dispatch, d.isLive, d.deliveredAt == nil {
+            s.owedCancels.append(d.notification)
+            updates.append(.cancel(d.notification, at: now))
+        }
+        if let d = s.dispatch, d.deliveredAt != nil, outcome != .emsAttended, d.status != .closed {
+            try cancelAcceptedDispatch(
+                reason: "the session was ended by an operator (outcome: \(outcome.rawValue))",
+                spoken: "the hotline closed the session (\(outcome.rawValue.replacingOccurrences(of: "_", with: " ")))")
+        }
+        for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
+        try stopResponders(reason: "the session was closed")
+        if outcome == .emsAttended { createFollowUp(because: "ems_attended") }
+        s.state = .ended
+        s.endedAt = now
+        s.outcome = outcome
+        emit(.sessionEnded, ["outcome": .string(outcome.rawValue), "by": .string(by), "note": .optional(note)])
+    }
+
+    mutating func update(_ patch: SessionPatch, by: String) throws {
+        guard s.state.isOpen else { throw VigilError.sessionEnded }
+        let before = s
+        var fields: [String] = []
+        if let c = patch.caller, c != s.caller {
+            s.caller = c
+            fields.append("caller")
+        }
+        var locationChanged = false
+        if let l = patch.location, l != s.location {
+            s.location = l
+            fields.append("location")
+            locationChanged = true
+        }
+        if let n = patch.notes, n != s.notes {
+            s.notes = n
+            fields.append("notes")
+        }
+        if let v = patch.substance, v != s.substance {
+            s.substance = v
+            fields.append("substance")
+        }
+        if let g = patch.grace, g != s.grace {
+            s.grace = g
+            fields.append("grace_s")
+        }
+        if let i = patch.interval, i != s.interval {
+            s.interval = i
+            fields.append("check_in_interval_s")
+            if s.state == .active {
+                let candidate = s.lastCheckInAt + i
+                s.due = candidate > now ? candidate : now
+            }
+        }
+        _ = try updateRouting(patch, locationChanged: locationChanged, by: by)
+        guard !fields.isEmpty else { return }
+        emit(.sessionUpdated, ["fields": .strings(fields), "by": .string(by), "next_check_in_due_at": .time(s.due)])
+        try sendDispatchUpdate(changed: Builder.dispatchRelevantChanges(from: before, to: s))
+    }
+
+    mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
+        // A partner may report as soon as it holds the request, even before its 2xx reached us.
+        try loopStatus(status, reference: reference, target: by)
+    }
+}
