@@ -107,7 +107,7 @@ let package = Package(
         ),
         .target(
             name: "VigilTestKit",
-            dependencies: ["VigilCore"],
+            dependencies: ["VigilCore", "VigilDelivery"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -140,14 +140,17 @@ let package = Package(
             dependencies: [
                 "VigilHTTP", "VigilCore", "VigilTestKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "VigilRuntimeTests",
             dependencies: [
-                "VigilRuntime", "VigilCore", "VigilTestKit", "VigilStore", "VigilDelivery",
+                "VigilRuntime", "VigilCore", "VigilTestKit", "VigilStore", "VigilDelivery", "VigilHTTP",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -73,6 +73,9 @@ public protocol SessionStore: Sendable {
     func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>]
     /// How many notifications are pending (for metrics); nil when the store cannot say cheaply.
     func pendingNotificationCount() async throws -> Int?
+    /// Sets the one listener told of every commit's events once they are durable, in `seq` order, whoever made
+    /// the commit (the engine, an alarm, a location reveal): the console stream and metrics hang off it.
+    func onCommit(_ listener: @escaping @Sendable ([StoredEvent]) -> Void)
 }
 
 extension SessionStore {

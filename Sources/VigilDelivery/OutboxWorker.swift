@@ -2,20 +2,21 @@ import Logging
 import Synchronization
 import VigilCore
 
-/// Delivers the outbox: picks due notifications, signs and sends them through libcurl, retries with backoff,
-/// fails over along the targets, and reports each target's end to the engine, which records it durably.
+/// Delivers the outbox: claims due notifications, signs and sends them through the transport (libcurl), and does
+/// what `DeliveryMachine` decides of each result: retry later, or report the target's end to the engine, which
+/// records it durably (and fails over to the next target).
 public final class OutboxWorker: Sendable {
     private let store: any SessionStore
     private let engine: SessionEngine
-    private let client: CurlClient
+    private let client: any WebhookTransport
     private let targets: [String: Target]
+    private let machine: DeliveryMachine
     private let clock: any WallClock
     private let logger: Logger
     private let poll: Millis
     private let maxInFlight: Int
     private let inFlight = Mutex<Set<NotificationID>>([])
-    private let signal: AsyncStream<Void>.Continuation
-    private let stream: AsyncStream<Void>
+    private let signal: WakeSignal
     private let lastPump = Atomic<Int64>(CurlClient.monotonicMillis())
     private let counters = Mutex<DeliveryCounters>(DeliveryCounters())
     private let claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])?
@@ -47,10 +48,10 @@ public final class OutboxWorker: Sendable {
 
     /// Creates a worker.
     public init(
-        store: any SessionStore, engine: SessionEngine, client: CurlClient, targets: [String: Target],
+        store: any SessionStore, engine: SessionEngine, client: any WebhookTransport, targets: [String: Target],
         clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
         claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline(),
-        onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil
+        signal: WakeSignal = WakeSignal(), onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil
     ) {
         self.hotline = hotline
         self.claim = claim
@@ -59,15 +60,16 @@ public final class OutboxWorker: Sendable {
         self.engine = engine
         self.client = client
         self.targets = targets
+        self.machine = DeliveryMachine(targets: targets)
         self.clock = clock
         self.logger = logger
         self.poll = poll
         self.maxInFlight = maxInFlight
-        (stream, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.signal = signal
     }
 
     /// Asks the worker to look at the outbox now.
-    public func wake() { signal.yield() }
+    public func wake() { signal.wake() }
 
     /// When the worker last looked at the outbox, by the monotonic clock in milliseconds.
     public var lastPumpTick: Int64 { lastPump.load(ordering: .relaxed) }
@@ -83,12 +85,12 @@ public final class OutboxWorker: Sendable {
         let ticker = Task { [signal, poll] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(poll.value))
-                signal.yield()
+                signal.wake()
             }
         }
         defer { ticker.cancel() }
         await withDiscardingTaskGroup { group in
-            for await _ in stream {
+            for await _ in signal.stream {
                 if Task.isCancelled { break }
                 lastPump.store(CurlClient.monotonicMillis(), ordering: .relaxed)
                 let due: [OutboxItem]
@@ -116,12 +118,7 @@ public final class OutboxWorker: Sendable {
                 // Count every claimed attempt before sending, all in one transaction: a crash mid-flight must not
                 // grant extra attempts, and one fsync serves the whole batch.
                 let now = clock.now()
-                let updates = claimed.map { item in
-                    OutboxUpdate(
-                        id: item.id, status: .pending, targetIndex: item.targetIndex, attempts: item.attempts + 1,
-                        nextAttemptAt: now + (targets[item.targets[item.targetIndex]]?.timeout ?? .zero) + Millis(1000),
-                        claim: true)
-                }
+                let updates = claimed.map { machine.claim($0, at: now) }
                 let stillPending: [Bool]
                 do {
                     stillPending = try await store.recordAttempts(updates)
@@ -146,47 +143,37 @@ public final class OutboxWorker: Sendable {
         }
     }
 
-    /// Makes one attempt on the notification's current target and records what follows.
+    /// Makes one attempt on the notification's current target and does what the machine decides of it.
     func attempt(_ item: OutboxItem) async {
-        let index = item.targetIndex
-        let name = item.targets[index]
-        let webhookID = item.webhookIDs[index]
-        let attempt = item.attempts + 1
-        let meta: Logger.Metadata = [
+        var meta: Logger.Metadata = [
             "session": "\(item.sessionID)", "notification": "\(item.id)", "type": "\(item.type.rawValue)",
-            "target": "\(name)", "webhook_id": "\(webhookID)", "attempt": "\(attempt)",
+            "target_index": "\(item.targetIndex)", "attempt": "\(item.attempts + 1)",
         ]
-        guard let target = targets[name] else {
+        let name: String
+        let webhookID: String
+        switch machine.start(item) {
+        case .report(let outcome):
             logger.error("notification names a target that is not configured", metadata: meta)
-            await report(item, .targetFailed(targetIndex: index, reason: "target not configured", attempts: attempt))
+            await report(item, outcome)
             return
+        case .send(let targetName, let id, _):
+            (name, webhookID) = (targetName, id)
         }
+        meta["target"] = "\(name)"
+        meta["webhook_id"] = "\(webhookID)"
+        guard let target = targets[name] else { return }
         let body: [UInt8]
-        let contentType = target.format.contentType
         do {
-            body = try Self.render(
-                item.body, type: item.type, for: target, identifier: webhookID, hotline: hotline)
+            body = try Self.render(item.body, type: item.type, for: target, identifier: webhookID, hotline: hotline)
         } catch {
-            // Rendering is deterministic: a retry cannot help, and an empty signed body must never be sent.
             logger.critical("the notification's body cannot be rendered for this target", metadata: meta)
             onAttempt?(AttemptRecord(target: name, result: .failed, millis: nil))
-            await report(
-                item,
-                .targetFailed(targetIndex: index, reason: "the body could not be rendered: \(error)", attempts: attempt)
-            )
+            await report(item, machine.renderFailed(item, error: "\(error)"))
             return
         }
-        let ts = clock.now().unixSeconds
-        let spec = HTTPRequestSpec(
-            url: target.url,
-            headers: [("Content-Type", contentType)] + target.signer.headers(id: webhookID, timestamp: ts, body: body),
-            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls,
-            proxy: target.proxy)
         let started = CurlClient.monotonicMillis()
-        let result = await client.perform(spec)
+        let result = await client.perform(target.request(body: body, webhookID: webhookID, at: clock.now()))
         let elapsed = CurlClient.monotonicMillis() - started
-        let verdict = RetryPlanner.verdict(
-            result, attempt: attempt, settings: target.retry, jitter: Double.random(in: 0...1), now: clock.now())
         counters.withLock {
             $0.attempts += 1
             $0.recentLatencies.append(elapsed)
@@ -195,31 +182,29 @@ public final class OutboxWorker: Sendable {
         var m = meta
         m["status"] = "\(result.status)"
         m["ms"] = "\(elapsed)"
-        switch verdict {
-        case .delivered(let status):
-            counters.withLock { $0.delivered += 1 }
-            onAttempt?(AttemptRecord(target: name, result: .delivered, millis: elapsed))
-            logger.info("delivered", metadata: m)
-            await report(item, .delivered(targetIndex: index, status: status, attempts: attempt))
-        case .retry(let after, let reason):
+        switch machine.settle(item, result: result, jitter: Double.random(in: 0...1), now: clock.now()) {
+        case .report(let outcome):
+            if case .targetFailed(_, let reason, _) = outcome {
+                counters.withLock { $0.targetFailures += 1 }
+                onAttempt?(AttemptRecord(target: name, result: .failed, millis: elapsed))
+                m["reason"] = "\(reason)"
+                logger.error("target failed", metadata: m)
+            } else {
+                counters.withLock { $0.delivered += 1 }
+                onAttempt?(AttemptRecord(target: name, result: .delivered, millis: elapsed))
+                logger.info("delivered", metadata: m)
+            }
+            await report(item, outcome)
+        case .retry(let update, let reason):
             onAttempt?(AttemptRecord(target: name, result: .retry, millis: elapsed))
-            m["retry_in_ms"] = "\(after.value)"
+            m["retry_in_ms"] = "\((update.nextAttemptAt - clock.now()).value)"
             m["reason"] = "\(reason)"
             logger.warning("attempt failed; retrying", metadata: m)
             do {
-                _ = try await store.recordAttempt(
-                    OutboxUpdate(
-                        id: item.id, status: .pending, targetIndex: index, attempts: attempt,
-                        nextAttemptAt: clock.now() + after))
+                _ = try await store.recordAttempt(update)
             } catch {
                 logger.error("outbox write failed", metadata: m)
             }
-        case .giveUp(let reason):
-            counters.withLock { $0.targetFailures += 1 }
-            onAttempt?(AttemptRecord(target: name, result: .failed, millis: elapsed))
-            m["reason"] = "\(reason)"
-            logger.error("target failed", metadata: m)
-            await report(item, .targetFailed(targetIndex: index, reason: reason, attempts: attempt))
         }
     }
 
@@ -282,7 +267,7 @@ public final class OutboxWorker: Sendable {
     /// Sends a signed notification straight to a target, outside the outbox: `test.ping` for
     /// `vigil targets test`, and system alarms when the outbox itself may be what failed.
     public static func ping(
-        _ target: Target, client: CurlClient, at now: Timestamp, ids: IDGenerator = .system,
+        _ target: Target, client: any WebhookTransport, at now: Timestamp, ids: IDGenerator = .system,
         type: EventType = .testPing, data: [String: JSONValue] = [:], hotline: Hotline = Hotline()
     ) async throws -> (webhookID: String, result: HTTPResult) {
         let webhookID = ids.webhookID()
@@ -292,12 +277,6 @@ public final class OutboxWorker: Sendable {
         let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
         let json = try VigilJSON.encode(envelope)
         let body = try render(json, type: type, for: target, identifier: webhookID, hotline: hotline)
-        let spec = HTTPRequestSpec(
-            url: target.url,
-            headers: [("Content-Type", target.format.contentType)]
-                + target.signer.headers(id: webhookID, timestamp: now.unixSeconds, body: body),
-            body: body, timeoutMillis: Int(target.timeout.value), tls: target.tls,
-            proxy: target.proxy)
-        return (webhookID, await client.perform(spec))
+        return (webhookID, await client.perform(target.request(body: body, webhookID: webhookID, at: now)))
     }
 }

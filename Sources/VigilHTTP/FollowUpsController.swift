@@ -1,11 +1,13 @@
 import Hummingbird
 import VigilCore
 
-extension VigilAPI {
-    /// Follow-ups and the summary report.
-    static func addFollowUpRoutes(_ v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
+/// Follow-ups and the summary report.
+struct FollowUpsController {
+    let env: APIEnvironment
+
+    func add(to v1: RouterGroup<VigilContext>) {
+        let env = env
         v1.get("/follow-ups") { req, _ in
-            _ = try authorize(req, env, .read)
             let state = req.uri.queryParameters["state"].map(String.init)
             if let state, state != "open", state != "closed" {
                 throw VigilError.invalid("state must be open or closed")
@@ -14,26 +16,25 @@ extension VigilAPI {
             let list = sessions.compactMap(FollowUp.json).sorted {
                 ($0["due_at"]?.stringValue ?? "") < ($1["due_at"]?.stringValue ?? "")
             }
-            return json(["follow_ups": .array(list)])
+            return VigilAPI.json(["follow_ups": .array(list)])
         }
         v1.post("/follow-ups/{id}/close") { req, ctx in
-            let p = try authorize(req, env, .update)
+            let p = try ctx.caller()
             let raw = try ctx.parameters.require("id")
             guard let sid = FollowUp.session(of: raw) else { throw VigilError(.notFound, "no such follow-up") }
             var req = req
-            let (outcome, naloxone, note) = try Input.closeFollowUp(try await body(&req))
+            let (outcome, naloxone, note) = try Input.closeFollowUp(try await VigilAPI.body(&req))
             let s: Session
             do {
                 s = try await env.engine.execute(
                     sid, .closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: p.name),
-                    key: try idempotencyKey(req), actor: p.actor)
+                    key: try VigilAPI.idempotencyKey(req), actor: p.actor)
             } catch let e as VigilError where e == .sessionNotFound {
                 throw VigilError(.notFound, "no such follow-up")
             }
-            return json(FollowUp.json(s) ?? .null)
+            return VigilAPI.json(FollowUp.json(s) ?? .null)
         }
         v1.get("/reports/summary") { req, _ in
-            _ = try authorize(req, env, .read)
             let from = try Input.reportBound(req.uri.queryParameters["from"].map(String.init), name: "from")
             let to = try Input.reportBound(req.uri.queryParameters["to"].map(String.init), name: "to")
             if let from, let to, to <= from { throw VigilError.invalid("to must be after from") }
@@ -43,7 +44,7 @@ extension VigilAPI {
                 o["to"] = .time(to)
                 body = .object(o)
             }
-            return json(body)
+            return VigilAPI.json(body)
         }
     }
 }

@@ -3,8 +3,14 @@ import VigilCore
 
 /// `PUT/GET/DELETE /v1/plans/{name}`: response plans saved under a caller's alias (operator role and up).
 enum PlansAPI {
+    static func add(to v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
+        v1.put("/plans/{name}") { req, ctx in try await put(req, ctx, env) }
+        v1.get("/plans/{name}") { req, ctx in try await get(req, ctx, env) }
+        v1.delete("/plans/{name}") { req, ctx in try await delete(req, ctx, env) }
+    }
+
     static func put(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
-        let p = try VigilAPI.authorize(req, env, .plans)
+        let p = try ctx.caller()
         let name = try Input.planName(try ctx.parameters.require("name"))
         var req = req
         let responders = try Input.plan(try await VigilAPI.body(&req))
@@ -14,7 +20,6 @@ enum PlansAPI {
     }
 
     static func get(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
-        _ = try VigilAPI.authorize(req, env, .plans)
         let name = try Input.planName(try ctx.parameters.require("name"))
         guard let responders = try await store(env).plan(named: name) else {
             throw VigilError(.notFound, "no plan is saved under that name")
@@ -23,7 +28,7 @@ enum PlansAPI {
     }
 
     static func delete(_ req: Request, _ ctx: VigilContext, _ env: APIEnvironment) async throws -> Response {
-        let p = try VigilAPI.authorize(req, env, .plans)
+        let p = try ctx.caller()
         let name = try Input.planName(try ctx.parameters.require("name"))
         guard try await store(env).deletePlan(named: name) else {
             throw VigilError(.notFound, "no plan is saved under that name")

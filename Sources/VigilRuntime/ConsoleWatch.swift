@@ -16,7 +16,7 @@ final class ConsoleWatch: Sendable {
     private let hub: EventHub
     private let auth: TokenAuthenticator
     private let alarmTargets: [Target]
-    private let client: CurlClient
+    private let client: any WebhookTransport
     private let clock: any WallClock
     private let logger: Logger
     private let monitor: Mutex<UnattendedMonitor>
@@ -25,7 +25,7 @@ final class ConsoleWatch: Sendable {
 
     init(
         engine: SessionEngine, store: any SessionStore, hub: EventHub, auth: TokenAuthenticator,
-        alarmTargets: [Target], client: CurlClient, clock: any WallClock, after: Millis,
+        alarmTargets: [Target], client: any WebhookTransport, clock: any WallClock, after: Millis,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.engine = engine

@@ -30,7 +30,7 @@ extension VigilServer {
         let slowest = config.targets.values.map(\.timeout).max() ?? .seconds(10)
         let lease = slowest + .seconds(5)
         let storage = Storage(
-            store: store, shared: true, onCommit: { store.onCommit($0) }, wakeups: { store.eventWakeups() },
+            store: store, shared: true, wakeups: { store.eventWakeups() },
             claimDue: { now, limit in
                 try await store.claimDueNotifications(
                     owner: owner, incarnation: incarnation, at: now, lease: lease, limit: limit)

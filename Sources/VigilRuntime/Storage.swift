@@ -12,8 +12,6 @@ struct Storage: Sendable {
     /// Whether several instances share the store (PostgreSQL): events then reach the consoles from the store's
     /// log, in `seq` order, whoever committed them; sessions and deadlines other instances made are adopted.
     let shared: Bool
-    /// Registers the callback for this instance's own commits.
-    let onCommit: @Sendable (@escaping @Sendable ([StoredEvent]) -> Void) -> Void
     /// Wake-ups when any instance committed (PostgreSQL `NOTIFY`); nil when only this instance writes.
     let wakeups: (@Sendable () -> AsyncStream<Int64>)?
     /// Claims due notifications for this instance to send, under a lease; nil: the worker reads what is due.

@@ -10,20 +10,32 @@ import VigilHTTP
 final class Watchdog: Sendable {
     private let engine: SessionEngine
     private let store: any SessionStore
-    private let client: CurlClient
+    private let client: any WebhookTransport
     private let worker: OutboxWorker
-    private let clock: AnchoredClock
+    private let clock: any WallClock
+    private let wallSkew: @Sendable () -> Millis
     private let deadlineSlack: Millis
     private let outboxSlack: Millis
     private let logger: Logger
     private let onAlarm: @Sendable (String, Bool) async -> Void
     private let databaseNow: (@Sendable () async throws -> Timestamp)?
-    private let state = Mutex<(ok: Bool, checks: [String: String], ran: Bool, skewWarned: Bool)>(
-        (false, [:], false, false))
+    /// What the last run found.
+    private struct State {
+        /// Every check passed.
+        var ok = false
+        /// Each check and what it found.
+        var checks: [String: String] = [:]
+        /// A run has completed (the service is not content before its first).
+        var ran = false
+        /// The wall-clock step has been logged (once).
+        var skewWarned = false
+    }
+    private let state = Mutex(State())
 
     init(
-        engine: SessionEngine, store: any SessionStore, client: CurlClient, worker: OutboxWorker, clock: AnchoredClock,
-        deadlineSlack: Millis, outboxSlack: Millis, logger: Logger,
+        engine: SessionEngine, store: any SessionStore, client: any WebhookTransport, worker: OutboxWorker,
+        clock: any WallClock, wallSkew: @escaping @Sendable () -> Millis, deadlineSlack: Millis, outboxSlack: Millis,
+        logger: Logger,
         databaseNow: (@Sendable () async throws -> Timestamp)? = nil,
         onAlarm: @escaping @Sendable (String, Bool) async -> Void
     ) {
@@ -33,6 +45,7 @@ final class Watchdog: Sendable {
         self.client = client
         self.worker = worker
         self.clock = clock
+        self.wallSkew = wallSkew
         self.deadlineSlack = deadlineSlack
         self.outboxSlack = outboxSlack
         self.logger = logger
@@ -95,7 +108,7 @@ final class Watchdog: Sendable {
                 }
             }
         }
-        let skew = clock.wallSkew()
+        let skew = wallSkew()
         if abs(skew.value) > 2000 {
             let warned = state.withLock { s -> Bool in
                 defer { s.skewWarned = true }
@@ -111,17 +124,17 @@ final class Watchdog: Sendable {
             checks["clock"] = "ok"
         }
         let ok = failures.isEmpty
-        let was = state.withLock { s -> (Bool, Bool) in
+        let was = state.withLock { s -> (ok: Bool, ran: Bool) in
             let previous = (s.ok, s.ran)
             s.ok = ok
             s.checks = checks
             s.ran = true
             return previous
         }
-        if !ok && (was.0 || !was.1) {
+        if !ok && (was.ok || !was.ran) {
             logger.critical("watchdog alarm", metadata: ["failures": "\(failures.joined(separator: ", "))"])
             await onAlarm(failures.joined(separator: "; "), true)
-        } else if ok && !was.0 && was.1 {
+        } else if ok && !was.ok && was.ran {
             logger.notice("watchdog alarm cleared")
             await onAlarm("all checks pass again", false)
         }

@@ -13,6 +13,7 @@ public final class InMemoryStore: SessionStore, Sendable {
     }
 
     private let state = Mutex(State())
+    private let listener = Mutex<(@Sendable ([StoredEvent]) -> Void)?>(nil)
 
     /// Creates an empty store.
     public init() {}
@@ -26,7 +27,15 @@ public final class InMemoryStore: SessionStore, Sendable {
     /// Every event, in order.
     public var allEvents: [StoredEvent] { state.withLock { $0.events } }
 
+    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
+
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
+        let stored = try commitLocked(batch)
+        listener.withLock { $0 }?(stored)
+        return stored
+    }
+
+    private func commitLocked(_ batch: CommitBatch) throws -> [StoredEvent] {
         try state.withLock { s in
             if let e = s.failNext {
                 s.failNext = nil
@@ -130,7 +139,11 @@ public final class InMemoryStore: SessionStore, Sendable {
         }
     }
 
-    public func purgeEnded(before instant: Timestamp) async throws -> Int { 0 }
+    /// Not kept here: retention is tested on the real stores (`StoreContractTests`), and a fake that answered 0 would
+    /// let a test pass that purges nothing.
+    public func purgeEnded(before instant: Timestamp) async throws -> Int {
+        throw VigilError.unavailable("the in-memory store does not purge; test retention on SQLite or PostgreSQL")
+    }
 
     public func ping() async throws {}
 }

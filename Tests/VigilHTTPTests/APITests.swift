@@ -12,6 +12,7 @@ struct APIHarness {
     let time = ManualTime()
     let store = InMemoryStore()
     let engine: SessionEngine
+    let env: APIEnvironment
     let app: Application<RouterResponder<VigilContext>>
 
     static let op = "operator-token-0123456789"
@@ -27,7 +28,7 @@ struct APIHarness {
                     name: "default", ackTimeout: .seconds(60), steps: [Step(after: .zero, action: .dispatch(["ems"]))])
             ],
             observer: RecordingObserver())
-        let env = APIEnvironment(
+        env = APIEnvironment(
             engine: engine, store: store, hub: EventHub(),
             auth: TokenAuthenticator(
                 Role.allCases.map { role in

@@ -1,0 +1,212 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import VigilCore
+import VigilDelivery
+import VigilHTTP
+
+/// The whole service, built and ready to run: what `vigil serve` runs, and what a test boots on an in-memory store,
+/// a manual clock and a recording transport.
+struct VigilService: Sendable {
+    /// Every part as one group, run until SIGTERM or SIGINT (with `handleSignals`), a graceful shutdown triggered
+    /// on it, or the cancellation of the task that runs it.
+    let group: ServiceGroup
+    /// The session engine.
+    let engine: SessionEngine
+    /// The HTTP server's port, once it listens.
+    let port: @Sendable () -> Int?
+}
+
+extension VigilServer {
+    /// Builds every part of the service over a store, a time and a transport, and recovers the open sessions.
+    ///
+    /// The parts meet through streams, not through references set after the fact: due deadlines flow from the timer
+    /// (`time.due`) into the deadline service; outbox wake-ups from the engine's observer into the delivery worker;
+    /// commits into the console hub and metrics (or, with several instances, into the event follower). Every
+    /// long-running part is a service of the one group, the transport included (stopped last).
+    static func buildService(
+        config: VigilConfig, storage: Storage, time: ServiceTime, transport: any WebhookTransport,
+        stopTransport: @escaping @Sendable () -> Void = {}, secret: [UInt8], assetsDirectory: String?, logger: Logger,
+        handleSignals: Bool = true
+    ) async throws -> VigilService {
+        let store = storage.store
+        let clock = time.clock
+        let registry = PrometheusCollectorRegistry()
+        let hub = EventHub()
+        let metrics = RuntimeMetrics(registry: registry, targets: Array(config.targets.keys))
+        let outboxSignal = WakeSignal()
+        let engine = SessionEngine(
+            store: store, scheduler: time.scheduler, clock: clock, policies: config.policies,
+            observer: OutboxObserver(signal: outboxSignal))
+        await engine.setRouting(config.routes, targets: Set(config.targets.keys))
+        let follower = EventFollower(
+            storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
+        store.onCommit { events in
+            if storage.shared {
+                // Every instance's events reach the consoles from the log, in order: this commit only wakes it.
+                follower.committedHere(events)
+            } else {
+                hub.publish(events)
+                metrics.record(events)
+            }
+        }
+        let started = ContinuousClock.now
+        let recovered = try await engine.recover()
+        let elapsed = ContinuousClock.now - started
+        logger.notice(
+            "recovered open sessions",
+            metadata: [
+                "sessions": "\(recovered)",
+                "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            ])
+        let orphans = try await store.releaseOrphanedClaims(at: clock.now())
+        if orphans > 0 {
+            logger.warning(
+                "resending notifications that were in flight when the last process stopped",
+                metadata: ["notifications": "\(orphans)"])
+        }
+        let worker = OutboxWorker(
+            store: store, engine: engine, client: transport, targets: config.targets, clock: clock,
+            logger: Logger(label: "vigil.delivery"), claim: storage.claimDue, hotline: config.hotline,
+            signal: outboxSignal, onAttempt: { metrics.record($0) })
+        let startSeq = try await storage.lastSequence()
+        if storage.shared { await engine.setForeignDelay(Millis(300)) }
+
+        let alarms = SystemAlarms(
+            store: store, transport: transport, clock: clock,
+            targets: config.alarmTargets.compactMap { config.targets[$0] }, logger: logger)
+        let watchdog = Watchdog(
+            engine: engine, store: store, client: transport, worker: worker, clock: clock, wallSkew: time.wallSkew,
+            deadlineSlack: config.watchdogDeadlineSlack, outboxSlack: config.watchdogOutboxSlack,
+            logger: Logger(label: "vigil.watchdog"), databaseNow: storage.databaseNow,
+            onAlarm: { await alarms.watchdog(reason: $0, raised: $1) })
+        await MassLapseAlarm.install(
+            engine: engine, store: store, client: transport, clock: clock, config: config,
+            logger: Logger(label: "vigil.mass-lapse"))
+        let consoleWatch = ConsoleWatch(
+            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
+            alarmTargets: alarms.targets, client: transport, clock: clock, after: config.unattendedAfter,
+            registry: registry, logger: Logger(label: "vigil.console"))
+        let serving = Atomic<Bool>(false)
+        let stopping = Atomic<Bool>(false)
+        let boundPort = Atomic<Int>(-1)
+        let readiness: @Sendable () async -> Readiness = {
+            var checks = watchdog.report.checks
+            checks["http"] = serving.load(ordering: .relaxed) ? "ok" : "starting"
+            let ok = serving.load(ordering: .relaxed) && watchdog.report.ok
+            return Readiness(ready: ok, checks: checks)
+        }
+        let sms = config.sms.map { InboundSMS(authToken: $0.authToken, publicURL: config.publicURL ?? "") }
+        let scrape = MetricsScrape(
+            metrics: metrics, engine: engine, store: store, hub: hub, worker: worker, watchdog: watchdog, time: time,
+            readiness: readiness, sms: sms)
+        var env = APIEnvironment(
+            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
+            publicURL: config.publicURL, assetsDirectory: assetsDirectory, readiness: readiness,
+            metrics: { await scrape.text() }, logger: Logger(label: "vigil.http"),
+            tickets: StreamTickets(secret: secret))
+        env.sms = sms
+        let app = Application(
+            router: VigilAPI.router(env),
+            // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled
+            // clients (a header trickled byte by byte) cannot hold connections; event streams are responses and stay.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Vigil"),
+            onServerRunning: { channel in
+                serving.store(true, ordering: .relaxed)
+                let port = channel.localAddress?.port ?? config.port
+                boundPort.store(port, ordering: .relaxed)
+                logger.notice("serving", metadata: ["address": "\(config.host):\(port)"])
+                var banner = "Vigil is serving on http://\(config.host):\(port)/\n"
+                if let token = config.generatedToken {
+                    let dir = (config.sqlitePath as NSString).deletingLastPathComponent
+                    banner += "Operator token (also in \(dir)/operator.token): \(token)\n"
+                }
+                writeStdout(banner)
+            },
+            logger: Logger(label: "vigil.http"))
+
+        // Services stop in the reverse of this order: the transport first in the list, so that it closes last,
+        // after every part that sends through it.
+        var services: [any Service] = [
+            ShutdownHook { stopTransport() },
+            TaskService(name: "deadlines") {
+                // Every deadline the timer reports due together is decided in one engine turn and one group commit;
+                // batches that arrive while one is being written are written beside it.
+                await withDiscardingTaskGroup { group in
+                    for await ids in time.due {
+                        group.addTask {
+                            let r = await engine.fire(ids)
+                            if r.errors > 0 {
+                                logger.error(
+                                    "deadlines could not be recorded; the sweep will retry",
+                                    metadata: ["sessions": "\(r.errors)"])
+                            }
+                        }
+                    }
+                }
+            },
+            TaskService(name: "delivery") { await worker.run() },
+            LoopService(name: "sweep", interval: .milliseconds(config.sweepInterval.value)) {
+                let r = await engine.sweep()
+                if r.errors > 0 {
+                    logger.error("sweep could not fire some sessions", metadata: ["errors": "\(r.errors)"])
+                }
+            },
+            LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
+            LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
+            LoopService(name: "console-watch", interval: .seconds(1)) { await consoleWatch.check() },
+            LoopService(name: "retention", interval: .seconds(3600)) {
+                let cutoff = clock.now() - Millis.seconds(Int64(config.retentionDays) * 86_400)
+                if let n = try? await store.purgeEnded(before: cutoff), n > 0 {
+                    logger.notice("purged personal data of ended sessions", metadata: ["sessions": "\(n)"])
+                }
+            },
+        ]
+        if let url = config.heartbeatURL {
+            services.append(
+                LoopService(name: "heartbeat", interval: .milliseconds(config.heartbeatInterval.value)) {
+                    guard watchdog.isContent, !stopping.load(ordering: .relaxed) else { return }
+                    let r = await transport.perform(HTTPRequestSpec(url: url, method: "GET", timeoutMillis: 10_000))
+                    if !(200..<300).contains(r.status) {
+                        logger.warning(
+                            "heartbeat not accepted", metadata: ["status": "\(r.status)", "error": "\(r.error ?? "")"])
+                    }
+                })
+        }
+        if storage.shared { services.append(TaskService(name: "events") { await follower.run(after: startSeq) }) }
+        services.append(app)
+        // Last in the list, so first to hear of a graceful shutdown: the heartbeat stops at once (the outside
+        // watcher should notice that this instance is going), and every event stream ends, so that open consoles
+        // do not hold the HTTP server's shutdown until its timeout.
+        services.append(
+            ShutdownHook {
+                stopping.store(true, ordering: .relaxed)
+                serving.store(false, ordering: .relaxed)
+                hub.finishAll()
+                logger.notice("stopping: heartbeat stopped, event streams closed")
+            })
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                logger: logger))
+        return VigilService(
+            group: group, engine: engine,
+            port: {
+                let p = boundPort.load(ordering: .relaxed)
+                return p >= 0 ? p : nil
+            })
+    }
+}
+
+/// Tells the delivery worker that the outbox changed. Committed events reach the consoles from the store's commit
+/// hook instead (`SessionStore.onCommit`), which also sees the commits made outside the engine (alarms, reveals).
+struct OutboxObserver: EngineObserver {
+    let signal: WakeSignal
+    func committed(_ events: [StoredEvent]) {}
+    func outboxChanged() { signal.wake() }
+}
