@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Load and latency figures for a release build of vigil serve on this machine. Prints every figure; asserts none.
 #   ops/loadtest/run.sh [--compare-alertmanager] [SESSIONS]     (default 100000 open sessions; 10000 when comparing)
+# Environment: SCRATCH (build directory, default .build) or BIN (measure the binaries already in this directory);
+# LAPSE, SINGLE, SINGLE_SPREAD, STORM, STORM_SPREAD (lapse cases), SEED_SIZES (seeded restart/memory sizes).
 # Steps: scheduler micro-benchmark (heap vs one timer per session), populate SESSIONS open sessions over HTTP,
 # durable check-ins/s at 16/32/64 clients and p99 at half the best rate, service CPU per 1,000 check-ins, 1,000
 # sessions lapsing in the same second, a lapse storm (STORM sessions lapsing across STORM_SPREAD seconds; deadline
@@ -13,6 +15,8 @@ COMPARE=0
 if [[ "${1:-}" == "--compare-alertmanager" ]]; then COMPARE=1; shift; fi
 N=${1:-$([[ $COMPARE == 1 ]] && echo 10000 || echo 100000)}
 LAPSE=${LAPSE:-1000}
+SINGLE=${SINGLE:-100}
+SINGLE_SPREAD=${SINGLE_SPREAD:-50}
 STORM=${STORM:-10000}
 STORM_SPREAD=${STORM_SPREAD:-8}
 PORT=${PORT:-18080}
@@ -28,10 +32,13 @@ if [[ $COMPARE == 1 ]] && ! command -v prometheus-alertmanager >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus-alertmanager >/dev/null
 fi
-SCRATCH=${SCRATCH:-.build}
-swift build -c release --scratch-path "$SCRATCH" --product vigil >/dev/null
-swift build -c release --scratch-path "$SCRATCH" --product vigil-bench >/dev/null
-BIN=$SCRATCH/release
+# BIN=DIR measures the vigil and vigil-bench already built in DIR instead of building them.
+if [[ -z "${BIN:-}" ]]; then
+  SCRATCH=${SCRATCH:-.build}
+  swift build -c release --scratch-path "$SCRATCH" --product vigil >/dev/null
+  swift build -c release --scratch-path "$SCRATCH" --product vigil-bench >/dev/null
+  BIN=$SCRATCH/release
+fi
 WORK=$(mktemp -d /tmp/vigil-load.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 TICK=$(getconf CLK_TCK)
@@ -93,19 +100,22 @@ $BIN/vigil-bench checkins --server "http://127.0.0.1:$PORT" --ids "$WORK/ids.txt
 V_RATE=$(best_rate "$WORK/checkins.txt"); V_P99=$(p99_of_best "$WORK/checkins.txt")
 HALF=$(( V_RATE / 2 ))
 echo "== check-in latency at half the best rate ($HALF/s offered, 32 clients)"
-$BIN/vigil-bench checkins --server "http://127.0.0.1:$PORT" --ids "$WORK/ids.txt" --concurrency 32 --seconds "$SECONDS_PER_RUN" --rate "$HALF"
+$BIN/vigil-bench checkins --server "http://127.0.0.1:$PORT" --ids "$WORK/ids.txt" --concurrency 32 --seconds "$SECONDS_PER_RUN" --rate "$HALF" | tee "$WORK/half.txt"
+V_HALF="$HALF/s: $(grep -o 'p50 [0-9.]*\|p99 [0-9.]*' "$WORK/half.txt" | paste -sd, - | sed 's/,/ ms, /') ms"
 V_CPU=$(cpu_per_1000 $SERVER "$WORK/cpu.txt" $BIN/vigil-bench checkins --server "http://127.0.0.1:$PORT" --ids "$WORK/ids.txt")
 echo "service CPU per 1,000 check-ins (32 clients): $V_CPU s"
-
-echo "== deadline -> dispatch: $LAPSE sessions lapsing within the same second among $N open"
-curl -s -X POST 127.0.0.1:$RPORT/reset
-$BIN/vigil-bench populate --server "http://127.0.0.1:$PORT" --count "$LAPSE" --interval 5 --grace 0 --policy lapse --concurrency 64 >/dev/null
-sleep 8
-echo "lateness of dispatch arrival after the deadline (ms): $(curl -s 127.0.0.1:$RPORT/stats)"
 
 echo "== lapse storm: $STORM sessions lapsing across ~$STORM_SPREAD s among $N open (interval 20 s, grace 5 s)"
 $BIN/vigil-bench lapse-storm --server "http://127.0.0.1:$PORT" --receiver "http://127.0.0.1:$RPORT" --count "$STORM" --spread "$STORM_SPREAD" --interval 20 --grace 5 | tee "$WORK/storm.txt"
 V_STORM=$(grep -o '{.*}' "$WORK/storm.txt" | tail -1)
+echo "== deadline -> dispatch: $LAPSE sessions lapsing within the same second among $N open (interval 20 s, grace 5 s)"
+$BIN/vigil-bench lapse-storm --server "http://127.0.0.1:$PORT" --receiver "http://127.0.0.1:$RPORT" --count "$LAPSE" --spread 1 --interval 20 --grace 5 | tee "$WORK/burst.txt"
+V_BURST=$(grep -o '{.*}' "$WORK/burst.txt" | tail -1)
+
+echo "== deadline -> dispatch, one lapse at a time: $SINGLE sessions lapsing across $SINGLE_SPREAD s among $N open"
+$BIN/vigil-bench lapse-storm --server "http://127.0.0.1:$PORT" --receiver "http://127.0.0.1:$RPORT" --count "$SINGLE" --spread "$SINGLE_SPREAD" --interval 20 --grace 5 --concurrency 1 | tee "$WORK/single.txt"
+V_SINGLE=$(grep -o '{.*}' "$WORK/single.txt" | tail -1)
+
 V_PEAK=$(peak_mib $SERVER)
 echo "peak resident memory of vigil serve: $V_PEAK MiB"
 
@@ -113,9 +123,11 @@ echo "== restart with $N open sessions: process start to /readyz green"
 kill -TERM $SERVER; wait $SERVER || true
 start_server
 echo "restart to ready: $READY_SECONDS s"
+V_RESTART=$READY_SECONDS
 echo "resident memory after restart: $(rss_mib $SERVER) MiB"
 kill -TERM $SERVER; wait $SERVER || true
 
+SEEDED=""
 # Larger sizes, seeded straight into the store (starting them over HTTP would take too long here).
 for size in $SEED_SIZES; do
   echo "== $size open sessions, seeded: restart to /readyz green and resident memory"
@@ -123,7 +135,9 @@ for size in $SEED_SIZES; do
   $BIN/vigil-bench seed --data "$WORK/data" --count "$size" | tail -1
   start_server
   echo "restart to ready with $size open sessions: $READY_SECONDS s"
-  echo "resident memory with $size open sessions: $(rss_mib $SERVER) MiB"
+  RSS=$(rss_mib $SERVER)
+  echo "resident memory with $size open sessions: $RSS MiB ($(( RSS * 1048576 / size )) bytes per session)"
+  SEEDED="$SEEDED $size:$READY_SECONDS:$RSS"
   kill -TERM $SERVER; wait $SERVER || true
 done
 
@@ -150,37 +164,66 @@ receivers:
         send_resolved: false
         max_alerts: 0
 YAML
-prometheus-alertmanager --config.file="$WORK/alertmanager.yml" --storage.path="$WORK/am" \
-  --web.listen-address="127.0.0.1:$AMPORT" --cluster.listen-address= --log.level=warn >"$WORK/am.log" 2>&1 &
-AM=$!
-until curl -sf "127.0.0.1:$AMPORT/-/ready" >/dev/null; do sleep 0.05; done
+# Alertmanager keeps alerts in memory and notifies an alert only once: each lapse run gets a fresh process.
+am_start() {
+  rm -rf "$WORK/am"
+  prometheus-alertmanager --config.file="$WORK/alertmanager.yml" --storage.path="$WORK/am" \
+    --web.listen-address="127.0.0.1:$AMPORT" --cluster.listen-address= --log.level=warn >>"$WORK/am.log" 2>&1 &
+  AM=$!
+  until curl -sf "127.0.0.1:$AMPORT/-/ready" >/dev/null; do sleep 0.05; done
+  # Every run among N open alerts, as Vigil's are among N open sessions.
+  $BIN/vigil-bench populate --peer alertmanager --server "http://127.0.0.1:$AMPORT" --count "$N" --out "$WORK/am-ids.txt"
+}
+am_stop() { A_PEAK=$(( $(peak_mib $AM) > ${A_PEAK:-0} ? $(peak_mib $AM) : ${A_PEAK:-0} )); kill -TERM $AM; wait $AM || true; }
+am_start
 AMURL="http://127.0.0.1:$AMPORT"
-$BIN/vigil-bench populate --peer alertmanager --server "$AMURL" --count "$N" --out "$WORK/am-ids.txt"
 $BIN/vigil-bench checkins --peer alertmanager --server "$AMURL" --ids "$WORK/am-ids.txt" --concurrency 16,32,64 --seconds "$SECONDS_PER_RUN" | tee "$WORK/am-checkins.txt"
 A_RATE=$(best_rate "$WORK/am-checkins.txt"); A_P99=$(p99_of_best "$WORK/am-checkins.txt")
+A_HALFRATE=$(( A_RATE / 2 ))
+$BIN/vigil-bench checkins --peer alertmanager --server "$AMURL" --ids "$WORK/am-ids.txt" --concurrency 32 --seconds "$SECONDS_PER_RUN" --rate "$A_HALFRATE" | tee "$WORK/am-half.txt"
+A_HALF="$A_HALFRATE/s: $(grep -o 'p50 [0-9.]*\|p99 [0-9.]*' "$WORK/am-half.txt" | paste -sd, - | sed 's/,/ ms, /') ms"
 A_CPU=$(cpu_per_1000 $AM "$WORK/am-cpu.txt" $BIN/vigil-bench checkins --peer alertmanager --server "$AMURL" --ids "$WORK/am-ids.txt")
 echo "Alertmanager CPU per 1,000 alert posts (32 clients): $A_CPU s"
 $BIN/vigil-bench lapse-storm --peer alertmanager --server "$AMURL" --receiver "http://127.0.0.1:$RPORT" --count "$STORM" --spread "$STORM_SPREAD" | tee "$WORK/am-storm.txt"
 A_STORM=$(grep -o '{.*}' "$WORK/am-storm.txt" | tail -1)
-A_PEAK=$(peak_mib $AM)
-kill -TERM $AM; wait $AM || true
+am_stop; am_start
+$BIN/vigil-bench lapse-storm --peer alertmanager --server "$AMURL" --receiver "http://127.0.0.1:$RPORT" --count "$LAPSE" --spread 1 | tee "$WORK/am-burst.txt"
+A_BURST=$(grep -o '{.*}' "$WORK/am-burst.txt" | tail -1)
+am_stop; am_start
+$BIN/vigil-bench lapse-storm --peer alertmanager --server "$AMURL" --receiver "http://127.0.0.1:$RPORT" --count "$SINGLE" --spread "$SINGLE_SPREAD" --concurrency 1 | tee "$WORK/am-single.txt"
+A_SINGLE=$(grep -o '{.*}' "$WORK/am-single.txt" | tail -1)
+am_stop
 
-python3 - "$N" "$STORM" "$STORM_SPREAD" "$V_RATE" "$V_P99" "$V_CPU" "$V_STORM" "$V_PEAK" "$A_RATE" "$A_P99" "$A_CPU" "$A_STORM" "$A_PEAK" <<'PY'
-import json, sys
-n, storm, spread = sys.argv[1:4]
-v = dict(rate=float(sys.argv[4]), p99=float(sys.argv[5]), cpu=float(sys.argv[6]), storm=json.loads(sys.argv[7]), peak=float(sys.argv[8]))
-a = dict(rate=float(sys.argv[9]), p99=float(sys.argv[10]), cpu=float(sys.argv[11]), storm=json.loads(sys.argv[12]), peak=float(sys.argv[13]))
-def lapse(s): return f"{s['p50_ms']/1000:.2f} s / {s['p99_ms']/1000:.2f} s / {s['max_ms']/1000:.2f} s (n={s['count']})"
+export N STORM STORM_SPREAD LAPSE SINGLE SINGLE_SPREAD V_RATE V_P99 V_HALF V_CPU V_BURST V_SINGLE V_STORM V_PEAK \
+  V_RESTART SEEDED A_RATE A_P99 A_HALF A_CPU A_BURST A_SINGLE A_STORM A_PEAK
+python3 - <<'PY'
+import json, os
+e = os.environ
+def num(k): return float(e[k])
+v = dict(rate=num("V_RATE"), p99=num("V_P99"), half=e["V_HALF"], cpu=num("V_CPU"), burst=json.loads(e["V_BURST"]),
+         single=json.loads(e["V_SINGLE"]), storm=json.loads(e["V_STORM"]), peak=num("V_PEAK"))
+a = dict(rate=num("A_RATE"), p99=num("A_P99"), half=e["A_HALF"], cpu=num("A_CPU"), burst=json.loads(e["A_BURST"]),
+         single=json.loads(e["A_SINGLE"]), storm=json.loads(e["A_STORM"]), peak=num("A_PEAK"))
+def ms(x): return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+def lapse(s): return f"{ms(s['p50_ms'])} / {ms(s['p99_ms'])} / {ms(s['max_ms'])} ms (n={s['count']})"
 def ratio(x, y): return f"{x / y:.2f}×" if y else "n/a"
+n = int(e["N"])
 rows = [
     ("check-ins (alert posts) per second, best of 16/32/64 clients", f"{v['rate']:.0f} (p99 {v['p99']:.0f} ms)", f"{a['rate']:.0f} (p99 {a['p99']:.0f} ms)", ratio(v['rate'], a['rate'])),
+    ("latency at half the best rate, 32 clients", v['half'], a['half'], ""),
     ("service CPU per 1,000 requests (32 clients)", f"{v['cpu']:.2f} s", f"{a['cpu']:.2f} s", ratio(v['cpu'], a['cpu'])),
-    (f"{storm} lapsing over ~{spread} s: lapse -> webhook received, p50 / p99 / max", lapse(v['storm']), lapse(a['storm']), ratio(v['storm']['p99_ms'], a['storm']['p99_ms']) + " (p99)"),
+    (f"{e['STORM']} lapsing over ~{e['STORM_SPREAD']} s: lapse -> webhook received, p50 / p99 / max", lapse(v['storm']), lapse(a['storm']), ratio(v['storm']['p99_ms'], a['storm']['p99_ms']) + " (p99)"),
     ("webhooks received per second while draining", f"{v['storm']['received_per_s']:.0f}", f"{a['storm']['received_per_s']:.0f}", ratio(v['storm']['received_per_s'], a['storm']['received_per_s'])),
-    ("duplicates at the receiver", str(v['storm']['duplicates']), str(a['storm']['duplicates']), ""),
+    (f"{e['LAPSE']} lapsing in one second: p50 / p99 / max", lapse(v['burst']), lapse(a['burst']), ratio(v['burst']['p99_ms'], a['burst']['p99_ms']) + " (p99)"),
+    (f"one lapse at a time ({e['SINGLE']} across {e['SINGLE_SPREAD']} s): p50 / p99 / max", lapse(v['single']), lapse(a['single']), ratio(v['single']['p99_ms'], a['single']['p99_ms']) + " (p99)"),
+    ("duplicates at the receiver (all runs)", str(v['storm']['duplicates'] + v['burst']['duplicates'] + v['single']['duplicates']), str(a['storm']['duplicates'] + a['burst']['duplicates'] + a['single']['duplicates']), ""),
     ("peak resident memory", f"{v['peak']:.0f} MiB", f"{a['peak']:.0f} MiB", ratio(v['peak'], a['peak'])),
+    (f"restart with {n:,} open to ready", f"{e['V_RESTART']} s", "keeps no alerts across a restart", ""),
 ]
-print(f"\n| N = {int(n):,} | Vigil | Alertmanager | Vigil / Alertmanager |")
+for item in e.get("SEEDED", "").split():
+    size, secs, rss = item.split(":")
+    rows.append((f"{int(size):,} open (seeded): restart to ready, resident", f"{secs} s, {rss} MiB ({int(rss) * 1048576 // int(size)} B each)", "", ""))
+print(f"\n| N = {n:,} | Vigil | Alertmanager | Vigil / Alertmanager |")
 print("| --- | --- | --- | --- |")
 for r in rows: print("| " + " | ".join(r) + " |")
 PY
