@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import Synchronization
+import VigilCore
 
 /// One HTTP request for libcurl.
 public struct HTTPRequestSpec: Sendable {
@@ -150,11 +151,7 @@ public final class CurlClient: Sendable {
     }
 
     /// Milliseconds of the monotonic clock.
-    public static func monotonicMillis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+    public static func monotonicMillis() -> Int64 { SystemClocks.monotonicMillis() }
 
     private func loop() {
         var jobs: [UnsafeMutableRawPointer: Job] = [:]

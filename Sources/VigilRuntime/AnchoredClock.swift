@@ -23,15 +23,7 @@ public final class AnchoredClock: WallClock, Sendable {
     /// How far the system's wall clock has moved away from this clock (positive: the wall clock is ahead).
     public func wallSkew() -> Millis { Millis(Self.wallMillis() - now().millis) }
 
-    static func wallMillis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+    static func wallMillis() -> Int64 { SystemClocks.wallMillis() }
 
-    static func monoMicros() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
-    }
+    static func monoMicros() -> Int64 { SystemClocks.monotonicMicros() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Percentiles of a sample, in the sample's unit.
 struct Summary: CustomStringConvertible {
@@ -35,17 +36,9 @@ func residentBytes(pid: String = "self") -> Int {
     return 0
 }
 
-func wallMillis() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}
+func wallMillis() -> Int64 { SystemClocks.wallMillis() }
 
-func wallMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
-}
+func wallMicros() -> Int64 { SystemClocks.wallMicros() }
 
 func say(_ s: String) {
     FileHandle.standardOutput.write(Data((s + "\n").utf8))
