@@ -125,7 +125,8 @@ let package = Package(
         .testTarget(
             name: "VigilPostgresTests",
             dependencies: [
-                "VigilPostgres", "VigilCore", "VigilStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "VigilPostgres", "VigilCore", "VigilStore", "VigilTestKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

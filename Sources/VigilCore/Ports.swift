@@ -37,21 +37,36 @@ public enum SessionFilter: Hashable, Sendable {
     case all
 }
 
-/// Durable storage of sessions, their event log and the outbox.
-public protocol SessionStore: Sendable {
+/// Sessions: their snapshots, written with their events and notifications in one durable commit.
+public protocol SessionRepository: Sendable {
     /// Writes a batch durably; returns its events with their sequence numbers. Throws `VigilError` with code
     /// `conflict` when the snapshot's version is not `expectedVersion`.
     func commit(_ batch: CommitBatch) async throws -> [StoredEvent]
+    /// Writes several independent batches, each on its own; see the default implementation.
+    func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>]
     /// Every session not ended.
     func openSessions() async throws -> [Session]
     /// One session by id.
     func session(_ id: SessionID) async throws -> Session?
     /// Sessions matching a filter, newest first.
     func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session]
+    /// Ids of open sessions whose stored deadline is at or before `instant`.
+    func sessionsDue(before instant: Timestamp) async throws -> [SessionID]
+}
+
+/// The append-only event log, and news of each commit.
+public protocol EventLog: Sendable {
     /// A session's events in order.
     func events(of id: SessionID) async throws -> [StoredEvent]
     /// Events after a sequence number, in order.
     func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
+    /// Sets the one listener told of every commit's events once they are durable, in `seq` order, whoever made
+    /// the commit (the engine, an alarm, a location reveal): the console stream and metrics hang off it.
+    func onCommit(_ listener: @escaping @Sendable ([StoredEvent]) -> Void)
+}
+
+/// The outbox, as the delivery worker and the watchdog see it.
+public protocol OutboxQueue: Sendable {
     /// Pending notifications due at `now`, oldest first.
     func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem]
     /// Records an attempt's bookkeeping on a pending notification; false when it is no longer pending.
@@ -60,28 +75,35 @@ public protocol SessionStore: Sendable {
     func recordAttempts(_ updates: [OutboxUpdate]) async throws -> [Bool]
     /// The oldest `nextAttemptAt` among pending notifications.
     func oldestPendingNotification() async throws -> Timestamp?
-    /// Ids of open sessions whose stored deadline is at or before `instant`.
-    func sessionsDue(before instant: Timestamp) async throws -> [SessionID]
-    /// Removes personal data from sessions ended before `instant`; returns how many were purged.
-    func purgeEnded(before instant: Timestamp) async throws -> Int
-    /// Checks the store answers.
-    func ping() async throws
+    /// How many notifications are pending (for metrics); nil when the store cannot say cheaply.
+    func pendingNotificationCount() async throws -> Int?
     /// Makes the attempts that an earlier incarnation of this instance left in flight (a crash) due at `now`;
     /// returns how many. Another live instance's claims are never touched.
     func releaseOrphanedClaims(at now: Timestamp) async throws -> Int
-    /// Writes several independent batches, each on its own; see the default implementation.
-    func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>]
-    /// How many notifications are pending (for metrics); nil when the store cannot say cheaply.
-    func pendingNotificationCount() async throws -> Int?
-    /// Sets the one listener told of every commit's events once they are durable, in `seq` order, whoever made
-    /// the commit (the engine, an alarm, a location reveal): the console stream and metrics hang off it.
-    func onCommit(_ listener: @escaping @Sendable ([StoredEvent]) -> Void)
 }
 
-extension SessionStore {
+/// Retention: personal data does not outlive its use.
+public protocol RetentionStore: Sendable {
+    /// Removes personal data from sessions ended before `instant`; returns how many were purged.
+    func purgeEnded(before instant: Timestamp) async throws -> Int
+}
+
+/// Durable storage of sessions, their event log and the outbox: every role, in one store (SQLite or PostgreSQL).
+/// Parts of the service take the role they use (`OutboxQueue` for delivery, `SessionRepository` for alarms).
+public protocol SessionStore: SessionRepository, EventLog, OutboxQueue, RetentionStore {
+    /// Checks the store answers.
+    func ping() async throws
+}
+
+extension OutboxQueue {
     /// Stores without claims have nothing to release.
     public func releaseOrphanedClaims(at now: Timestamp) async throws -> Int { 0 }
 
+    /// A store that does not count its outbox reports nothing rather than a wrong zero.
+    public func pendingNotificationCount() async throws -> Int? { nil }
+}
+
+extension SessionRepository {
     /// Writes several independent batches, each on its own (one failing does not fail the others); a store that
     /// can, writes them in one transaction. The results are in the batches' order.
     public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
@@ -100,9 +122,6 @@ extension SessionStore {
             return out
         }
     }
-
-    /// A store that does not count its outbox reports nothing rather than a wrong zero.
-    public func pendingNotificationCount() async throws -> Int? { nil }
 }
 
 /// The current time. Production uses a clock anchored to the monotonic clock, so a wall-clock step cannot fire a

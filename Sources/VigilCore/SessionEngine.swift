@@ -3,7 +3,7 @@
 /// Commands on one session are serialized; commands on different sessions proceed together, so their writes
 /// can share one commit.
 public actor SessionEngine {
-    private let store: any SessionStore
+    private let store: any SessionRepository
     private let scheduler: any TimerScheduler
     let clock: any WallClock
     let ids: IDGenerator
@@ -37,7 +37,7 @@ public actor SessionEngine {
 
     /// Creates an engine over its ports.
     public init(
-        store: any SessionStore, scheduler: any TimerScheduler, clock: any WallClock, ids: IDGenerator = .system,
+        store: any SessionRepository, scheduler: any TimerScheduler, clock: any WallClock, ids: IDGenerator = .system,
         policies: [String: Policy], observer: any EngineObserver
     ) {
         self.store = store

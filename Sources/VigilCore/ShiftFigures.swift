@@ -8,7 +8,7 @@ public enum ShiftFigures {
 
     /// The events from `since` on, found by a binary search over `seq` (the log is in commit order, which is time
     /// order up to the few milliseconds of a group commit) so a long log is not read from its start.
-    public static func events(since: Timestamp, store: any SessionStore) async throws -> [StoredEvent] {
+    public static func events(since: Timestamp, store: any EventLog) async throws -> [StoredEvent] {
         func first(after cursor: Int64) async throws -> StoredEvent? {
             try await store.events(after: cursor, limit: 1).first
         }

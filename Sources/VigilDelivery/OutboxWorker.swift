@@ -6,7 +6,7 @@ import VigilCore
 /// what `DeliveryMachine` decides of each result: retry later, or report the target's end to the engine, which
 /// records it durably (and fails over to the next target).
 public final class OutboxWorker: Sendable {
-    private let store: any SessionStore
+    private let store: any OutboxQueue
     private let engine: SessionEngine
     private let client: any WebhookTransport
     private let targets: [String: Target]
@@ -48,7 +48,7 @@ public final class OutboxWorker: Sendable {
 
     /// Creates a worker.
     public init(
-        store: any SessionStore, engine: SessionEngine, client: any WebhookTransport, targets: [String: Target],
+        store: any OutboxQueue, engine: SessionEngine, client: any WebhookTransport, targets: [String: Target],
         clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
         claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline(),
         signal: WakeSignal = WakeSignal(), onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil

@@ -12,7 +12,7 @@ import VigilHTTP
 /// With several instances each one sees only its own streams (see the README).
 final class ConsoleWatch: Sendable {
     private let engine: SessionEngine
-    private let store: any SessionStore
+    private let store: any SessionRepository
     private let hub: EventHub
     private let auth: TokenAuthenticator
     private let alarmTargets: [Target]
@@ -24,7 +24,7 @@ final class ConsoleWatch: Sendable {
     private let alarms: Counter
 
     init(
-        engine: SessionEngine, store: any SessionStore, hub: EventHub, auth: TokenAuthenticator,
+        engine: SessionEngine, store: any SessionRepository, hub: EventHub, auth: TokenAuthenticator,
         alarmTargets: [Target], client: any WebhookTransport, clock: any WallClock, after: Millis,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {

@@ -6,7 +6,7 @@ import VigilDelivery
 /// `mass_lapse.notify` (default: `alarm_targets`), sent straight through libcurl like the watchdog's alarm.
 enum MassLapseAlarm {
     static func install(
-        engine: SessionEngine, store: any SessionStore, client: any WebhookTransport, clock: any WallClock,
+        engine: SessionEngine, store: any SessionRepository, client: any WebhookTransport, clock: any WallClock,
         config: VigilConfig, logger: Logger
     ) async {
         let targets = (config.massLapseNotify ?? config.alarmTargets).compactMap { config.targets[$0] }

@@ -6,7 +6,7 @@ import VigilHTTP
 struct MetricsScrape: Sendable {
     let metrics: RuntimeMetrics
     let engine: SessionEngine
-    let store: any SessionStore
+    let store: any OutboxQueue
     let hub: EventHub
     let worker: OutboxWorker
     let watchdog: Watchdog

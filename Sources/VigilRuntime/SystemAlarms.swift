@@ -5,7 +5,7 @@ import VigilDelivery
 /// The watchdog's alarms: sent first, straight through the transport to the `alarm_targets` (the store may be what
 /// failed, and outbox rows need a session), then recorded on the system timeline.
 struct SystemAlarms: Sendable {
-    let store: any SessionStore
+    let store: any SessionRepository
     let transport: any WebhookTransport
     let clock: any WallClock
     /// Where alarms go.

@@ -5,7 +5,7 @@ import VigilCore
 extension StoreContractTests {
     @Test(
         "a follow-up, a route and an accept deadline read back; listing, closing when ended and purging work",
-        arguments: Kind.allCases)
+        arguments: Kind.durable)
     func followUps(kind: Kind) async throws {
         try await Self.with(kind) { store in
             var s = Self.session(8)

@@ -1,15 +1,21 @@
 import Foundation
+import Synchronization
 import Testing
 import VigilCore
 import VigilPostgres
 import VigilStore
+import VigilTestKit
 
-/// One contract for the `SessionStore` port, run against both stores, so that SQLite and PostgreSQL cannot drift.
-@Suite("the store contract, on SQLite and on PostgreSQL")
+/// One contract for the `SessionStore` port, run against every implementation, so that SQLite, PostgreSQL and the
+/// in-memory store the logic tests use cannot drift. The in-memory store keeps no plans and does not purge (it
+/// throws): those parts of the contract run on the durable stores only.
+@Suite("the store contract, on SQLite, on PostgreSQL and in memory")
 struct StoreContractTests {
     enum Kind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-        case sqlite, postgres
+        case sqlite, postgres, memory
         var testDescription: String { rawValue }
+        /// The stores that keep data on disk, with plans and retention.
+        static let durable: [Kind] = [.sqlite, .postgres]
     }
 
     static let t0 = Timestamp(seconds: 1_800_000_000)
@@ -22,6 +28,8 @@ struct StoreContractTests {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             try await body(try SQLiteStore(path: dir + "/v.sqlite", sealer: TestSealer(key: 0x21)))
+        case .memory:
+            try await body(InMemoryStore())
         case .postgres:
             try await withCluster { cluster in
                 let db = try await cluster.createDatabase()
@@ -175,7 +183,7 @@ struct StoreContractTests {
         }
     }
 
-    @Test("purging ended sessions leaves open sessions and their timelines alone", arguments: Kind.allCases)
+    @Test("purging ended sessions leaves open sessions and their timelines alone", arguments: Kind.durable)
     func purgeSparesOpen(kind: Kind) async throws {
         // (Both stores also refuse to delete or rewrite events in the database itself, a trigger that their own
         // suites exercise with raw SQL: through the port there is no way to delete.)
@@ -190,7 +198,7 @@ struct StoreContractTests {
 
     @Test(
         "a plan is saved, read back, replaced and deleted; names are exact",
-        arguments: Kind.allCases)
+        arguments: Kind.durable)
     func plans(kind: Kind) async throws {
         try await Self.with(kind) { store in
             let plans = try #require(store as? any PlanStore)
@@ -209,7 +217,7 @@ struct StoreContractTests {
     }
 
     @Test(
-        "purging an ended session removes its responders with the rest of its personal data", arguments: Kind.allCases)
+        "purging an ended session removes its responders with the rest of its personal data", arguments: Kind.durable)
     func purgeResponders(kind: Kind) async throws {
         try await Self.with(kind) { store in
             var s = Self.session(8)
@@ -226,6 +234,38 @@ struct StoreContractTests {
             #expect(try await store.session(s.id)?.responders?.count == 1)
             #expect(try await store.purgeEnded(before: Self.t0 + .seconds(1)) == 1)
             #expect(try await store.session(s.id)?.responders == nil)
+        }
+    }
+
+    @Test("every commit's events reach the commit listener once durable, numbered, in order", arguments: Kind.allCases)
+    func commitListener(kind: Kind) async throws {
+        try await Self.with(kind) { store in
+            let heard = Mutex<[[Int64]]>([])
+            store.onCommit { events in heard.withLock { $0.append(events.map(\.seq)) } }
+            var written: [[Int64]] = []
+            for n in 20..<25 {
+                let s = Self.session(n)
+                written.append(try await Self.start(store, s).map(\.seq))
+            }
+            let system = try await store.commit(
+                CommitBatch(
+                    session: nil, expectedVersion: nil, sessionID: nil,
+                    events: [NewEvent(.systemAlarm, at: Self.t0, ["raised": true])], outbox: [], outboxUpdates: []))
+            written.append(system.map(\.seq))
+            #expect(heard.withLock { $0 } == written, "each commit heard once, with the numbers it was given")
+            let all = written.flatMap { $0 }
+            #expect(all == all.sorted() && Set(all).count == all.count)
+        }
+    }
+
+    @Test("a session that is not stored reads as nil, and its timeline as empty", arguments: Kind.allCases)
+    func unknownSession(kind: Kind) async throws {
+        try await Self.with(kind) { store in
+            let id = SessionID(rawValue: "ses_contractmissing")
+            let session = try await store.session(id)
+            let events = try await store.events(of: id)
+            #expect(session == nil)
+            #expect(events.isEmpty)
         }
     }
 }
