@@ -32,7 +32,7 @@ echo "== end-to-end, fault and browser tests against the real vigil binary"
 export VIGIL_BIN="$PWD/.build/debug/vigil"
 args=(-q -p no:cacheprovider)
 [[ "${1:-}" == "--soak" ]] && export VIGIL_SOAK=1
-# Browser tests first, fault tests after: the last fault test reads every server log for personal data.
-dirs=(Tests/browser Tests/faults)
+# Tests/conftest.py reads every server log for personal data once all have run, in whatever order.
+dirs=(Tests/e2e Tests/browser Tests/faults)
 rm -rf .build/test-logs
 .venv-test/bin/python -m pytest "${args[@]}" "${dirs[@]}"

@@ -46,13 +46,28 @@ public enum WebhookFields {
     {
         let fields = effective(type, configured: configured)
         if fields == Set(SessionField.allCases) { return body }
-        guard case .object(var envelope) = try VigilJSON.decode(JSONValue.self, from: body),
+        let value = try VigilJSON.decode(JSONValue.self, from: body)
+        guard case .object(let envelope) = value, case .object(let data) = envelope["data"] ?? .null,
+            case .object = data["session"] ?? .null
+        else { return body }
+        return try VigilJSON.encode(projected(value, fields: fields))
+    }
+
+    /// The envelope, parsed once, with `data.session` cut down to the fields `configured` allows for `type`.
+    public static func projected(_ body: [UInt8], type: EventType, fields configured: Set<SessionField>?) throws
+        -> JSONValue
+    {
+        projected(try VigilJSON.decode(JSONValue.self, from: body), fields: effective(type, configured: configured))
+    }
+
+    static func projected(_ value: JSONValue, fields: Set<SessionField>) -> JSONValue {
+        guard fields != Set(SessionField.allCases), case .object(var envelope) = value,
             case .object(var data) = envelope["data"] ?? .null,
             case .object(let session) = data["session"] ?? .null
-        else { return body }
+        else { return value }
         data["session"] = .object(project(session: session, fields))
         envelope["data"] = .object(data)
-        return try VigilJSON.encode(JSONValue.object(envelope))
+        return .object(envelope)
     }
 
     /// A session object with only `fields` of its personal data.

@@ -9,13 +9,27 @@ public enum CAPRenderer {
         envelope body: [UInt8], identifier: String, restriction: String = "dispatch", hotline: Hotline = Hotline(),
         fields: Set<SessionField>? = nil
     ) throws -> [UInt8] {
-        let env = try VigilJSON.decode(JSONValue.self, from: body)
+        try render(
+            envelope: try VigilJSON.decode(JSONValue.self, from: body), identifier: identifier,
+            restriction: restriction, hotline: hotline, fields: fields)
+    }
+
+    /// The same from the parsed envelope: a `dispatch.*` message through its typed brief, any other as a plain alert.
+    public static func render(
+        envelope env: JSONValue, identifier: String, restriction: String = "dispatch", hotline: Hotline = Hotline(),
+        fields: Set<SessionField>? = nil
+    ) throws -> [UInt8] {
         if let brief = DispatchPayload.brief(env, fields: fields, hotline: hotline) {
-            return Array(dispatch(brief, identifier: identifier, restriction: restriction).utf8)
+            return render(brief, identifier: identifier, restriction: restriction)
         }
         return try plain(
             env, identifier: identifier, sender: hotline.sender ?? Hotline.defaultSender,
             restriction: restriction)
+    }
+
+    /// A dispatch message from its typed brief (the facts, the summary, the hotline, the references).
+    public static func render(_ brief: DispatchBrief, identifier: String, restriction: String) -> [UInt8] {
+        Array(dispatch(brief, identifier: identifier, restriction: restriction).utf8)
     }
 
     /// A `dispatch.*` message: everything a call-taker needs, the summary first.

@@ -17,12 +17,21 @@ public enum EIDORenderer {
     public static func render(envelope body: [UInt8], hotline: Hotline = Hotline(), fields: Set<SessionField>? = nil)
         throws -> [UInt8]
     {
-        let env = try VigilJSON.decode(JSONValue.self, from: body)
+        try render(envelope: try VigilJSON.decode(JSONValue.self, from: body), hotline: hotline, fields: fields)
+    }
+
+    /// The same from the parsed envelope: a `dispatch.*` message through its typed brief, any other as plain notes.
+    public static func render(envelope env: JSONValue, hotline: Hotline = Hotline(), fields: Set<SessionField>? = nil)
+        throws -> [UInt8]
+    {
         guard let b = DispatchPayload.brief(env, fields: fields, hotline: hotline) else {
             return try plain(env, hotline: hotline)
         }
-        return try VigilJSON.encode(document(b))
+        return try render(b)
     }
+
+    /// A dispatch message from its typed brief.
+    public static func render(_ brief: DispatchBrief) throws -> [UInt8] { try VigilJSON.encode(document(brief)) }
 
     /// The agency's `$id`: `hotline.agency_id`.
     static func agency(_ h: Hotline) -> String { h.agencyID ?? Hotline.defaultAgencyID }

@@ -218,13 +218,14 @@ public final class OutboxWorker: Sendable {
         case .json:
             return projected
         case .cap:
-            // From the stored envelope: the renderer applies the fields itself and needs the engine's facts.
+            // From the stored envelope, parsed once: the renderer applies the fields itself and needs the engine's
+            // facts, which a dispatch message carries as a typed brief.
             return try CAPRenderer.render(
-                envelope: try WebhookFields.project(stored, type: type, fields: target.fields), identifier: identifier,
-                restriction: target.name, hotline: hotline, fields: target.fields)
+                envelope: try WebhookFields.projected(stored, type: type, fields: target.fields),
+                identifier: identifier, restriction: target.name, hotline: hotline, fields: target.fields)
         case .eido:
             return try EIDORenderer.render(
-                envelope: try WebhookFields.project(stored, type: type, fields: target.fields), hotline: hotline,
+                envelope: try WebhookFields.projected(stored, type: type, fields: target.fields), hotline: hotline,
                 fields: target.fields)
         }
     }

@@ -23,11 +23,11 @@ struct FollowUpsController {
             let raw = try ctx.parameters.require("id")
             guard let sid = FollowUp.session(of: raw) else { throw VigilError(.notFound, "no such follow-up") }
             var req = req
-            let (outcome, naloxone, note) = try Input.closeFollowUp(try await VigilAPI.body(&req))
+            let close = try Input.closeFollowUp(try await VigilAPI.body(&req))
             let s: Session
             do {
                 s = try await env.engine.execute(
-                    sid, .closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: p.name),
+                    sid, .closeFollowUp(close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.name),
                     key: try VigilAPI.idempotencyKey(req), actor: p.actor)
             } catch let e as VigilError where e == .sessionNotFound {
                 throw VigilError(.notFound, "no such follow-up")

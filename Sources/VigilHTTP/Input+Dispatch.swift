@@ -18,7 +18,14 @@ extension Input {
     }
 
     /// `POST /v1/follow-ups/{id}/close`.
-    static func closeFollowUp(_ bytes: [UInt8]) throws -> (FollowUpOutcome, Bool?, String?) {
+    struct FollowUpClose: Equatable {
+        var outcome: FollowUpOutcome
+        /// Whether naloxone was used; nil when nobody knows.
+        var naloxoneUsed: Bool?
+        var note: String?
+    }
+
+    static func closeFollowUp(_ bytes: [UInt8]) throws -> FollowUpClose {
         let o = try object(bytes)
         try onlyKeys(o, ["outcome", "naloxone_used", "note"], in: "")
         guard let s = try string(o, "outcome", max: 40) else { throw VigilError.invalid("outcome is required") }
@@ -32,7 +39,7 @@ extension Input {
         case .bool(let b)?: naloxone = b
         default: throw VigilError.invalid("naloxone_used must be true, false or null")
         }
-        return (outcome, naloxone, try string(o, "note"))
+        return FollowUpClose(outcome: outcome, naloxoneUsed: naloxone, note: try string(o, "note"))
     }
 
     /// A report bound: a date (`2026-11-01`, midnight UTC) or an RFC 3339 time.

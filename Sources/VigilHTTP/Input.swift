@@ -184,17 +184,31 @@ enum Input {
         return try string(o, "note")
     }
 
-    static func end(_ bytes: [UInt8]) throws -> (Outcome, String?) {
+    /// `POST /v1/sessions/{id}/end`.
+    struct EndRequest: Equatable {
+        var outcome: Outcome
+        var note: String?
+    }
+
+    static func end(_ bytes: [UInt8]) throws -> EndRequest {
         let o = try object(bytes)
         try onlyKeys(o, ["outcome", "note"], in: "")
         guard let s = try string(o, "outcome", max: 40) else { throw VigilError.invalid("outcome is required") }
         guard let outcome = Outcome(rawValue: s) else {
             throw VigilError.invalid("outcome must be one of safe, ems_attended, false_alarm, caller_left, other")
         }
-        return (outcome, try string(o, "note"))
+        return EndRequest(outcome: outcome, note: try string(o, "note"))
     }
 
-    static func dispatchStatus(_ bytes: [UInt8]) throws -> (DispatchStatus, String?, String?) {
+    /// `POST /v1/sessions/{id}/dispatch-status`: a partner's report; `target` is named by an admin reporting for
+    /// one (a dispatch token reports for its own).
+    struct DispatchStatusReport: Equatable {
+        var status: DispatchStatus
+        var reference: String?
+        var target: String?
+    }
+
+    static func dispatchStatus(_ bytes: [UInt8]) throws -> DispatchStatusReport {
         let o = try object(bytes)
         try onlyKeys(o, ["status", "reference", "note", "target"], in: "")
         guard let s = try string(o, "status", max: 40) else { throw VigilError.invalid("status is required") }
@@ -202,7 +216,8 @@ enum Input {
             throw VigilError.invalid("status must be one of accepted, rejected, en_route, on_scene, closed")
         }
         _ = try string(o, "note")
-        return (st, try string(o, "reference", max: 200), try string(o, "target", max: 200))
+        return DispatchStatusReport(
+            status: st, reference: try string(o, "reference", max: 200), target: try string(o, "target", max: 200))
     }
 
     static func dispatch(_ bytes: [UInt8]) throws {

@@ -73,8 +73,8 @@ struct SessionsController {
             return .dispatchNow(by: p.name)
         }
         command(v1, .post, "/sessions/{id}/end") { p, body in
-            let (outcome, note) = try Input.end(body)
-            return .end(outcome: outcome, by: p.name, note: note)
+            let end = try Input.end(body)
+            return .end(outcome: end.outcome, by: p.name, note: end.note)
         }
         v1.post("/sessions/{id}/check-ins") { req, ctx in
             let p = try ctx.caller()
@@ -101,9 +101,9 @@ struct SessionsController {
             let p = try ctx.caller()
             let id = try VigilAPI.sessionID(ctx)
             var req = req
-            let (status, reference, named) = try Input.dispatchStatus(try await VigilAPI.body(&req))
+            let report = try Input.dispatchStatus(try await VigilAPI.body(&req))
             // A dispatch token reports for its own target only; an admin names the target it reports for.
-            let target = p.role == .dispatch ? p.target : named
+            let target = p.role == .dispatch ? p.target : report.target
             guard let target else {
                 throw VigilError.invalid("target is required: name the dispatch target this report is for")
             }
@@ -115,7 +115,8 @@ struct SessionsController {
                 throw VigilError.conflict("this session's dispatch was not sent to \(target)")
             }
             let s = try await env.engine.execute(
-                id, .dispatchStatus(status, reference: reference, by: target), key: try VigilAPI.idempotencyKey(req),
+                id, .dispatchStatus(report.status, reference: report.reference, by: target),
+                key: try VigilAPI.idempotencyKey(req),
                 actor: p.actor)
             if p.role == .dispatch { return Response(status: .noContent) }
             return try VigilAPI.sessionResponse(s, env, status: .ok)

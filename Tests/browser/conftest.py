@@ -1,8 +1,7 @@
 import os, shutil, sys
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "faults"))
-import fault_harness as fh  # noqa: E402
+import fault_harness as fh  # noqa: E402  (on the path through Tests/conftest.py)
 
 ARTIFACTS = os.path.join(fh.ROOT, "artifacts", "screenshots")
 

@@ -22,21 +22,11 @@ def config(receiver):
     targets = "\n".join(
         f'  {name}: {{url: "{receiver.url("/" + name)}", format: json, secret_env: FAULT_SECRET, accept_timeout_s: 2}}'
         for name in ["ems-il", "ems-national", "ems-backup"])
-    return f"""listen: "127.0.0.1:{fh.free_port()}"
-storage: {{sqlite: "data/vigil.sqlite"}}
-auth:
-  tokens:
-    - {{name: console, role: operator, token_env: FAULT_TOKEN}}
-    - {{name: backup-cad, role: dispatch, target: ems-backup, token_env: DISPATCH_TOKEN}}
-targets:
-{targets}
-policies:
-  default: {{ack_timeout_s: 60, steps: [{{after_s: 0, dispatch: [route, ems-backup]}}]}}
-scheduler: {{sweep_interval_s: 0.5}}
-routes:
-  - {{country: US, region: IL, target: ems-il}}
-  - {{default: ems-national}}
-"""
+    return fh.yaml_config(
+        fh.free_port(), "data", targets=targets,
+        policy="default: {ack_timeout_s: 60, steps: [{after_s: 0, dispatch: [route, ems-backup]}]}",
+        tokens=["{name: backup-cad, role: dispatch, target: ems-backup, token_env: DISPATCH_TOKEN}"],
+        extra="routes:\n  - {country: US, region: IL, target: ems-il}\n  - {default: ems-national}")
 
 
 def test_route_warning_confirm_failover_alarm_reports_and_follow_up_close(browser, shot, receiver):

@@ -1,29 +1,7 @@
 import os, subprocess, sys, tempfile
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import fault_harness as fh  # noqa: E402
-
-
-@pytest.fixture
-def receiver():
-    r = fh.Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def vigils():
-    started = []
-
-    def make(config_text, **kw):
-        v = fh.Vigil(config_text, **kw)
-        started.append(v)
-        return v
-
-    yield make
-    for v in started:
-        v.stop()
+import fault_harness as fh  # noqa: E402,F401  (on the path through Tests/conftest.py)
 
 
 @pytest.fixture(scope="session")

@@ -14,20 +14,11 @@ def sign(url, params, token=TWILIO_TOKEN):
 
 
 def config(port, receiver):
-    return f"""listen: "127.0.0.1:{port}"
-public_url: "http://127.0.0.1:{port}/"
-storage: {{sqlite: "data/vigil.sqlite"}}
-auth:
-  tokens:
-    - {{name: console, role: operator, token_env: FAULT_TOKEN}}
-    - {{name: scrape, role: metrics, token_env: METRICS_TOKEN}}
-targets:
-  ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET}}
-sms: {{provider: twilio, auth_token_env: TWILIO_TOKEN}}
-policies:
-  default: {{ack_timeout_s: 60, steps: [{{after_s: 600, dispatch: [ems]}}]}}
-scheduler: {{sweep_interval_s: 0.5}}
-"""
+    return fh.yaml_config(
+        port, "data", targets=f'  ems: {{url: "{receiver.url("/ems")}", format: json, secret_env: FAULT_SECRET}}',
+        policy="default: {ack_timeout_s: 60, steps: [{after_s: 600, dispatch: [ems]}]}",
+        tokens=["{name: scrape, role: metrics, token_env: METRICS_TOKEN}"],
+        extra=f'public_url: "http://127.0.0.1:{port}/"\nsms: {{provider: twilio, auth_token_env: TWILIO_TOKEN}}')
 
 
 class SMS:

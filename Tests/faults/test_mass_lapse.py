@@ -7,21 +7,14 @@ SUP_TOKEN = "mass-lapse-supervisor-token-0123"
 
 
 def config(port, receiver, hold, sessions, within, after_s=4):
-    return f"""listen: "127.0.0.1:{port}"
-storage: {{sqlite: "data/vigil.sqlite"}}
-auth:
-  tokens:
-    - {{name: console, role: operator, token_env: FAULT_TOKEN}}
-    - {{name: lead, role: supervisor, token_env: SUP_TOKEN}}
-targets:
-  ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET}}
-  alarm: {{url: "{receiver.url('/alarm')}", format: json, secret_env: FAULT_SECRET}}
-alarm_targets: [alarm]
-mass_lapse: {{sessions: {sessions}, within_s: {within}}}
-policies:
-  default: {{ack_timeout_s: 60, hold_dispatch_on_mass_lapse_s: {hold}, steps: [{{after_s: {after_s}, dispatch: [ems]}}]}}
-scheduler: {{sweep_interval_s: 0.5}}
-"""
+    return fh.yaml_config(
+        port, "data",
+        targets=(f'  ems: {{url: "{receiver.url("/ems")}", format: json, secret_env: FAULT_SECRET}}\n'
+                 f'  alarm: {{url: "{receiver.url("/alarm")}", format: json, secret_env: FAULT_SECRET}}'),
+        policy=(f"default: {{ack_timeout_s: 60, hold_dispatch_on_mass_lapse_s: {hold}, "
+                f"steps: [{{after_s: {after_s}, dispatch: [ems]}}]}}"),
+        tokens=["{name: lead, role: supervisor, token_env: SUP_TOKEN}"],
+        extra=f"alarm_targets: [alarm]\nmass_lapse: {{sessions: {sessions}, within_s: {within}}}")
 
 
 def start_many(v, n):

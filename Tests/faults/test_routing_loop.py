@@ -27,22 +27,14 @@ def config(receiver, routes=True, default=True, accept_s=None, arrival_s=None, c
         f'  {name}: {{url: "{receiver.url("/" + name)}", format: json, secret_env: FAULT_SECRET{loop}}}'
         for name in ["ems-square", "ems-sangamon", "ems-illinois", "ems-national", "ems-backup"])
     targets += f'\n  alarm: {{url: "{receiver.url("/alarm")}", format: json, secret_env: FAULT_SECRET}}'
-    text = f"""listen: "127.0.0.1:{port or fh.free_port()}"
-storage: {{sqlite: "data/vigil.sqlite"}}
-auth:
-  tokens:
-    - {{name: console, role: operator, token_env: FAULT_TOKEN}}
-    - {{name: viewer, role: viewer, token_env: VIEWER_TOKEN}}
-    - {{name: ems-square-cad, role: dispatch, target: ems-square, token_env: DISPATCH_TOKEN}}
-    - {{name: ems-backup-cad, role: dispatch, target: ems-backup, token_env: DISPATCH2_TOKEN}}
-    - {{name: sangamon-cad, role: dispatch, target: ems-sangamon, token_env: SANGAMON_TOKEN}}
-targets:
-{targets}
-policies:
-  default: {{ack_timeout_s: 60, steps: [{{after_s: 0, dispatch: {chain}}}], on_delivery_failure: [alarm]}}
-scheduler: {{sweep_interval_s: 0.5}}
-follow_up: {{after_s: 3600}}
-"""
+    text = fh.yaml_config(
+        port or fh.free_port(), "data", targets=targets,
+        policy=f"default: {{ack_timeout_s: 60, steps: [{{after_s: 0, dispatch: {chain}}}], on_delivery_failure: [alarm]}}",
+        tokens=["{name: viewer, role: viewer, token_env: VIEWER_TOKEN}",
+                "{name: ems-square-cad, role: dispatch, target: ems-square, token_env: DISPATCH_TOKEN}",
+                "{name: ems-backup-cad, role: dispatch, target: ems-backup, token_env: DISPATCH2_TOKEN}",
+                "{name: sangamon-cad, role: dispatch, target: ems-sangamon, token_env: SANGAMON_TOKEN}"],
+        extra="follow_up: {after_s: 3600}")
     if routes:
         text += """routes:
   - {polygon_file: "springfield.geojson", target: ems-square}

@@ -102,13 +102,16 @@ class Receiver:
         self.server.server_close()
 
 
-def yaml_config(port, data_dir, targets="", policy=None, extra=""):
+def yaml_config(port, data_dir, targets="", policy=None, extra="", tokens=()):
+    """The one configuration builder of the Python suites: an operator token named `console`, the given targets
+    (YAML lines under `targets:`), one policy line, any extra tokens (flow mappings) and extra top-level YAML."""
     policy = policy or "default: {ack_timeout_s: 3, steps: []}"
+    more = "".join(f"\n    - {t}" for t in tokens)
     return f"""listen: "127.0.0.1:{port}"
 storage: {{sqlite: "{data_dir}/vigil.sqlite"}}
 auth:
   tokens:
-    - {{name: console, role: operator, token_env: FAULT_TOKEN}}
+    - {{name: console, role: operator, token_env: FAULT_TOKEN}}{more}
 targets:
 {targets if targets else "  {}"}
 policies:
