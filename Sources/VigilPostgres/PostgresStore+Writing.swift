@@ -94,9 +94,9 @@ extension PostgresStore {
                 let mapped = Self.map(error)
                 results = live.map { _ in .failure(mapped) }
             }
-            if let f = listener.withLock({ $0 }) {
+            if listener.isSet {
                 let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
-                if !all.isEmpty { f(all) }
+                if !all.isEmpty { listener.notify(all) }
             }
             for (i, w) in live.enumerated() { w.caller.resume(with: results[i]) }
         }

@@ -20,7 +20,7 @@ public final class PostgresStore: SessionStore, Sendable {
     let logger: Logger
     /// Queries are never logged: their binds carry ids, and a mistake could put more there.
     let quiet = Logger(label: "vigil.postgres.quiet", factory: { _ in SwiftLogNoOpLogHandler() })
-    let listener = Mutex<(@Sendable ([StoredEvent]) -> Void)?>(nil)
+    let listener = CommitListener()
     let writes = Mutex(PendingWrites())
     let wakeups = Mutex(WakeupSubscribers())
     /// Finished by `prepare()`: the listener starts once the tables it reads exist.
@@ -85,7 +85,7 @@ public final class PostgresStore: SessionStore, Sendable {
     /// Calls `f` with the events of every commit made through this instance, in `seq` order, before the committers
     /// are answered. Other instances' commits never call it: a stream of the whole cluster reads `events(after:)`
     /// on each of `eventWakeups()`.
-    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
+    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.set(f) }
 
     // MARK: Start
 

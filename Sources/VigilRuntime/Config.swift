@@ -57,8 +57,6 @@ public struct VigilConfig: Sendable {
     public var watchdogOutboxSlack = Millis.seconds(10)
     /// Log level.
     public var logLevel = "info"
-    /// Whether this is the built-in default (no file).
-    public var isDefault = false
     /// The generated operator token of the default configuration.
     public var generatedToken: String?
     /// Things that are allowed but unsafe, said loudly at start and by `config check`.

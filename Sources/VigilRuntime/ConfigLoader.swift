@@ -22,7 +22,6 @@ public enum ConfigLoader {
     /// `var/operator.token` and printed at start, and a policy that alerts the console only.
     public static func builtIn(dataDirectory: String = "var") throws -> VigilConfig {
         var c = VigilConfig()
-        c.isDefault = true
         c.sqlitePath = dataDirectory + "/vigil.sqlite"
         let tokenPath = dataDirectory + "/operator.token"
         try FileManager.default.createDirectory(

@@ -1,5 +1,4 @@
 import Dispatch
-import HeapModule
 import VigilCore
 
 /// One heap of deadlines driving one re-armed `DispatchSourceTimer` on a serial queue.
@@ -8,19 +7,9 @@ import VigilCore
 /// Measured on 2 cores at 100,000 pending deadlines: ~17 B per deadline and 4–9 ms to arm them all, against
 /// ~590 B and 0.3–0.75 s with one `DispatchSourceTimer` per session (see the benchmark).
 public final class DispatchTimerScheduler: TimerScheduler, @unchecked Sendable {
-    struct Entry: Comparable {
-        var deadline: Int64
-        var id: SessionID
-        var generation: UInt64
-        static func < (a: Entry, b: Entry) -> Bool { a.deadline < b.deadline }
-        static func == (a: Entry, b: Entry) -> Bool { a.deadline == b.deadline && a.generation == b.generation }
-    }
-
     // All state below is touched only on `queue`.
     private let queue = DispatchQueue(label: "vigil.scheduler", qos: .userInteractive)
-    private var heap = Heap<Entry>()
-    private var current: [SessionID: UInt64] = [:]
-    private var generation: UInt64 = 0
+    private var heap = DeadlineHeap()
     private var armedFor: Int64?
     private let timer: any DispatchSourceTimer
     private let clock: any WallClock
@@ -42,20 +31,18 @@ public final class DispatchTimerScheduler: TimerScheduler, @unchecked Sendable {
 
     public func arm(_ id: SessionID, at deadline: Timestamp) {
         queue.async {
-            self.generation += 1
-            self.current[id] = self.generation
-            self.heap.insert(Entry(deadline: deadline.millis, id: id, generation: self.generation))
+            self.heap.arm(id, at: deadline.millis)
             if self.armedFor.map({ deadline.millis < $0 }) ?? true { self.reschedule() }
         }
     }
 
     public func disarm(_ id: SessionID) {
-        queue.async { self.current[id] = nil }
+        queue.async { self.heap.disarm(id) }
     }
 
     /// Pending deadlines, live entries and heap size.
     public func stats() -> (pending: Int, heap: Int, fired: Int) {
-        queue.sync { (current.count, heap.count, firedCount) }
+        queue.sync { (heap.pending, heap.entries, firedCount) }
     }
 
     /// Lateness in milliseconds of the deadlines fired since the last call.
@@ -69,14 +56,9 @@ public final class DispatchTimerScheduler: TimerScheduler, @unchecked Sendable {
 
     private func fire() {
         let now = clock.now().millis
-        var due: [SessionID] = []
-        while let top = heap.min, top.deadline <= now {
-            _ = heap.popMin()
-            guard current[top.id] == top.generation else { continue }
-            current[top.id] = nil
-            due.append(top.id)
-            if lateness.count < 1_000_000 { lateness.append(now - top.deadline) }
-        }
+        let popped = heap.popDue(at: now)
+        let due = popped.map(\.id)
+        if lateness.count < 1_000_000 { lateness.append(contentsOf: popped.map(\.late)) }
         firedCount += due.count
         armedFor = nil
         reschedule()
@@ -84,14 +66,13 @@ public final class DispatchTimerScheduler: TimerScheduler, @unchecked Sendable {
     }
 
     private func reschedule() {
-        // Drop stale entries at the top so the timer is armed for a live deadline.
-        while let top = heap.min, current[top.id] != top.generation { _ = heap.popMin() }
-        guard let top = heap.min else {
+        // The timer is armed for the earliest live deadline.
+        guard let next = heap.next() else {
             armedFor = nil
             return
         }
-        armedFor = top.deadline
-        let delta = max(0, top.deadline - clock.now().millis)
+        armedFor = next
+        let delta = max(0, next - clock.now().millis)
         timer.schedule(deadline: .now() + .milliseconds(Int(min(delta, 86_400_000))), leeway: .milliseconds(1))
     }
 }

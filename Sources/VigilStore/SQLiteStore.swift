@@ -9,10 +9,10 @@ public final class SQLiteStore: SessionStore, Sendable {
     let pool: DatabasePool
     let sealer: (any DataSealer)?
     let pending = Mutex<PendingWrites>(PendingWrites())
-    let listener = Mutex<(@Sendable ([StoredEvent]) -> Void)?>(nil)
+    let listener = CommitListener()
 
     /// Calls `f` with the events of every commit, in sequence order, before the committers are answered.
-    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
+    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.set(f) }
 
     struct PendingWrites {
         var queue: [(prepared: [Prepared], waiter: Waiter)] = []
@@ -219,9 +219,9 @@ public final class SQLiteStore: SessionStore, Sendable {
                 let mapped = Self.map(error)
                 results = batches.map { _ in .failure(mapped) }
             }
-            if let f = listener.withLock({ $0 }) {
+            if listener.isSet {
                 let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
-                if !all.isEmpty { f(all) }
+                if !all.isEmpty { listener.notify(all) }
             }
             var next = 0
             for w in work {

@@ -13,7 +13,7 @@ public final class InMemoryStore: SessionStore, Sendable {
     }
 
     private let state = Mutex(State())
-    private let listener = Mutex<(@Sendable ([StoredEvent]) -> Void)?>(nil)
+    private let listener = CommitListener()
 
     /// Creates an empty store.
     public init() {}
@@ -27,11 +27,11 @@ public final class InMemoryStore: SessionStore, Sendable {
     /// Every event, in order.
     public var allEvents: [StoredEvent] { state.withLock { $0.events } }
 
-    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.withLock { $0 = f } }
+    public func onCommit(_ f: @escaping @Sendable ([StoredEvent]) -> Void) { listener.set(f) }
 
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
         let stored = try commitLocked(batch)
-        listener.withLock { $0 }?(stored)
+        listener.notify(stored)
         return stored
     }
 

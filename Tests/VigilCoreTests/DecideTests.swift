@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import VigilCore
 
@@ -88,5 +89,20 @@ struct DecideTests {
             actor: Actor(name: "ana", role: "operator"))
         #expect(!d.events.isEmpty)
         for e in d.events { #expect(e.data["role"]?.stringValue == "operator") }
+    }
+}
+
+@Suite("CommitListener")
+struct CommitListenerTests {
+    @Test("a listener read on every commit stays one call deep: 500,000 notifications do not overflow the stack")
+    func constantDepth() {
+        let listener = CommitListener()
+        let heard = Mutex(0)
+        listener.set { events in heard.withLock { $0 += events.count } }
+        let event = StoredEvent(
+            seq: 1, sessionID: nil, type: .systemAlarm, at: Timestamp(seconds: 0), data: .object([:]))
+        // A closure re-wrapped on every read would be a million thunks deep by the end, past any thread's stack.
+        for _ in 0..<500_000 { listener.notify([event]) }
+        #expect(heard.withLock { $0 } == 500_000)
     }
 }
