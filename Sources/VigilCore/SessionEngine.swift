@@ -52,7 +52,16 @@ public actor SessionEngine {
     @discardableResult
     public func recover() async throws -> Int {
         let sessions = try await store.openSessions()
-        for s in sessions { remember(s) }
+        open.reserveCapacity(open.count + sessions.count)
+        byToken.reserveCapacity(byToken.count + sessions.count)
+        deadlines.reserveCapacity(deadlines.count + sessions.count)
+        var armed: [(SessionID, Timestamp)] = []
+        armed.reserveCapacity(sessions.count)
+        for s in sessions {
+            remember(s, arm: false)
+            if let d = deadlines[s.id] { armed.append((s.id, d)) }
+        }
+        scheduler.arm(armed)
         return sessions.count
     }
 
@@ -351,7 +360,9 @@ public actor SessionEngine {
         return p
     }
 
-    private func remember(_ s: Session, foreign isForeign: Bool = false) {
+    /// Keeps an open session in memory (and arms its deadline, unless `arm` is false: a restart arms them all
+    /// together), or forgets an ended one.
+    private func remember(_ s: Session, foreign isForeign: Bool = false, arm: Bool = true) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
         if s.state.isOpen, let links = s.responderLinks, !links.isEmpty {
@@ -366,7 +377,11 @@ public actor SessionEngine {
             if let k = s.startKey { byStartKey[k] = s.id }
             let d = s.nextDeadline
             deadlines[s.id] = d
-            if let d { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
+            if let d {
+                if arm { scheduler.arm(s.id, at: d) }
+            } else {
+                scheduler.disarm(s.id)
+            }
         } else {
             open[s.id] = nil
             deadlines[s.id] = nil
