@@ -137,15 +137,6 @@ public protocol TimerScheduler: Sendable {
     func arm(_ id: SessionID, at deadline: Timestamp)
     /// Removes the deadline of a session.
     func disarm(_ id: SessionID)
-    /// Arms many at once (a restart); see the default implementation.
-    func arm(_ deadlines: [(SessionID, Timestamp)])
-}
-
-extension TimerScheduler {
-    /// One at a time; a scheduler that can, arms them in one turn.
-    public func arm(_ deadlines: [(SessionID, Timestamp)]) {
-        for (id, at) in deadlines { arm(id, at: at) }
-    }
 }
 
 /// Receives committed events (console stream, metrics) and news of outbox work.

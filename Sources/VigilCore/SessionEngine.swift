@@ -52,16 +52,7 @@ public actor SessionEngine {
     @discardableResult
     public func recover() async throws -> Int {
         let sessions = try await store.openSessions()
-        open.reserveCapacity(open.count + sessions.count)
-        byToken.reserveCapacity(byToken.count + sessions.count)
-        deadlines.reserveCapacity(deadlines.count + sessions.count)
-        var armed: [(SessionID, Timestamp)] = []
-        armed.reserveCapacity(sessions.count)
-        for s in sessions {
-            remember(s, arm: false)
-            if let d = deadlines[s.id] { armed.append((s.id, d)) }
-        }
-        scheduler.arm(armed)
+        for s in sessions { remember(s) }
         return sessions.count
     }
 
@@ -360,9 +351,7 @@ public actor SessionEngine {
         return p
     }
 
-    /// Keeps an open session in memory (and arms its deadline, unless `arm` is false: a restart arms them all
-    /// together), or forgets an ended one.
-    private func remember(_ s: Session, foreign isForeign: Bool = false, arm: Bool = true) {
+    private func remember(_ s: Session, foreign isForeign: Bool = false) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
         if s.state.isOpen, let links = s.responderLinks, !links.isEmpty {
@@ -377,11 +366,7 @@ public actor SessionEngine {
             if let k = s.startKey { byStartKey[k] = s.id }
             let d = s.nextDeadline
             deadlines[s.id] = d
-            if let d {
-                if arm { scheduler.arm(s.id, at: d) }
-            } else {
-                scheduler.disarm(s.id)
-            }
+            if let d { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
         } else {
             open[s.id] = nil
             deadlines[s.id] = nil

@@ -36,14 +36,6 @@ public final class DispatchTimerScheduler: TimerScheduler, @unchecked Sendable {
         }
     }
 
-    /// Arms every deadline in one turn of the queue, and the timer once (a restart arms every open session).
-    public func arm(_ deadlines: [(SessionID, Timestamp)]) {
-        queue.async {
-            for (id, at) in deadlines { self.heap.arm(id, at: at.millis) }
-            self.reschedule()
-        }
-    }
-
     public func disarm(_ id: SessionID) {
         queue.async { self.heap.disarm(id) }
     }
