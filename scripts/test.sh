@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/setup-debian.sh --test
 mkdir -p .build
 
-echo "== build (a warning in the project's own code fails the run)"
+echo "== build (a warning in the project's own code, or an import of a target not declared as a dependency, fails the run)"
 set +e
-swift build --build-tests > .build/build-log.txt 2>&1
+swift build --build-tests --explicit-target-dependency-import-check error > .build/build-log.txt 2>&1
 status=$?
 set -e
 grep -E "^/.*/(Sources|Tests)/.*(error|warning):" .build/build-log.txt | grep -v "/.build/" | sort -u || true
