@@ -70,20 +70,13 @@ final class ConsoleWatch: Sendable {
                 "nobody is watching: system.unattended raised",
                 metadata: ["open_sessions": "\(sessions)", "unattended_s": "\(unwatched.wholeSeconds)"])
             await record(raised: true, reason: reason, sessions: sessions, unwatched: unwatched)
-            for target in alarmTargets {
-                let data: [String: JSONValue] = [
-                    "raised": true, "alarm": "system.unattended", "reason": .string(reason),
-                    "open_sessions": .int(Int64(sessions)), "unattended_s": .int(unwatched.wholeSeconds),
-                ]
-                let sent = try? await OutboxWorker.ping(
-                    target, client: client, at: clock.now(), type: .systemAlarm, data: data)
-                logger.warning(
-                    "system.unattended alarm sent",
-                    metadata: [
-                        "target": "\(target.name)", "webhook_id": "\(sent?.webhookID ?? "")",
-                        "status": "\(sent?.result.status ?? 0)",
-                    ])
-            }
+            let data: [String: JSONValue] = [
+                "raised": true, "alarm": "system.unattended", "reason": .string(reason),
+                "open_sessions": .int(Int64(sessions)), "unattended_s": .int(unwatched.wholeSeconds),
+            ]
+            await DirectAlarm.send(
+                .systemAlarm, data, to: alarmTargets, via: client, clock: clock, logger: logger,
+                "system.unattended alarm sent")
         case .clear(let reason):
             logger.notice("system.unattended cleared", metadata: ["reason": "\(reason)"])
             await record(raised: false, reason: reason, sessions: open, unwatched: nil)

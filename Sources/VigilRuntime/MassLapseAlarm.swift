@@ -24,16 +24,9 @@ enum MassLapseAlarm {
                 CommitBatch(
                     session: nil, expectedVersion: nil, sessionID: nil,
                     events: [NewEvent(.systemMassLapse, at: at, .object(data))], outbox: [], outboxUpdates: []))
-            for target in targets {
-                let sent = try? await OutboxWorker.ping(
-                    target, client: client, at: clock.now(), type: .systemMassLapse, data: data)
-                logger.warning(
-                    "mass lapse alarm sent",
-                    metadata: [
-                        "target": "\(target.name)", "webhook_id": "\(sent?.0 ?? "")",
-                        "status": "\(sent?.1.status ?? 0)",
-                    ])
-            }
+            await DirectAlarm.send(
+                .systemMassLapse, data, to: targets, via: client, clock: clock, logger: logger,
+                "mass lapse alarm sent")
         }
     }
 }

@@ -15,17 +15,9 @@ struct SystemAlarms: Sendable {
     /// Raises (or, with `raised` false, clears) the watchdog's alarm.
     func watchdog(reason: String, raised: Bool) async {
         if raised {
-            for target in targets {
-                let sent = try? await OutboxWorker.ping(
-                    target, client: transport, at: clock.now(), type: .systemAlarm,
-                    data: ["raised": true, "reason": .string(reason)])
-                logger.warning(
-                    "system alarm sent",
-                    metadata: [
-                        "target": "\(target.name)", "webhook_id": "\(sent?.webhookID ?? "")",
-                        "status": "\(sent?.result.status ?? 0)",
-                    ])
-            }
+            await DirectAlarm.send(
+                .systemAlarm, ["raised": true, "reason": .string(reason)], to: targets, via: transport, clock: clock,
+                logger: logger, "system alarm sent")
         }
         let event = NewEvent(.systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
         // Not awaited: a store that hangs must not hang the watchdog that reports it.
@@ -38,6 +30,26 @@ struct SystemAlarms: Sendable {
             } catch {
                 logger.error("the system alarm could not be recorded", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// An alarm sent straight to each of its targets through the transport, outside the outbox (the store may be what
+/// failed, and outbox rows belong to a session); each answer is logged. The watchdog's, the mass lapse's and the
+/// unattended console's alarms all go this way.
+enum DirectAlarm {
+    static func send(
+        _ type: EventType, _ data: [String: JSONValue], to targets: [Target], via transport: any WebhookTransport,
+        clock: any WallClock, logger: Logger, _ message: Logger.Message
+    ) async {
+        for target in targets {
+            let sent = try? await OutboxWorker.ping(target, client: transport, at: clock.now(), type: type, data: data)
+            logger.warning(
+                message,
+                metadata: [
+                    "target": "\(target.name)", "webhook_id": "\(sent?.webhookID ?? "")",
+                    "status": "\(sent?.result.status ?? 0)",
+                ])
         }
     }
 }
