@@ -213,10 +213,9 @@ public final class OutboxWorker: Sendable {
     public static func render(
         _ stored: [UInt8], type: EventType, for target: Target, identifier: String, hotline: Hotline
     ) throws -> [UInt8] {
-        let projected = try DispatchPayload.json(stored, type: type, fields: target.fields, hotline: hotline)
         switch target.format {
         case .json:
-            return projected
+            return try DispatchPayload.json(stored, type: type, fields: target.fields, hotline: hotline)
         case .cap:
             // From the stored envelope, parsed once: the renderer applies the fields itself and needs the engine's
             // facts, which a dispatch message carries as a typed brief.
