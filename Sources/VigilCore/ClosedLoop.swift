@@ -15,11 +15,11 @@ public struct LoopTimeouts: Hashable, Sendable, Codable {
 /// One target that received a dispatch (answered 2xx), and what it did with it.
 public struct TargetDelivery: Hashable, Sendable, Codable {
     /// The target.
-    public var target: String
+    public var target: TargetName
     /// The notification it answered.
     public var notification: NotificationID
     /// Its webhook id for that notification.
-    public var webhookID: String
+    public var webhookID: WebhookID
     /// When it answered 2xx.
     public var deliveredAt: Timestamp
     /// When it was sent `dispatch.cancelled`.
@@ -38,7 +38,7 @@ public struct TargetDelivery: Hashable, Sendable, Codable {
     public var arrivalOverdueAt: Timestamp?
 
     /// Creates a delivery.
-    public init(target: String, notification: NotificationID, webhookID: String, deliveredAt: Timestamp) {
+    public init(target: TargetName, notification: NotificationID, webhookID: WebhookID, deliveredAt: Timestamp) {
         self.target = target
         self.notification = notification
         self.webhookID = webhookID
@@ -57,7 +57,7 @@ public struct TargetDelivery: Hashable, Sendable, Codable {
 /// A dispatch partner's report, as `dispatch.status` lists them.
 public struct StatusReport: Hashable, Sendable, Codable {
     /// The target that reported.
-    public var target: String
+    public var target: TargetName
     /// What it reported.
     public var status: DispatchStatus
     /// Its own reference.
@@ -66,7 +66,7 @@ public struct StatusReport: Hashable, Sendable, Codable {
     public var at: Timestamp
 
     /// Creates a report.
-    public init(target: String, status: DispatchStatus, reference: String?, at: Timestamp) {
+    public init(target: TargetName, status: DispatchStatus, reference: String?, at: Timestamp) {
         self.target = target
         self.status = status
         self.reference = reference
@@ -97,7 +97,7 @@ public struct RoutingState: Hashable, Sendable, Codable {
 /// What an operator does to a session's route.
 public enum RouteEdit: Hashable, Sendable {
     /// Pin this target (also how the default is confirmed).
-    case pin(String)
+    case pin(TargetName)
     /// Remove the pin: the location decides again.
     case unpin
 }

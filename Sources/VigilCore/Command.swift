@@ -95,7 +95,7 @@ public enum Command: Hashable, Sendable {
     /// Change details.
     case update(SessionPatch, by: String)
     /// A dispatch partner's report.
-    case dispatchStatus(DispatchStatus, reference: String?, by: String)
+    case dispatchStatus(DispatchStatus, reference: String?, by: TargetName)
     /// Time passed: fire whatever is due.
     case deadline
     /// A delivery finished on one target of the notification.

@@ -8,7 +8,7 @@ public struct DispatchBrief: Sendable, Hashable {
     /// An earlier message of the escalation.
     public struct Reference: Sendable, Hashable {
         /// Its webhook id (the CAP identifier).
-        public var id: String
+        public var id: WebhookID
         /// When it was sent.
         public var sent: Timestamp
     }
@@ -175,35 +175,27 @@ public enum DispatchPayload {
     public static func brief(_ envelope: JSONValue, fields configured: Set<SessionField>?, hotline: Hotline)
         -> DispatchBrief?
     {
-        guard let typeText = envelope["type"]?.stringValue, let type = EventType(rawValue: typeText),
-            let sent = envelope["timestamp"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
-            let data = envelope["data"], let factsValue = data["dispatch_facts"],
-            let facts = try? VigilJSON.decode(DispatchFacts.self, from: VigilJSON.encode(factsValue))
+        guard let env = StoredEnvelope.read(envelope), let type = EventType(rawValue: env.type),
+            let sent = env.timestamp, let data = env.data, let facts = data.dispatchFacts
         else { return nil }
         let fields = WebhookFields.effective(type, configured: configured)
-        let session = data["session"] ?? [:]
-        let caller = session["caller"] ?? [:]
+        let session = data.session
         var location: Location?
-        if fields.contains(.location), let l = session["location"],
-            var decoded = try? VigilJSON.decode(Location.self, from: VigilJSON.encode(l))
-        {
-            decoded.accessNotes = nil
-            location = decoded
+        if fields.contains(.location), var whole = session?.location?.location {
+            whole.accessNotes = nil
+            location = whole
         }
-        let refs: [String] = {
-            if case .array(let a) = data["references"] ?? .null { return a.compactMap(\.stringValue) }
-            return []
-        }()
-        let references = refs.enumerated().map { i, id in
-            DispatchBrief.Reference(id: id, sent: i < facts.referencesSent.count ? facts.referencesSent[i] : sent)
+        let references = (data.references ?? []).enumerated().map { i, id in
+            DispatchBrief.Reference(
+                id: id, sent: i < facts.referencesSent.count ? facts.referencesSent[i] : sent)
         }
         return DispatchBrief(
-            type: type, sent: sent, sessionID: session["id"]?.stringValue ?? "", facts: facts, location: location,
-            accessNotes: fields.contains(.accessNotes) ? session["location"]?["access_notes"]?.stringValue : nil,
-            alias: fields.contains(.alias) ? caller["alias"]?.stringValue : nil,
-            callbackNumber: fields.contains(.callbackNumber) ? caller["callback_number"]?.stringValue : nil,
-            substance: fields.contains(.substance) ? session["substance"]?.stringValue : nil, hotline: hotline,
-            reason: data["reason"]?.stringValue, references: references)
+            type: type, sent: sent, sessionID: session?.id ?? "", facts: facts, location: location,
+            accessNotes: fields.contains(.accessNotes) ? session?.location?.accessNotes : nil,
+            alias: fields.contains(.alias) ? session?.caller?.alias : nil,
+            callbackNumber: fields.contains(.callbackNumber) ? session?.caller?.callbackNumber : nil,
+            substance: fields.contains(.substance) ? session?.substance : nil, hotline: hotline,
+            reason: data.reason, references: references)
     }
 
     /// The JSON body a target receives: `data.session` cut down to its fields and, on dispatch messages,

@@ -39,6 +39,42 @@ public struct NotificationID: RawRepresentable, Hashable, Sendable, Codable, Cus
     }
 }
 
+/// A name that is text on the wire and in storage but must not be mixed up with other text: a target's name is not
+/// a webhook id, and neither is an operator's name. Each conformer encodes as its bare string.
+public protocol StringIdentifier: RawRepresentable<String>, Hashable, Comparable, Sendable, Codable,
+    CodingKeyRepresentable, CustomStringConvertible, ExpressibleByStringLiteral
+{
+    init(rawValue: String)
+}
+
+extension StringIdentifier {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+    public var description: String { rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A webhook target's name, as configured under `targets:` (`dispatch-primary`, `ops-pager`).
+public struct TargetName: StringIdentifier {
+    /// The name's text.
+    public var rawValue: String
+    /// Wraps a configured name.
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+/// One webhook's id, `msg_…`: the `webhook-id` header, the same on every retry to one target, and the reference a
+/// later message of the same escalation carries.
+public struct WebhookID: StringIdentifier {
+    /// The id's text.
+    public var rawValue: String
+    /// Wraps an id.
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+extension Array where Element: StringIdentifier {
+    /// The bare texts, in order.
+    public var rawValues: [String] { map(\.rawValue) }
+}
+
 /// Makes random identifiers and tokens; tests substitute a deterministic source.
 public struct IDGenerator: Sendable {
     /// Crockford's base-32 alphabet in lower case: no ambiguous letters, safe in URLs.
@@ -67,7 +103,7 @@ public struct IDGenerator: Sendable {
     /// A new notification id.
     public func notificationID() -> NotificationID { NotificationID(rawValue: make("ntf_")) }
     /// A new webhook id, as sent in the `webhook-id` header.
-    public func webhookID() -> String { make("msg_") }
+    public func webhookID() -> WebhookID { WebhookID(rawValue: make("msg_")) }
     /// A check-in link token: 32 base-32 characters, 160 random bits.
     public func checkInToken() -> String { make("", chars: 32) }
 }

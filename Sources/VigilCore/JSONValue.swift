@@ -52,6 +52,15 @@ public enum JSONValue: Hashable, Sendable, Codable {
         return nil
     }
 
+    /// The number, if this is one.
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
+
     /// The integer, if this is one.
     public var intValue: Int64? {
         if case .int(let i) = self { return i }
@@ -79,4 +88,8 @@ extension JSONValue {
     public static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.rfc3339) } ?? .null }
     /// A list of strings.
     public static func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
+    /// A list of names or ids, as their texts.
+    public static func strings<T: StringIdentifier>(_ a: [T]) -> JSONValue { .array(a.map { .string($0.rawValue) }) }
+    /// A name or id, as its text.
+    public static func id(_ v: some StringIdentifier) -> JSONValue { .string(v.rawValue) }
 }

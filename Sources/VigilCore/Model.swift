@@ -139,11 +139,11 @@ public struct Step: Hashable, Sendable, Codable {
     /// What a step does.
     public enum Action: Hashable, Sendable, Codable {
         /// Notify every named target (each gets its own notification).
-        case notify([String])
+        case notify([TargetName])
         /// Dispatch through the named targets, in failover order.
-        case dispatch([String])
+        case dispatch([TargetName])
         /// Contact the session's responders one at a time through the gateway `via`, each with `answer` to answer.
-        case contactResponders(via: String, answer: Millis)
+        case contactResponders(via: TargetName, answer: Millis)
     }
 
     /// Delay from the end of the grace period.
@@ -164,7 +164,7 @@ public struct Step: Hashable, Sendable, Codable {
     }
 
     /// The targets this step names.
-    public var targets: [String] {
+    public var targets: [TargetName] {
         switch action {
         case .notify(let t), .dispatch(let t): return t
         case .contactResponders(let via, _): return [via]
@@ -181,7 +181,7 @@ public struct Policy: Hashable, Sendable, Codable {
     /// The ladder, in order of `after`.
     public var steps: [Step]
     /// Targets told with `delivery.failed` when no target accepted a notification.
-    public var onDeliveryFailure: [String]
+    public var onDeliveryFailure: [TargetName]
     /// How long a responder's *I'm going* pauses the ladder (nil: 300 s).
     public var goingPause: Millis?
     /// The text sent to responders (nil: `ResponderMessage.defaultTemplate`).
@@ -191,12 +191,12 @@ public struct Policy: Hashable, Sendable, Codable {
     /// How long a session caught in a mass lapse holds its dispatch steps (nil or zero: never hold).
     public var holdDispatchOnMassLapse: Millis?
     /// Closed-loop timeouts of the dispatch targets that set them.
-    public var loops: [String: LoopTimeouts]?
+    public var loops: [TargetName: LoopTimeouts]?
     /// How long after a dispatch (or an `ems_attended` end) a follow-up falls due; nil is 24 h.
     public var followUpAfter: Millis?
 
     /// Creates a policy; steps are kept in order of their delay.
-    public init(name: String, ackTimeout: Millis, steps: [Step], onDeliveryFailure: [String] = []) {
+    public init(name: String, ackTimeout: Millis, steps: [Step], onDeliveryFailure: [TargetName] = []) {
         self.name = name
         self.ackTimeout = ackTimeout
         self.steps = steps.enumerated().sorted { ($0.element.after, $0.offset) < ($1.element.after, $1.offset) }.map {

@@ -21,9 +21,9 @@ public struct OutboxItem: Hashable, Sendable {
     /// The webhook `type`.
     public var type: EventType
     /// Targets in failover order.
-    public var targets: [String]
+    public var targets: [TargetName]
     /// One webhook id per target.
-    public var webhookIDs: [String]
+    public var webhookIDs: [WebhookID]
     /// The JSON envelope, serialized once: the bytes sent to `json` targets and signed.
     public var body: [UInt8]
     /// When it was written.
@@ -41,7 +41,7 @@ public struct OutboxItem: Hashable, Sendable {
 
     /// A new pending notification.
     public init(
-        id: NotificationID, sessionID: SessionID, type: EventType, targets: [String], webhookIDs: [String],
+        id: NotificationID, sessionID: SessionID, type: EventType, targets: [TargetName], webhookIDs: [WebhookID],
         body: [UInt8], createdAt: Timestamp, isDispatch: Bool
     ) {
         self.id = id

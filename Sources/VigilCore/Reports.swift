@@ -52,7 +52,7 @@ public struct SummaryReport: Hashable, Sendable {
             case .sessionStarted:
                 if counted { sessions += 1 }
             case .checkInOverdue:
-                t.missedDueAt = e.data["due_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:))
+                t.missedDueAt = e.data(as: EventData.CheckInOverdue.self)?.dueAt
             case .checkInReceived:
                 if !t.inCycle { t.missedDueAt = nil }
             case .escalationStarted:
@@ -64,26 +64,34 @@ public struct SummaryReport: Hashable, Sendable {
                 t.cancelled = false
                 if counted { dispatches += 1 }
             case .dispatchAccepted:
-                guard t.inCycle, !t.delivered, e.data["after_cancel"] == nil else { break }
+                guard t.inCycle, !t.delivered, e.data(as: EventData.DispatchAccepted.self)?.afterCancel == nil else {
+                    break
+                }
                 t.delivered = true
                 if counted, let m = t.missedDueAt { deadlineToDispatch.append(max(0, (e.at - m).value)) }
             case .dispatchStatus:
-                guard t.inCycle, !t.accepted, e.data["status"]?.stringValue == "accepted" else { break }
+                guard t.inCycle, !t.accepted, e.data(as: EventData.DispatchStatusReported.self)?.status == .accepted
+                else { break }
                 t.accepted = true
                 if counted {
                     dispatchesAccepted += 1
                     if let m = t.missedDueAt { deadlineToAccept.append(max(0, (e.at - m).value)) }
                 }
             case .dispatchCancelled:
-                guard t.inCycle, !t.cancelled, e.data["failover"] == nil else { break }
+                guard t.inCycle, !t.cancelled, e.data(as: EventData.DispatchCancelled.self)?.failover == nil else {
+                    break
+                }
                 t.cancelled = true
                 if counted { dispatchesCancelled += 1 }
             case .sessionEnded:
-                if counted, let o = e.data["outcome"]?.stringValue { outcomes[o, default: 0] += 1 }
+                if counted, let o = e.data(as: EventData.SessionEnded.self)?.outcome {
+                    outcomes[o.rawValue, default: 0] += 1
+                }
             case .followUpClosed:
                 guard counted else { break }
-                if let o = e.data["outcome"]?.stringValue { followUpOutcomes[o, default: 0] += 1 }
-                if e.data["naloxone_used"] == .bool(true) { naloxoneUsed += 1 }
+                guard let closed = e.data(as: EventData.FollowUpClosed.self) else { break }
+                followUpOutcomes[closed.outcome.rawValue, default: 0] += 1
+                if closed.naloxoneUsed == true { naloxoneUsed += 1 }
             default:
                 break
             }

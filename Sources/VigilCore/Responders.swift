@@ -53,7 +53,7 @@ public struct ResponderRun: Hashable, Sendable, Codable {
     /// The ladder step (0-based) that started it.
     public var step: Int
     /// The gateway target the requests go to.
-    public var via: String
+    public var via: TargetName
     /// How long each responder has to answer.
     public var answerWindow: Millis
     /// The responder whose answer is awaited now.
@@ -72,7 +72,7 @@ public struct ResponderRun: Hashable, Sendable, Codable {
     public var stoppedAt: Timestamp?
 
     /// A new run for step `step`.
-    public init(step: Int, via: String, answerWindow: Millis) {
+    public init(step: Int, via: TargetName, answerWindow: Millis) {
         self.step = step
         self.via = via
         self.answerWindow = answerWindow

@@ -152,10 +152,10 @@ public struct RouteRule: Hashable, Sendable {
     /// How it matches.
     public var match: Match
     /// The dispatch target.
-    public var target: String
+    public var target: TargetName
 
     /// Creates an entry.
-    public init(_ match: Match, target: String) {
+    public init(_ match: Match, target: TargetName) {
         self.match = match
         self.target = target
     }
@@ -165,12 +165,12 @@ public struct RouteRule: Hashable, Sendable {
 /// `region R`, `country C`, `default`, `pinned`).
 public struct SessionRoute: Hashable, Sendable, Codable {
     /// The dispatch target.
-    public var target: String
+    public var target: TargetName
     /// What matched.
     public var matched: String
 
     /// Creates a route.
-    public init(target: String, matched: String) {
+    public init(target: TargetName, matched: String) {
         self.target = target
         self.matched = matched
     }

@@ -17,9 +17,9 @@ public struct Escalation: Hashable, Sendable, Codable {
     /// When they acknowledged.
     public var acknowledgedAt: Timestamp?
     /// Targets notified by `notify` steps, told `escalation.resolved` if the person answers.
-    public var notifiedTargets: [String]
+    public var notifiedTargets: [TargetName]
     /// Webhook ids sent in this escalation, in order, for `references`.
-    public var references: [String]
+    public var references: [WebhookID]
     /// Notifications of `notify` steps, withdrawn if the session ends before they are delivered.
     public var notifications: [NotificationID]
     /// With no step left after an acknowledge's pause, when the alarm sounds again (every `ack_timeout_s`).
@@ -49,11 +49,11 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     /// Who asked: `ladder` or an operator's name.
     public var requestedBy: String
     /// The targets, in failover order.
-    public var targets: [String]
+    public var targets: [TargetName]
     /// When a target answered 2xx.
     public var deliveredAt: Timestamp?
     /// The target that accepted.
-    public var target: String?
+    public var target: TargetName?
     /// When every target had failed.
     public var failedAt: Timestamp?
     /// When the cancel was sent to the accepting target.
@@ -63,14 +63,14 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     /// The partner's own reference.
     public var reference: String?
     /// The webhook id of the request as the delivering target received it, for `references` in updates and cancels.
-    public var webhookID: String?
+    public var webhookID: WebhookID?
     /// Every target that answered 2xx, in order (the closed loop moves from one to the next).
     public var deliveries: [TargetDelivery]?
     /// Every report of the partners, oldest first.
     public var reports: [StatusReport]?
 
     /// A new request.
-    public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: String, targets: [String]) {
+    public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: String, targets: [TargetName]) {
         self.notification = notification
         self.requestedAt = requestedAt
         self.requestedBy = requestedBy

@@ -51,9 +51,7 @@ extension SessionEngine {
         held.massLapseHoldUntil = now + hold
         var again = try SessionMachine.decide(held, command, at: now, ids: ids)
         again.events.insert(
-            NewEvent(
-                .massLapseHeld, at: started.at,
-                ["hold_until": .time(now + hold), "count": .int(Int64(verdict.count))]), at: 0)
+            NewEvent(EventData.MassLapseHeld(holdUntil: now + hold, count: verdict.count), at: started.at), at: 0)
         return again
     }
 

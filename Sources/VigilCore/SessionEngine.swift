@@ -33,7 +33,7 @@ public actor SessionEngine {
     /// whole sessions.
     private var deadlines: [SessionID: Timestamp] = [:]
     /// `routes:`, when configured, and the dispatch targets an operator may pin.
-    private var routing: (table: RouteTable, targets: Set<String>)?
+    private var routing: (table: RouteTable, targets: Set<TargetName>)?
 
     /// Creates an engine over its ports.
     public init(
@@ -302,7 +302,7 @@ public actor SessionEngine {
     }
 
     /// Turns routing on: `table` resolves locations, `targets` are the names an operator may pin.
-    public func setRouting(_ table: RouteTable?, targets: Set<String>) {
+    public func setRouting(_ table: RouteTable?, targets: Set<TargetName>) {
         routing = table.map { ($0, targets) }
     }
 

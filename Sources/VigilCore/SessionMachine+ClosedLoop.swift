@@ -1,10 +1,12 @@
 /// The closed dispatch loop: a 2xx is not a dispatcher who saw it (CONTRACT "The closed loop").
 extension Builder {
-    func loop(_ target: String) -> LoopTimeouts { s.policy.loops?[target] ?? LoopTimeouts() }
+    func loop(_ target: TargetName) -> LoopTimeouts { s.policy.loops?[target] ?? LoopTimeouts() }
 
     /// A dispatch target answered 2xx for the current dispatch notification: record it, start its accept clock,
     /// and create the follow-up. Returns false when this delivery was already recorded.
-    mutating func recordDispatchDelivery(_ item: OutboxItem, index: Int, base: [String: JSONValue]) -> Bool {
+    mutating func recordDispatchDelivery(_ item: OutboxItem, index: Int, _ accepted: EventData.DispatchAccepted)
+        -> Bool
+    {
         guard var d = s.dispatch, d.notification == item.id else { return false }
         var list = d.deliveries ?? []
         guard !list.contains(where: { $0.notification == item.id }) else { return false }
@@ -13,9 +15,9 @@ extension Builder {
             target: target, notification: item.id, webhookID: item.webhookIDs[index], deliveredAt: now)
         let t = loop(target)
         // A partner may report before its 2xx reached us: an acceptance already on file counts.
-        if let accepted = (d.reports ?? []).first(where: { $0.target == target && $0.status == .accepted }) {
-            rec.acceptedAt = accepted.at
-            if let a = t.arrival { rec.arriveBy = accepted.at + a }
+        if let report = (d.reports ?? []).first(where: { $0.target == target && $0.status == .accepted }) {
+            rec.acceptedAt = report.at
+            if let a = t.arrival { rec.arriveBy = report.at + a }
         } else if let a = t.accept {
             rec.acceptBy = now + a
         }
@@ -26,9 +28,9 @@ extension Builder {
         d.failedAt = nil
         s.dispatch = d
         if s.state.isOpen { s.state = .dispatched }
-        var data = base
-        if let by = rec.acceptBy { data["accept_by"] = .time(by) }
-        emit(.dispatchAccepted, data)
+        var event = accepted
+        event.acceptBy = rec.acceptBy
+        emit(event)
         createFollowUp(because: "dispatched")
         return true
     }
@@ -55,12 +57,9 @@ extension Builder {
             d.deliveries = list
             s.dispatch = d
             emit(
-                .dispatchArrivalOverdue,
-                [
-                    "target": .string(rec.target), "accepted_at": .time(rec.acceptedAt),
-                    "arrival_timeout_s": .int(loop(rec.target).arrival?.wholeSeconds ?? 0), "scheduled_at": .time(due),
-                    "late_ms": .int((now - due).value),
-                ])
+                EventData.DispatchArrivalOverdue(
+                    target: rec.target, acceptedAt: rec.acceptedAt,
+                    arrivalTimeoutS: loop(rec.target).arrival?.wholeSeconds ?? 0, scheduledAt: due, lateMs: now - due))
         }
     }
 
@@ -74,12 +73,11 @@ extension Builder {
         s.dispatch = d
         let refs = s.escalation?.references ?? []
         let cancelReason = "moved to the next centre: \(reason)"
-        var cancelData: [String: JSONValue] = ["reason": .string(cancelReason)]
-        cancelData["failover"] = true
         let incident = list[i].notification
         let requestedAt = d.requestedAt
         let cancel = try notification(
-            .dispatchCancelled, targets: [target], isDispatch: false, cancelData, references: refs,
+            .dispatchCancelled, targets: [target], isDispatch: false,
+            WebhookDetails(reason: cancelReason, failover: true), references: refs,
             facts: { _, b in
                 b.dispatchFacts(
                     incident: incident, requestedAt: requestedAt, references: refs,
@@ -90,29 +88,21 @@ extension Builder {
         d.deliveries = list
         s.dispatch = d
         emit(
-            .dispatchCancelled,
-            [
-                "target": .string(target), "reason": .string(cancelReason), "failover": true,
-                "webhook_id": .string(cancel.webhookIDs[0]),
-            ])
+            EventData.DispatchCancelled(
+                target: target, reason: cancelReason, failover: true, webhookID: cancel.webhookIDs[0]))
         // The rest of the failover list, after this target.
         let tried = Set(list.map(\.target))
-        let rest: [String]
+        let rest: [TargetName]
         if let k = d.targets.firstIndex(of: target) {
             rest = d.targets[(k + 1)...].filter { !tried.contains($0) }
         } else {
             rest = []
         }
-        var data: [String: JSONValue] = [
-            "target": .string(target), "reason": .string(reason), "alarm": true,
-            "next_target": .optional(rest.first),
-        ]
-        if let scheduledAt {
-            data["scheduled_at"] = .time(scheduledAt)
-            data["late_ms"] = .int((now - scheduledAt).value)
-        }
+        var event = EventData.DispatchUnaccepted(
+            target: target, reason: reason, alarm: true, nextTarget: rest.first, scheduledAt: scheduledAt,
+            lateMs: scheduledAt.map { now - $0 })
         guard !rest.isEmpty else {
-            emit(.dispatchUnaccepted, data)
+            emit(event)
             d.failedAt = now
             s.dispatch = d
             raiseDeliveryFailed(
@@ -122,10 +112,9 @@ extension Builder {
         }
         let item = try notification(
             .dispatchRequested, targets: rest, isDispatch: true,
-            [
-                "reason": .string("the dispatch moved from \(target): \(reason)"),
-                "requested_by": .string(d.requestedBy), "failover_from": .string(target),
-            ], references: s.escalation?.references ?? refs,
+            WebhookDetails(
+                reason: "the dispatch moved from \(target): \(reason)", requestedBy: d.requestedBy,
+                failoverFrom: target), references: s.escalation?.references ?? refs,
             facts: { id, b in
                 b.dispatchFacts(incident: id, requestedAt: b.now, references: b.s.escalation?.references ?? refs)
             })
@@ -134,34 +123,27 @@ extension Builder {
         d.webhookID = item.webhookIDs[0]
         s.dispatch = d
         addReferences([item.webhookIDs[0]])
-        data["notification"] = .string(item.id.rawValue)
-        data["webhook_ids"] = .strings(item.webhookIDs)
-        emit(.dispatchUnaccepted, data)
+        event.notification = item.id
+        event.webhookIDs = item.webhookIDs
+        emit(event)
     }
 
     /// The alarm for a notification that no target took: the event, and `on_delivery_failure` targets told.
     mutating func raiseDeliveryFailed(
-        type: EventType, targets: [String], reason: String, notification id: NotificationID, references: [String]
+        type: EventType, targets: [TargetName], reason: String, notification id: NotificationID,
+        references: [WebhookID]
     ) {
         s.deliveryFailures += 1
-        emit(
-            .deliveryFailed,
-            [
-                "type": .string(type.rawValue), "targets": .strings(targets), "reason": .string(reason),
-                "notification": .string(id.rawValue), "dispatch": true,
-            ])
+        emit(EventData.DeliveryFailed(type: type, targets: targets, reason: reason, notification: id, dispatch: true))
         for target in s.policy.onDeliveryFailure {
             _ = try? notification(
                 .deliveryFailed, targets: [target], isDispatch: false,
-                [
-                    "failed_type": .string(type.rawValue), "failed_targets": .strings(targets),
-                    "reason": .string(reason),
-                ], references: references)
+                WebhookDetails(reason: reason, failedType: type, failedTargets: targets), references: references)
         }
     }
 
     /// A partner's report: kept in the list, and acted on by the closed loop.
-    mutating func loopStatus(_ status: DispatchStatus, reference: String?, target: String) throws {
+    mutating func loopStatus(_ status: DispatchStatus, reference: String?, target: TargetName) throws {
         guard var d = s.dispatch else {
             throw VigilError.conflict("no dispatch of this session has been requested")
         }
@@ -177,22 +159,17 @@ extension Builder {
         if let reference { d.reference = reference }
         s.dispatch = d
         emit(
-            .dispatchStatus,
-            [
-                "status": .string(status.rawValue), "reference": .optional(reference ?? d.reference),
-                "by": .string(target), "target": .string(target),
-            ])
+            EventData.DispatchStatusReported(
+                status: status, reference: reference ?? d.reference, by: target.rawValue, target: target))
         guard var list = d.deliveries, let i = list.lastIndex(where: { $0.target == target }) else { return }
         let rec = list[i]
         if rec.unacceptedAt != nil || rec.cancelledAt != nil {
             if status == .accepted || status == .enRoute || status == .onScene {
                 // Two crews may be coming: never ignored.
                 emit(
-                    .dispatchAcceptedLate,
-                    [
-                        "target": .string(target), "status": .string(status.rawValue), "alarm": true,
-                        "reason": "a target reported after the dispatch was cancelled to it: two crews may be coming",
-                    ])
+                    EventData.DispatchAcceptedLate(
+                        target: target, status: status, alarm: true,
+                        reason: "a target reported after the dispatch was cancelled to it: two crews may be coming"))
             }
             return
         }
@@ -230,7 +207,7 @@ extension Builder {
             let incident = list[i].notification
             let requestedAt = d.requestedAt
             let item = try notification(
-                .dispatchCancelled, targets: [list[i].target], isDispatch: false, ["reason": .string(reason)],
+                .dispatchCancelled, targets: [list[i].target], isDispatch: false, WebhookDetails(reason: reason),
                 references: refs,
                 facts: { _, b in
                     b.dispatchFacts(
@@ -239,12 +216,7 @@ extension Builder {
             addReferences([item.webhookIDs[0]])
             list[i].cancelledAt = now
             sent = true
-            emit(
-                .dispatchCancelled,
-                [
-                    "target": .string(list[i].target), "reason": .string(reason),
-                    "webhook_id": .string(item.webhookIDs[0]),
-                ])
+            emit(EventData.DispatchCancelled(target: list[i].target, reason: reason, webhookID: item.webhookIDs[0]))
         }
         d.deliveries = list
         if sent || d.cancelledAt == nil { d.cancelledAt = now }
@@ -259,7 +231,7 @@ extension Builder {
         let due = now + (s.policy.followUpAfter ?? FollowUp.defaultDelay)
         let f = FollowUp(id: FollowUp.id(for: s.id), createdAt: now, dueAt: due)
         s.followUp = f
-        emit(.followUpCreated, ["follow_up": .string(f.id), "due_at": .time(due), "because": .string(why)])
+        emit(EventData.FollowUpCreated(followUp: f.id, dueAt: due, because: why))
     }
 
     mutating func closeFollowUp(_ outcome: FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: String) throws {
@@ -272,11 +244,6 @@ extension Builder {
         f.closedBy = by
         s.followUp = f
         // The note stays in the sealed snapshot: events carry no personal data.
-        emit(
-            .followUpClosed,
-            [
-                "follow_up": .string(f.id), "outcome": .string(outcome.rawValue),
-                "naloxone_used": naloxoneUsed.map { .bool($0) } ?? .null, "by": .string(by),
-            ])
+        emit(EventData.FollowUpClosed(followUp: f.id, outcome: outcome, naloxoneUsed: naloxoneUsed, by: by))
     }
 }

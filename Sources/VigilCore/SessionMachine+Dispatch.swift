@@ -3,7 +3,7 @@
 extension Builder {
     /// The facts of a `dispatch.*` message of the current escalation; `incident` is the dispatch notification.
     func dispatchFacts(
-        incident: NotificationID, requestedAt: Timestamp?, references: [String], changed: [String]? = nil,
+        incident: NotificationID, requestedAt: Timestamp?, references: [WebhookID], changed: [String]? = nil,
         cancelReason: String? = nil
     ) -> DispatchFacts {
         let e = s.escalation
@@ -15,7 +15,7 @@ extension Builder {
     }
 
     /// When each reference was sent, as the escalation recorded it (now, for one it did not: older snapshots).
-    func sentTimes(_ references: [String]) -> [Timestamp] {
+    func sentTimes(_ references: [WebhookID]) -> [Timestamp] {
         guard let e = s.escalation else { return references.map { _ in now } }
         let times = e.referenceTimes ?? []
         return references.map { id in
@@ -25,7 +25,7 @@ extension Builder {
     }
 
     /// Records webhook ids sent in this escalation, with the time, for later `references`.
-    mutating func addReferences(_ ids: [String]) {
+    mutating func addReferences(_ ids: [WebhookID]) {
         guard var e = s.escalation else { return }
         var times = e.referenceTimes ?? []
         // Snapshots from before the times were kept: pad so that the two lists stay aligned.
@@ -78,20 +78,18 @@ extension Builder {
             incident: d.notification, requestedAt: d.requestedAt, references: refs, changed: changed)
         let reason = "changed after the dispatch: " + changed.joined(separator: ", ")
         let item = try notification(
-            .dispatchUpdated, targets: [target], isDispatch: false, ["reason": .string(reason)], references: refs,
+            .dispatchUpdated, targets: [target], isDispatch: false, WebhookDetails(reason: reason), references: refs,
             facts: { _, _ in facts })
         addReferences([item.webhookIDs[0]])
-        emit(
-            .dispatchUpdated,
-            ["target": .string(target), "changed": .strings(changed), "webhook_id": .string(item.webhookIDs[0])])
+        emit(EventData.DispatchUpdated(target: target, changed: changed, webhookID: item.webhookIDs[0]))
     }
 
     /// The facts of a cancel owed to a target that accepted a request already withdrawn: those of the request, with
     /// the reason.
-    func withdrawnFacts(_ item: OutboxItem, references: [String]) -> DispatchFacts {
+    func withdrawnFacts(_ item: OutboxItem, references: [WebhookID]) -> DispatchFacts {
         let stored = (try? VigilJSON.decode(JSONValue.self, from: item.body))?["data"]?["dispatch_facts"]
         var facts =
-            stored.flatMap { try? VigilJSON.decode(DispatchFacts.self, from: VigilJSON.encode($0)) }
+            stored.flatMap { try? JSONValueDecoder.decode(DispatchFacts.self, from: $0) }
             ?? DispatchFacts(
                 incident: DispatchFacts.incidentReference(item.id), lastContactAt: s.lastCheckInAt,
                 missedCheckInDueAt: s.due, requestedAt: item.createdAt, operatorOnDuty: nil, marks: [])

@@ -13,14 +13,12 @@ extension Builder {
                 for target in e.notifiedTargets {
                     _ = try notification(
                         .escalationResolved, targets: [target], isDispatch: false,
-                        ["reason": .string("the person checked in (\(source.rawValue))")], references: e.references)
+                        WebhookDetails(reason: "the person checked in (\(source.rawValue))"),
+                        references: e.references)
                 }
                 emit(
-                    .escalationResolved,
-                    [
-                        "source": .string(source.rawValue), "notified_targets": .strings(e.notifiedTargets),
-                        "last_step": e.lastStep.map { .int(Int64($0 + 1)) } ?? .null,
-                    ])
+                    EventData.EscalationResolved(
+                        source: source, notifiedTargets: e.notifiedTargets, lastStep: e.lastStep.map { $0 + 1 }))
             }
             if let d = s.dispatch, d.isLive, d.deliveredAt == nil {
                 // A dispatch on the wire may still be accepted: that acceptance is owed a cancel.
@@ -34,21 +32,13 @@ extension Builder {
             s.lastCheckInAt = now
             s.due = now + s.interval
             emit(
-                .checkInReceived,
-                [
-                    "source": .string(source.rawValue), "note": .optional(note),
-                    "previous_state": .string(previous.rawValue), "next_check_in_due_at": .time(s.due),
-                ])
+                EventData.CheckInReceived(
+                    source: source, note: note, previousState: previous, nextCheckInDueAt: s.due))
         case .dispatched:
             try stopResponders(reason: "the person answered")
             s.lastCheckInAt = now
             s.due = now + s.interval
-            emit(
-                .checkInReceived,
-                [
-                    "source": .string(source.rawValue), "note": .optional(note),
-                    "previous_state": .string(previous.rawValue),
-                ])
+            emit(EventData.CheckInReceived(source: source, note: note, previousState: previous))
             try cancelAcceptedDispatch(
                 reason: "the person checked in at \(now.rfc3339) (\(source.rawValue))", spoken: "the person checked in")
         }
@@ -60,7 +50,7 @@ extension Builder {
         guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
         let refs = s.escalation?.references ?? []
         let item = try notification(
-            .dispatchCancelled, targets: [target], isDispatch: false, ["reason": .string(reason)],
+            .dispatchCancelled, targets: [target], isDispatch: false, WebhookDetails(reason: reason),
             references: refs,
             facts: { _, b in
                 b.dispatchFacts(
@@ -69,9 +59,7 @@ extension Builder {
         addReferences([item.webhookIDs[0]])
         d.cancelledAt = now
         s.dispatch = d
-        emit(
-            .dispatchCancelled,
-            ["target": .string(target), "reason": .string(reason), "webhook_id": .string(item.webhookIDs[0])])
+        emit(EventData.DispatchCancelled(target: target, reason: reason, webhookID: item.webhookIDs[0]))
     }
 
     mutating func acknowledge(by op: String, note: String?) throws {
@@ -85,14 +73,12 @@ extension Builder {
             s.escalation?.pausedUntil = until
             s.escalation?.realarmAt = nil
             mark(.acknowledged, who: op)
-            emit(
-                .escalationAcknowledged,
-                ["operator": .string(op), "note": .optional(note), "paused_until": .time(until)])
+            emit(EventData.EscalationAcknowledged(operator: op, note: note, pausedUntil: until))
         case .dispatched:
             s.escalation?.acknowledgedBy = op
             s.escalation?.acknowledgedAt = now
             mark(.acknowledged, who: op)
-            emit(.escalationAcknowledged, ["operator": .string(op), "note": .optional(note), "paused_until": .null])
+            emit(EventData.EscalationAcknowledged(operator: op, note: note))
         }
     }
 
@@ -115,7 +101,7 @@ extension Builder {
             s.escalation = e
             try requestDispatch(
                 s.policy.steps[k].targets, by: by, step: k + 1, reason: "dispatch requested by an operator",
-                late: .int(0))
+                late: .zero)
         }
     }
 
@@ -136,7 +122,7 @@ extension Builder {
         s.state = .ended
         s.endedAt = now
         s.outcome = outcome
-        emit(.sessionEnded, ["outcome": .string(outcome.rawValue), "by": .string(by), "note": .optional(note)])
+        emit(EventData.SessionEnded(outcome: outcome, by: by, note: note))
     }
 
     mutating func update(_ patch: SessionPatch, by: String) throws {
@@ -175,11 +161,11 @@ extension Builder {
         }
         _ = try updateRouting(patch, locationChanged: locationChanged, by: by)
         guard !fields.isEmpty else { return }
-        emit(.sessionUpdated, ["fields": .strings(fields), "by": .string(by), "next_check_in_due_at": .time(s.due)])
+        emit(EventData.SessionUpdated(fields: fields, by: by, nextCheckInDueAt: s.due))
         try sendDispatchUpdate(changed: Builder.dispatchRelevantChanges(from: before, to: s))
     }
 
-    mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: String) throws {
+    mutating func dispatchStatus(_ status: DispatchStatus, reference: String?, by: TargetName) throws {
         // A partner may report as soon as it holds the request, even before its 2xx reached us.
         try loopStatus(status, reference: reference, target: by)
     }

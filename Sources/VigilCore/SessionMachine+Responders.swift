@@ -9,20 +9,18 @@ extension Builder {
     static let defaultGoingPause = Millis.seconds(300)
 
     /// Fires a `contact: responders` step.
-    mutating func startResponders(step k: Int, via: String, answer: Millis, scheduledAt t: Timestamp) throws {
+    mutating func startResponders(step k: Int, via: TargetName, answer: Millis, scheduledAt t: Timestamp) throws {
         let count = s.responders?.count ?? 0
-        let late = JSONValue.int((now - t).value)
+        let late = now - t
         guard count > 0 else {
-            emit(.responderNone, ["step": .int(Int64(k + 1)), "scheduled_at": .time(t), "late_ms": late])
+            emit(EventData.ResponderNone(step: k + 1, scheduledAt: t, lateMs: late))
             return
         }
         s.responderRun = ResponderRun(step: k, via: via, answerWindow: answer)
         emit(
-            .escalationStep,
-            [
-                "step": .int(Int64(k + 1)), "action": "contact_responders", "targets": .strings([via]),
-                "responders": .int(Int64(count)), "scheduled_at": .time(t), "late_ms": late,
-            ])
+            EventData.EscalationStep(
+                step: k + 1, action: .contactResponders, targets: [via], responders: count, scheduledAt: t,
+                lateMs: late))
         try contactNextResponder()
     }
 
@@ -51,25 +49,20 @@ extension Builder {
         let r = responders[i]
         let message = ResponderMessage.render(
             s.policy.responderMessage, responder: r, alias: s.caller.alias, location: s.location, link: url)
-        let location = try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(s.location))
         let item = try responderNotification(
             .responderRequested, via: run.via,
-            [
-                "responder": responderJSON(r), "message": .string(message), "location": location,
-                "responder_url": .string(url), "attempt": .int(Int64(i + 1)),
-                "answer_s": .int(run.answerWindow.wholeSeconds),
-            ])
+            ResponderWebhookData(
+                responder: r, attempt: i + 1, message: message, location: s.location, responderURL: url,
+                answerS: run.answerWindow.wholeSeconds, session: responderSession(), sequence: s.notificationCount + 1))
+        let answerBy = now + run.answerWindow
         run.current = i
-        run.answerBy = now + run.answerWindow
+        run.answerBy = answerBy
         run.notification = item.id
         if !run.waiting.contains(i) { run.waiting.append(i) }
         s.responderRun = run
         emit(
-            .responderRequested,
-            [
-                "attempt": .int(Int64(i + 1)), "target": .string(run.via),
-                "webhook_id": .string(item.webhookIDs[0]), "answer_by": .time(run.answerBy),
-            ])
+            EventData.ResponderRequested(
+                attempt: i + 1, target: run.via, webhookID: item.webhookIDs[0], answerBy: answerBy))
     }
 
     /// When the current responder's time to answer has passed (before the next step's time, which goes first
@@ -78,11 +71,8 @@ extension Builder {
         guard let run = s.responderRun, let by = run.answerBy, let i = run.current, now >= by else { return false }
         if let stepTime, stepTime < by { return false }
         emit(
-            .responderNoAnswer,
-            [
-                "attempt": .int(Int64(i + 1)), "scheduled_at": .time(by), "late_ms": .int((now - by).value),
-                "left": .int(Int64(max(0, (s.responders?.count ?? 0) - run.next))),
-            ])
+            EventData.ResponderNoAnswer(
+                attempt: i + 1, scheduledAt: by, lateMs: now - by, left: max(0, (s.responders?.count ?? 0) - run.next)))
         try contactNextResponder()
         return true
     }
@@ -94,11 +84,9 @@ extension Builder {
         run.waiting.removeAll { $0 == i }
         s.responderRun = run
         emit(
-            .responderNoAnswer,
-            [
-                "attempt": .int(Int64(i + 1)), "reason": "the request could not be delivered",
-                "left": .int(Int64(max(0, (s.responders?.count ?? 0) - run.next))),
-            ])
+            EventData.ResponderNoAnswer(
+                attempt: i + 1, reason: "the request could not be delivered",
+                left: max(0, (s.responders?.count ?? 0) - run.next)))
         try contactNextResponder()
     }
 
@@ -109,17 +97,13 @@ extension Builder {
         for i in run.waiting where i < responders.count {
             let item = try responderNotification(
                 .responderCancelled, via: run.via,
-                [
-                    "responder": responderJSON(responders[i]), "attempt": .int(Int64(i + 1)),
-                    "message": .string("You are no longer needed for this request. Thank you."),
-                    "reason": .string(reason),
-                ])
+                ResponderWebhookData(
+                    responder: responders[i], attempt: i + 1,
+                    message: "You are no longer needed for this request. Thank you.", reason: reason,
+                    session: responderSession(), sequence: s.notificationCount + 1))
             emit(
-                .responderCancelled,
-                [
-                    "attempt": .int(Int64(i + 1)), "target": .string(run.via), "reason": .string(reason),
-                    "webhook_id": .string(item.webhookIDs[0]),
-                ])
+                EventData.ResponderCancelled(
+                    attempt: i + 1, target: run.via, reason: reason, webhookID: item.webhookIDs[0]))
         }
         run.waiting = []
         run.current = nil
@@ -146,56 +130,49 @@ extension Builder {
             }
             s.responderRun = run
         }
-        let attempt = JSONValue.int(Int64(i + 1))
+        let attempt = i + 1
         switch answer {
         case .going:
-            var data: [String: JSONValue] = ["attempt": attempt]
+            var going = EventData.ResponderGoing(attempt: attempt)
             if s.state == .overdue || s.state == .escalating, var e = s.escalation {
                 // Like an acknowledge: the ladder waits while the responder is on the way, then resumes.
                 let until = now + (s.policy.goingPause ?? Self.defaultGoingPause)
                 if (e.pausedUntil ?? now) < until { e.pausedUntil = until }
                 e.realarmAt = nil
                 s.escalation = e
-                data["paused_until"] = .time(e.pausedUntil)
+                going.pausedUntil = e.pausedUntil
                 if var run = s.responderRun, run.stoppedAt == nil {
                     run.going = i
                     s.responderRun = run
                 }
             }
-            emit(.responderGoing, data)
+            emit(going)
         case .ok:
-            emit(.responderOk, ["attempt": attempt, "previous_state": .string(s.state.rawValue)])
+            emit(EventData.ResponderOK(attempt: attempt, previousState: s.state))
             if s.state != .active { try checkIn(source: .responder, note: nil) }
         case .ems:
             if s.state == .dispatched || (s.dispatch?.isLive ?? false) {
-                emit(.responderEms, ["attempt": attempt, "dispatched": false, "reason": "a dispatch was already sent"])
+                emit(EventData.ResponderEMS(attempt: attempt, dispatched: false, reason: "a dispatch was already sent"))
             } else if s.policy.firstDispatchStep != nil {
-                emit(.responderEms, ["attempt": attempt, "dispatched": true])
+                emit(EventData.ResponderEMS(attempt: attempt, dispatched: true))
                 try dispatchNow(by: "responder")
             } else {
                 // Never silence: with nothing to dispatch to, the operator is alarmed and must call.
                 s.deliveryFailures += 1
                 emit(
-                    .responderEms,
-                    ["attempt": attempt, "dispatched": false, "reason": "the session's policy has no dispatch step"])
+                    EventData.ResponderEMS(
+                        attempt: attempt, dispatched: false, reason: "the session's policy has no dispatch step"))
             }
         }
     }
 
     /// A notification to the gateway `via` about one responder; the session part names only its id, state and
     /// the caller's alias.
-    mutating func responderNotification(_ type: EventType, via: String, _ extra: [String: JSONValue]) throws
+    mutating func responderNotification(_ type: EventType, via: TargetName, _ data: ResponderWebhookData) throws
         -> OutboxItem
     {
         s.notificationCount += 1
-        var data = extra
-        var caller: [String: JSONValue] = [:]
-        if let alias = s.caller.alias { caller["alias"] = .string(alias) }
-        data["session"] = [
-            "id": .string(s.id.rawValue), "state": .string(s.state.rawValue), "caller": .object(caller),
-        ]
-        data["sequence"] = .int(Int64(s.notificationCount))
-        let body = try VigilJSON.encode(WebhookEnvelope(type: type, timestamp: now, data: .object(data)))
+        let body = try VigilJSON.encode(WebhookEnvelope(type: type, timestamp: now, data: try data.json()))
         let item = OutboxItem(
             id: ids.notificationID(), sessionID: s.id, type: type, targets: [via], webhookIDs: [ids.webhookID()],
             body: body, createdAt: now, isDispatch: false)
@@ -203,10 +180,9 @@ extension Builder {
         return item
     }
 
-    func responderJSON(_ r: Responder) -> JSONValue {
-        var o: [String: JSONValue] = ["name": .string(r.name), "phone": .string(r.phone)]
-        if let rel = r.relation { o["relation"] = .string(rel) }
-        return .object(o)
+    /// The part of the session a responder gateway receives.
+    func responderSession() -> ResponderWebhookData.SessionPart {
+        .init(id: s.id, state: s.state, caller: Caller(alias: s.caller.alias))
     }
 }
 
@@ -216,13 +192,13 @@ extension Builder {
         guard s.state.isOpen, s.state != .dispatched, !(s.dispatch?.isLive ?? false) else { return }
         guard (s.massLapseHoldUntil ?? now) < until else { return }
         s.massLapseHoldUntil = until
-        emit(.massLapseHeld, ["hold_until": .time(until), "count": .int(Int64(count))])
+        emit(EventData.MassLapseHeld(holdUntil: until, count: count))
     }
 
     mutating func massLapseRelease(by: String) {
         guard let h = s.massLapseHoldUntil, h > now else { return }
         s.massLapseHoldUntil = nil
-        emit(.massLapseReleased, ["by": .string(by), "hold_until": .time(h)])
+        emit(EventData.MassLapseReleased(by: by, holdUntil: h))
     }
 }
 
@@ -232,20 +208,20 @@ extension Builder {
         guard s.state.isOpen else { throw VigilError.sessionEnded }
         if s.state == .dispatched || (s.dispatch?.isLive ?? false) {
             // Never a second dispatch: the operator is alarmed and decides.
-            emit(.smsHelp, ["dispatched": false, "reason": "a dispatch was already sent"])
+            emit(EventData.SMSHelp(dispatched: false, reason: "a dispatch was already sent"))
             return
         }
         guard s.policy.firstDispatchStep != nil else {
             s.deliveryFailures += 1
-            emit(.smsHelp, ["dispatched": false, "reason": "the session's policy has no dispatch step"])
+            emit(EventData.SMSHelp(dispatched: false, reason: "the session's policy has no dispatch step"))
             return
         }
-        emit(.smsHelp, ["dispatched": true])
+        emit(EventData.SMSHelp(dispatched: true))
         try dispatchNow(by: "sms")
     }
 
     mutating func smsText(_ text: String) throws {
         guard s.state.isOpen else { throw VigilError.sessionEnded }
-        emit(.smsReceived, ["text": .string(text)])
+        emit(EventData.SMSReceived(text: text))
     }
 }

@@ -4,7 +4,7 @@ extension Builder {
     mutating func routingAtStart() {
         guard let r = s.routing else { return }
         if let route = r.route {
-            emit(.routingResolved, ["target": .string(route.target), "matched_by": .string(route.matchKind)])
+            emit(EventData.RouteResolved(target: route.target, matchedBy: route.matchKind))
         }
         routingWarnings(previous: [])
     }
@@ -13,8 +13,11 @@ extension Builder {
     mutating func routingWarnings(previous: [String]) {
         guard let r = s.routing else { return }
         for w in r.warnings where !previous.contains(w) {
-            let type: EventType = w == "routing.default" ? .routingDefault : .routingUnresolved
-            emit(type, ["target": .optional(r.route?.target)])
+            if w == EventType.routingDefault.rawValue {
+                emit(EventData.RoutingDefault(target: r.route?.target))
+            } else {
+                emit(EventData.RoutingUnresolved(target: r.route?.target))
+            }
         }
     }
 
@@ -39,16 +42,13 @@ extension Builder {
         s.routing = r
         switch patch.route {
         case .pin(let target)?:
-            emit(.routingPinned, ["target": .string(target), "by": .string(by)])
+            emit(EventData.RoutingPinned(target: target, by: by))
         case .unpin?:
-            emit(.routingUnpinned, ["target": .optional(r.route?.target), "by": .string(by)])
+            emit(EventData.RoutingUnpinned(target: r.route?.target, by: by))
         case nil:
             emit(
-                .routingResolved,
-                [
-                    "target": .optional(r.route?.target), "matched_by": .optional(r.route?.matchKind),
-                    "previous_target": .optional(before.route?.target),
-                ])
+                EventData.RouteChanged(
+                    target: r.route?.target, matchedBy: r.route?.matchKind, previousTarget: before.route?.target))
         }
         routingWarnings(previous: before.warnings)
         // After a dispatch, another centre is an operator's decision: alarm, never a second dispatch.
@@ -56,29 +56,27 @@ extension Builder {
             newTarget != before.route?.target, !dispatchedTargets(d).contains(newTarget)
         {
             emit(
-                .routingChangedAfterDispatch,
-                [
-                    "target": .string(newTarget), "dispatched_to": .strings(dispatchedTargets(d)),
-                    "reason": "the location now resolves to another centre; nothing was dispatched again",
-                ])
+                EventData.RoutingChangedAfterDispatch(
+                    target: newTarget, dispatchedTo: dispatchedTargets(d),
+                    reason: "the location now resolves to another centre; nothing was dispatched again"))
         }
         return true
     }
 
-    func dispatchedTargets(_ d: DispatchRecord) -> [String] {
+    func dispatchedTargets(_ d: DispatchRecord) -> [TargetName] {
         let delivered = (d.deliveries ?? []).map(\.target)
         return delivered.isEmpty ? d.targets : delivered
     }
 
     /// A dispatch step's targets with the word `route` replaced by the session's route (skipped, with
     /// `routing.unresolved`, when there is none); a target named twice keeps its first place.
-    mutating func expandRoute(_ targets: [String]) -> [String] {
-        var out: [String] = []
+    mutating func expandRoute(_ targets: [TargetName]) -> [TargetName] {
+        var out: [TargetName] = []
         for t in targets {
             var name = t
             if t == RouteTable.word {
                 guard let r = s.routing?.route else {
-                    emit(.routingUnresolved, ["in_dispatch_step": true, "target": .null])
+                    emit(EventData.RoutingUnresolved(inDispatchStep: true))
                     continue
                 }
                 name = r.target
@@ -91,5 +89,5 @@ extension Builder {
 
 extension RouteTable {
     /// The word a dispatch step uses for the session's resolved target.
-    public static let word = "route"
+    public static let word: TargetName = "route"
 }

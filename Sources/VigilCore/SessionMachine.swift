@@ -34,12 +34,9 @@ public enum SessionMachine {
         if !req.responders.isEmpty { s.responders = req.responders }
         s.routing = routing
         let event = NewEvent(
-            .sessionStarted, at: now,
-            [
-                "check_in_interval_s": .int(req.interval.wholeSeconds), "grace_s": .int(req.grace.wholeSeconds),
-                "policy": .string(policy.name), "next_check_in_due_at": .time(s.due),
-                "responders": .int(Int64(req.responders.count)),
-            ])
+            EventData.SessionStarted(
+                checkInIntervalS: req.interval.wholeSeconds, graceS: req.grace.wholeSeconds, policy: policy.name,
+                nextCheckInDueAt: s.due, responders: req.responders.count), at: now)
         var b = Builder(s: s, now: now, ids: .system)
         b.routingAtStart()
         return Decision(session: s, events: [event] + b.events, outbox: [], outboxUpdates: [])
@@ -96,8 +93,8 @@ struct Builder {
 
     var isNoop: Bool { events.isEmpty && outbox.isEmpty }
 
-    mutating func emit(_ type: EventType, _ data: [String: JSONValue] = [:]) {
-        events.append(NewEvent(type, at: now, .object(data)))
+    mutating func emit(_ payload: some EventPayload) {
+        events.append(NewEvent(payload, at: now))
     }
 
     mutating func apply(_ command: Command) throws {
@@ -131,7 +128,7 @@ struct Builder {
                 guard now >= s.due else { return }
                 s.state = .overdue
                 s.escalation = Escalation(missedDueAt: s.due)
-                emit(.checkInOverdue, ["due_at": .time(s.due), "late_ms": .int((now - s.due).value)])
+                emit(EventData.CheckInOverdue(dueAt: s.due, lateMs: now - s.due))
             case .overdue:
                 if pauseHolds() { return }
                 let start = s.due + s.grace
@@ -139,11 +136,9 @@ struct Builder {
                 s.state = .escalating
                 s.escalation?.startedAt = start
                 emit(
-                    .escalationStarted,
-                    [
-                        "missed_check_in_due_at": .time(s.due), "scheduled_at": .time(start),
-                        "late_ms": .int((now - start).value), "steps": .int(Int64(s.policy.steps.count)),
-                    ])
+                    EventData.EscalationStarted(
+                        missedCheckInDueAt: s.due, scheduledAt: start, lateMs: now - start,
+                        steps: s.policy.steps.count))
             case .escalating:
                 if pauseHolds() { return }
                 guard let e = s.escalation else { return }
@@ -177,12 +172,9 @@ struct Builder {
         e.realarmAt = stepLeft == nil ? max(p, now) + s.policy.ackTimeout : nil
         s.escalation = e
         emit(
-            .escalationResumed,
-            [
-                "paused_until": .time(p), "late_ms": .int((now - p).value),
-                "steps_left": .int(Int64(max(0, s.policy.steps.count - e.nextStep))),
-                "next_alarm_at": .time(e.realarmAt),
-            ])
+            EventData.EscalationResumed(
+                pausedUntil: p, lateMs: now - p, stepsLeft: max(0, s.policy.steps.count - e.nextStep),
+                nextAlarmAt: e.realarmAt))
         return false
     }
 
@@ -193,11 +185,7 @@ struct Builder {
         e.realarmAt = next
         s.escalation = e
         emit(
-            .escalationResumed,
-            [
-                "repeat": true, "scheduled_at": .time(r), "late_ms": .int((now - r).value), "steps_left": 0,
-                "next_alarm_at": .time(next),
-            ])
+            EventData.EscalationResumed(repeat: true, scheduledAt: r, lateMs: now - r, stepsLeft: 0, nextAlarmAt: next))
     }
 
     func reason() -> String {
@@ -210,16 +198,16 @@ struct Builder {
         try stopResponders(reason: "the next step of the escalation fired")
         s.escalation?.lastStep = k
         s.escalation?.nextStep = k + 1
-        let late = JSONValue.int((now - t).value)
+        let late = now - t
         switch step.action {
         case .notify(let targets):
-            var webhookIDs: [String] = []
+            var webhookIDs: [WebhookID] = []
             var notes: [NotificationID] = []
             let refs = s.escalation?.references ?? []
             for target in targets {
                 let item = try notification(
                     .escalationStep, targets: [target], isDispatch: false,
-                    ["escalation_step": .int(Int64(k + 1)), "reason": .string(reason())], references: refs)
+                    WebhookDetails(reason: reason(), escalationStep: k + 1), references: refs)
                 webhookIDs.append(item.webhookIDs[0])
                 notes.append(item.id)
             }
@@ -227,22 +215,18 @@ struct Builder {
                 s.escalation?.notifiedTargets.append(target)
             }
             addReferences(webhookIDs)
-            mark(.notified, who: targets.joined(separator: ", "))
+            mark(.notified, who: targets.rawValues.joined(separator: ", "))
             s.escalation?.notifications.append(contentsOf: notes)
             emit(
-                .escalationStep,
-                [
-                    "step": .int(Int64(k + 1)), "action": "notify", "targets": .strings(targets),
-                    "scheduled_at": .time(t), "late_ms": late, "webhook_ids": .strings(webhookIDs),
-                ])
+                EventData.EscalationStep(
+                    step: k + 1, action: .notify, targets: targets, scheduledAt: t, lateMs: late,
+                    webhookIDs: webhookIDs))
         case .dispatch(let targets):
             if let d = s.dispatch, d.isLive {
                 emit(
-                    .escalationStep,
-                    [
-                        "step": .int(Int64(k + 1)), "action": "dispatch", "skipped": "a dispatch was already requested",
-                        "scheduled_at": .time(t), "late_ms": late,
-                    ])
+                    EventData.EscalationStep(
+                        step: k + 1, action: .dispatch, skipped: "a dispatch was already requested", scheduledAt: t,
+                        lateMs: late))
             } else {
                 try requestDispatch(targets, by: "ladder", step: k + 1, reason: reason(), late: late)
             }
@@ -251,7 +235,7 @@ struct Builder {
         }
     }
 
-    mutating func requestDispatch(_ named: [String], by: String, step: Int, reason: String, late: JSONValue) throws {
+    mutating func requestDispatch(_ named: [TargetName], by: String, step: Int, reason: String, late: Millis) throws {
         let targets = expandRoute(named)
         try stopResponders(reason: "emergency services were called")
         let refs = s.escalation?.references ?? []
@@ -261,9 +245,7 @@ struct Builder {
             var d = DispatchRecord(notification: id, requestedAt: now, requestedBy: by, targets: named)
             d.failedAt = now
             s.dispatch = d
-            emit(
-                .dispatchRequested,
-                ["step": .int(Int64(step)), "targets": .strings([]), "requested_by": .string(by), "late_ms": late])
+            emit(EventData.DispatchRequested(step: step, targets: [], requestedBy: by, lateMs: late))
             raiseDeliveryFailed(
                 type: .dispatchRequested, targets: named, reason: "the dispatch step has no target (route unresolved)",
                 notification: id, references: refs)
@@ -272,16 +254,14 @@ struct Builder {
         mark(.dispatchRequested, who: by)
         let item = try notification(
             .dispatchRequested, targets: targets, isDispatch: true,
-            ["escalation_step": .int(Int64(step)), "reason": .string(reason), "requested_by": .string(by)],
+            WebhookDetails(reason: reason, escalationStep: step, requestedBy: by),
             references: refs, facts: { id, b in b.dispatchFacts(incident: id, requestedAt: b.now, references: refs) })
         s.dispatch = DispatchRecord(notification: item.id, requestedAt: now, requestedBy: by, targets: targets)
         s.dispatch?.webhookID = item.webhookIDs[0]
         addReferences([item.webhookIDs[0]])
         emit(
-            .dispatchRequested,
-            [
-                "step": .int(Int64(step)), "targets": .strings(targets), "requested_by": .string(by),
-                "notification": .string(item.id.rawValue), "webhook_ids": .strings(item.webhookIDs), "late_ms": late,
-            ])
+            EventData.DispatchRequested(
+                step: step, targets: targets, requestedBy: by, notification: item.id, webhookIDs: item.webhookIDs,
+                lateMs: late))
     }
 }

@@ -18,7 +18,7 @@ public struct SessionView: Encodable, Sendable {
         let requestedAt: Timestamp
         let requestedBy: String
         let deliveredAt: Timestamp?
-        let target: String?
+        let target: TargetName?
         let targets: [TargetView]
         let status: [StatusReport]
         let reference: String?

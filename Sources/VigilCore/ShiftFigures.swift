@@ -47,13 +47,15 @@ public enum ShiftFigures {
             switch e.type {
             case .escalationStarted:
                 lapses += 1
-                missedDue = e.data["missed_check_in_due_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:))
+                missedDue = e.data(as: EventData.EscalationStarted.self)?.missedCheckInDueAt
             case .escalationAcknowledged:
-                if let op = e.data["operator"]?.stringValue, !acknowledgedBy.contains(op) { acknowledgedBy.append(op) }
+                if let op = e.data(as: EventData.EscalationAcknowledged.self)?.operator, !acknowledgedBy.contains(op) {
+                    acknowledgedBy.append(op)
+                }
             case .dispatchAccepted:
                 if deadlineToDispatch == nil, let due = missedDue { deadlineToDispatch = (e.at - due).wholeSeconds }
             case .sessionEnded:
-                endedBy = e.data["by"]?.stringValue
+                endedBy = e.data(as: EventData.SessionEnded.self)?.by
             default:
                 break
             }
@@ -90,7 +92,7 @@ public enum ShiftFigures {
             case .escalationStarted:
                 if inWindow { lapses[index] += 1 }
                 if let id = e.sessionID {
-                    missedDue[id] = e.data["missed_check_in_due_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:))
+                    missedDue[id] = e.data(as: EventData.EscalationStarted.self)?.missedCheckInDueAt
                     dispatchedSessions.remove(id)
                 }
             case .dispatchAccepted, .deliverySucceeded, .deliveryTargetFailed:

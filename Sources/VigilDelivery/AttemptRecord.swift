@@ -1,3 +1,5 @@
+import VigilCore
+
 /// How one attempt on a target ended, for metrics: the target's configured name (never personal data), the result,
 /// and how long the request took.
 public struct AttemptRecord: Sendable, Equatable {
@@ -12,14 +14,14 @@ public struct AttemptRecord: Sendable, Equatable {
     }
 
     /// The target's configured name.
-    public var target: String
+    public var target: TargetName
     /// How the attempt ended.
     public var result: Result
     /// How long the request took, in milliseconds; nil when nothing went on the wire.
     public var millis: Int64?
 
     /// Creates a record.
-    public init(target: String, result: Result, millis: Int64?) {
+    public init(target: TargetName, result: Result, millis: Int64?) {
         self.target = target
         self.result = result
         self.millis = millis

@@ -6,7 +6,7 @@ public enum CAPRenderer {
     /// `restriction` names the receiving centre (CAP `scope` `Restricted`); `hotline` is the sender; `fields` is the
     /// target's `fields:` (nil: the defaults by message).
     public static func render(
-        envelope body: [UInt8], identifier: String, restriction: String = "dispatch", hotline: Hotline = Hotline(),
+        envelope body: [UInt8], identifier: WebhookID, restriction: String = "dispatch", hotline: Hotline = Hotline(),
         fields: Set<SessionField>? = nil
     ) throws -> [UInt8] {
         try render(
@@ -16,24 +16,24 @@ public enum CAPRenderer {
 
     /// The same from the parsed envelope: a `dispatch.*` message through its typed brief, any other as a plain alert.
     public static func render(
-        envelope env: JSONValue, identifier: String, restriction: String = "dispatch", hotline: Hotline = Hotline(),
+        envelope env: JSONValue, identifier: WebhookID, restriction: String = "dispatch", hotline: Hotline = Hotline(),
         fields: Set<SessionField>? = nil
     ) throws -> [UInt8] {
         if let brief = DispatchPayload.brief(env, fields: fields, hotline: hotline) {
             return render(brief, identifier: identifier, restriction: restriction)
         }
-        return try plain(
-            env, identifier: identifier, sender: hotline.sender ?? Hotline.defaultSender,
+        return plain(
+            StoredEnvelope.read(env), identifier: identifier, sender: hotline.sender ?? Hotline.defaultSender,
             restriction: restriction)
     }
 
     /// A dispatch message from its typed brief (the facts, the summary, the hotline, the references).
-    public static func render(_ brief: DispatchBrief, identifier: String, restriction: String) -> [UInt8] {
+    public static func render(_ brief: DispatchBrief, identifier: WebhookID, restriction: String) -> [UInt8] {
         Array(dispatch(brief, identifier: identifier, restriction: restriction).utf8)
     }
 
     /// A `dispatch.*` message: everything a call-taker needs, the summary first.
-    static func dispatch(_ b: DispatchBrief, identifier: String, restriction: String) -> String {
+    static func dispatch(_ b: DispatchBrief, identifier: WebhookID, restriction: String) -> String {
         let sender = b.hotline.sender ?? Hotline.defaultSender
         let msgType: String
         switch b.type {
@@ -123,12 +123,12 @@ public enum CAPRenderer {
 
     /// The `<alert>` element's head, up to and with `<references>` (`sender,identifier,sent` each).
     static func head(
-        identifier: String, sender: String, sent: Timestamp, status: String, msgType: String, restriction: String,
-        references: [(id: String, sent: Timestamp)]
+        identifier: WebhookID, sender: String, sent: Timestamp, status: String, msgType: String, restriction: String,
+        references: [(id: WebhookID, sent: Timestamp)]
     ) -> String {
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         x += "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n"
-        x += "  <identifier>\(esc(identifier))</identifier>\n"
+        x += "  <identifier>\(esc(identifier.rawValue))</identifier>\n"
         x += "  <sender>\(esc(sender))</sender>\n"
         x += "  <sent>\(capTime(sent))</sent>\n"
         x += "  <status>\(status)</status>\n"
@@ -136,32 +136,29 @@ public enum CAPRenderer {
         x += "  <scope>Restricted</scope>\n"
         x += "  <restriction>\(esc("for \(restriction) only"))</restriction>\n"
         if !references.isEmpty {
-            let refs = references.map { "\(esc(sender)),\(esc($0.id)),\(capTime($0.sent))" }
+            let refs = references.map { "\(esc(sender)),\(esc($0.id.rawValue)),\(capTime($0.sent))" }
             x += "  <references>\(refs.joined(separator: " "))</references>\n"
         }
         return x
     }
 
     /// Every other message (`test.ping`, and envelopes without dispatch facts).
-    static func plain(_ env: JSONValue, identifier: String, sender: String, restriction: String) throws -> [UInt8] {
-        let type = env["type"]?.stringValue ?? "unknown"
-        let sent = env["timestamp"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) ?? Timestamp(millis: 0)
-        let data = env["data"] ?? [:]
-        let session = data["session"] ?? [:]
-        let location = session["location"] ?? [:]
-        let caller = session["caller"] ?? [:]
+    static func plain(_ env: StoredEnvelope?, identifier: WebhookID, sender: String, restriction: String) -> [UInt8] {
+        let type = env?.type ?? "unknown"
+        let sent = env?.timestamp ?? Timestamp(millis: 0)
+        let data = env?.data
+        let session = data?.session
+        let location = session?.location
+        let caller = session?.caller
         let isCancel = type == EventType.dispatchCancelled.rawValue || type == EventType.escalationResolved.rawValue
         let status = type == EventType.testPing.rawValue ? "Test" : type.hasPrefix("system.") ? "System" : "Actual"
         let msgType = isCancel ? "Cancel" : type == "dispatch.updated" ? "Update" : "Alert"
-        let refs =
-            (data["references"].flatMap { v -> [String]? in
-                if case .array(let a) = v { return a.compactMap(\.stringValue) }
-                return nil
-            }) ?? []
-        var areaParts: [String] = []
-        for key in ["address", "unit", "city", "region", "postal_code", "country"] {
-            if let v = location[key]?.stringValue, !v.isEmpty { areaParts.append(key == "unit" ? "unit \(v)" : v) }
-        }
+        let refs = data?.references ?? []
+        let parts: [(prefix: String, value: String?)] = [
+            ("", location?.address), ("unit ", location?.unit), ("", location?.city), ("", location?.region),
+            ("", location?.postalCode), ("", location?.country),
+        ]
+        let areaParts = parts.compactMap { p in p.value.flatMap { $0.isEmpty ? nil : p.prefix + $0 } }
         var x = head(
             identifier: identifier, sender: sender, sent: sent, status: status, msgType: msgType,
             restriction: restriction, references: refs.map { ($0, sent) })
@@ -173,20 +170,19 @@ public enum CAPRenderer {
         x += "    <certainty>\(isCancel ? "Unlikely" : "Likely")</certainty>\n"
         x +=
             "    <headline>\(esc(isCancel ? "Cancel: person checked in or session ended" : "Possible overdose: person unresponsive"))</headline>\n"
-        var description = data["reason"]?.stringValue ?? type
-        if let alias = caller["alias"]?.stringValue { description += ". Caller: \(alias)" }
-        if let phone = caller["callback_number"]?.stringValue { description += ". Callback: \(phone)" }
-        if let substance = session["substance"]?.stringValue { description += ". Using: \(substance)" }
+        var description = data?.reason ?? type
+        if let alias = caller?.alias { description += ". Caller: \(alias)" }
+        if let phone = caller?.callbackNumber { description += ". Callback: \(phone)" }
+        if let substance = session?.substance { description += ". Using: \(substance)" }
         x += "    <description>\(esc(description))</description>\n"
-        if let access = location["access_notes"]?.stringValue {
+        if let access = location?.accessNotes {
             x += "    <instruction>\(esc("Access: " + access))</instruction>\n"
         }
-        if let id = session["id"]?.stringValue {
+        if let id = session?.id {
             x += "    <parameter><valueName>vigil_session</valueName><value>\(esc(id))</value></parameter>\n"
         }
-        let coordinates = number(location["latitude"]).flatMap { lat in number(location["longitude"]).map { (lat, $0) }
-        }
-        let accuracyKm = number(location["accuracy_m"]).flatMap(Double.init).map { $0 / 1000 }
+        let coordinates = number(location?.latitude).flatMap { lat in number(location?.longitude).map { (lat, $0) } }
+        let accuracyKm = location?.accuracyM?.doubleValue.map { $0 / 1000 }
         if let (lat, lon) = coordinates, accuracyKm == nil {
             // No measured accuracy: no <circle> may claim one.
             x += "    <parameter><valueName>coordinates</valueName><value>\(lat),\(lon)</value></parameter>\n"

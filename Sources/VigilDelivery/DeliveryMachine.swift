@@ -8,10 +8,10 @@ import VigilCore
 /// target in the same durable commit that records the end on the session's timeline (one decision, one commit).
 public struct DeliveryMachine: Sendable {
     /// The configured targets, by name.
-    public let targets: [String: Target]
+    public let targets: [TargetName: Target]
 
     /// Creates a machine over the configured targets.
-    public init(targets: [String: Target]) { self.targets = targets }
+    public init(targets: [TargetName: Target]) { self.targets = targets }
 
     /// The lease taken before an attempt: the attempt is counted first (a crash mid-flight grants no extra attempt),
     /// and the row falls due again only once the attempt has surely ended (its timeout and a second), so a crashed
@@ -28,7 +28,7 @@ public struct DeliveryMachine: Sendable {
     /// What to do with a claimed notification before sending it.
     public enum Start: Sendable, Equatable {
         /// Send it to this target under this webhook id, as attempt number `attempt`.
-        case send(targetName: String, webhookID: String, attempt: Int)
+        case send(targetName: TargetName, webhookID: WebhookID, attempt: Int)
         /// It cannot be sent to its current target: report this end (the next target takes over).
         case report(DeliveryOutcome)
     }

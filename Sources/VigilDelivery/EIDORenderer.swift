@@ -25,7 +25,7 @@ public enum EIDORenderer {
         throws -> [UInt8]
     {
         guard let b = DispatchPayload.brief(env, fields: fields, hotline: hotline) else {
-            return try plain(env, hotline: hotline)
+            return try plain(StoredEnvelope.read(env), hotline: hotline)
         }
         return try render(b)
     }
@@ -188,10 +188,10 @@ public enum EIDORenderer {
     }
 
     /// A message without dispatch facts: the agency and a note saying what it is.
-    static func plain(_ env: JSONValue, hotline h: Hotline) throws -> [UInt8] {
-        let t = env["timestamp"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) ?? Timestamp(millis: 0)
-        let type = env["type"]?.stringValue ?? "unknown"
-        let key = env["data"]?["session"]?["id"]?.stringValue ?? "vigil"
+    static func plain(_ env: StoredEnvelope?, hotline h: Hotline) throws -> [UInt8] {
+        let t = env?.timestamp ?? Timestamp(millis: 0)
+        let type = env?.type ?? "unknown"
+        let key = env?.data?.session?.id ?? "vigil"
         var doc = prologue(uid("incident", key, h), t, h)
         doc["eidoVersion"] = "1.0"
         doc["issuingElementIdentification"] = .string(agency(h))
@@ -201,7 +201,7 @@ public enum EIDORenderer {
         if let card = jcard(h, operator: nil) { sender["agencyJcard"] = .string(card) }
         doc["agencyComponent"] = [.object(sender)]
         var n = prologue(uid("note", "\(key).\(type)", h), t, h)
-        let message = env["data"]?["message"]?.stringValue.map { ": " + $0 } ?? ""
+        let message = env?.data?.message.map { ": " + $0 } ?? ""
         n["notesActionComments"] = .string(html("\(type) from Vigil" + message))
         doc["notesComponent"] = [.object(n)]
         return try VigilJSON.encode(JSONValue.object(doc))

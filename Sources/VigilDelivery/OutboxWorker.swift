@@ -9,7 +9,7 @@ public final class OutboxWorker: Sendable {
     private let store: any OutboxQueue
     private let engine: SessionEngine
     private let client: any WebhookTransport
-    private let targets: [String: Target]
+    private let targets: [TargetName: Target]
     private let machine: DeliveryMachine
     private let clock: any WallClock
     private let logger: Logger
@@ -48,7 +48,7 @@ public final class OutboxWorker: Sendable {
 
     /// Creates a worker.
     public init(
-        store: any OutboxQueue, engine: SessionEngine, client: any WebhookTransport, targets: [String: Target],
+        store: any OutboxQueue, engine: SessionEngine, client: any WebhookTransport, targets: [TargetName: Target],
         clock: any WallClock, logger: Logger, poll: Millis = Millis(100), maxInFlight: Int = 512,
         claim: (@Sendable (Timestamp, Int) async throws -> [OutboxItem])? = nil, hotline: Hotline = Hotline(),
         signal: WakeSignal = WakeSignal(), onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil
@@ -149,8 +149,8 @@ public final class OutboxWorker: Sendable {
             "session": "\(item.sessionID)", "notification": "\(item.id)", "type": "\(item.type.rawValue)",
             "target_index": "\(item.targetIndex)", "attempt": "\(item.attempts + 1)",
         ]
-        let name: String
-        let webhookID: String
+        let name: TargetName
+        let webhookID: WebhookID
         switch machine.start(item) {
         case .report(let outcome):
             logger.error("notification names a target that is not configured", metadata: meta)
@@ -211,7 +211,7 @@ public final class OutboxWorker: Sendable {
     /// The bytes `target` receives for a stored notification: only the fields it is configured for, in its format,
     /// the same on every attempt.
     public static func render(
-        _ stored: [UInt8], type: EventType, for target: Target, identifier: String, hotline: Hotline
+        _ stored: [UInt8], type: EventType, for target: Target, identifier: WebhookID, hotline: Hotline
     ) throws -> [UInt8] {
         switch target.format {
         case .json:
@@ -221,7 +221,8 @@ public final class OutboxWorker: Sendable {
             // facts, which a dispatch message carries as a typed brief.
             return try CAPRenderer.render(
                 envelope: try WebhookFields.projected(stored, type: type, fields: target.fields),
-                identifier: identifier, restriction: target.name, hotline: hotline, fields: target.fields)
+                identifier: identifier, restriction: target.name.rawValue, hotline: hotline,
+                fields: target.fields)
         case .eido:
             return try EIDORenderer.render(
                 envelope: try WebhookFields.projected(stored, type: type, fields: target.fields), hotline: hotline,
@@ -269,10 +270,10 @@ public final class OutboxWorker: Sendable {
     public static func ping(
         _ target: Target, client: any WebhookTransport, at now: Timestamp, ids: IDGenerator = .system,
         type: EventType = .testPing, data: [String: JSONValue] = [:], hotline: Hotline = Hotline()
-    ) async throws -> (webhookID: String, result: HTTPResult) {
+    ) async throws -> (webhookID: WebhookID, result: HTTPResult) {
         let webhookID = ids.webhookID()
         var payload = data
-        payload["target"] = .string(target.name)
+        payload["target"] = .id(target.name)
         if type == .testPing { payload["message"] = "test notification from Vigil" }
         let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
         let json = try VigilJSON.encode(envelope)

@@ -33,7 +33,7 @@ public struct RetrySettings: Sendable, Hashable {
 /// A configured webhook receiver.
 public struct Target: Sendable {
     /// Its name in configuration.
-    public var name: String
+    public var name: TargetName
     /// Where to POST.
     public var url: String
     /// The body's format.
@@ -53,7 +53,7 @@ public struct Target: Sendable {
 
     /// Creates a target.
     public init(
-        name: String, url: String, format: PayloadFormat, signer: WebhookSigner, timeout: Millis = .seconds(10),
+        name: TargetName, url: String, format: PayloadFormat, signer: WebhookSigner, timeout: Millis = .seconds(10),
         retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil, proxy: String? = nil,
         fields: Set<SessionField>? = nil
     ) {

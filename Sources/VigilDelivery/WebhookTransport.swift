@@ -15,11 +15,11 @@ extension CurlClient: WebhookTransport {}
 extension Target {
     /// The signed request that carries `body` to this target: the one place a webhook request is built, for the
     /// outbox's attempts and for pings and alarms alike.
-    public func request(body: [UInt8], webhookID: String, at now: Timestamp) -> HTTPRequestSpec {
+    public func request(body: [UInt8], webhookID: WebhookID, at now: Timestamp) -> HTTPRequestSpec {
         HTTPRequestSpec(
             url: url,
             headers: [("Content-Type", format.contentType)]
-                + signer.headers(id: webhookID, timestamp: now.unixSeconds, body: body),
+                + signer.headers(id: webhookID.rawValue, timestamp: now.unixSeconds, body: body),
             body: body, timeoutMillis: Int(timeout.value), tls: tls, proxy: proxy)
     }
 }

@@ -61,12 +61,12 @@ public struct Principal: Sendable, Hashable {
     /// Its role.
     public var role: Role
     /// For a `dispatch` token: the target it reports for.
-    public var target: String?
+    public var target: TargetName?
     /// For a `device` token: whether it may check in any session (a gateway), not only those started for it.
     public var anySession: Bool
 
     /// Creates a principal.
-    public init(name: String, role: Role, target: String? = nil, anySession: Bool = false) {
+    public init(name: String, role: Role, target: TargetName? = nil, anySession: Bool = false) {
         self.name = name
         self.role = role
         self.target = target
@@ -86,12 +86,12 @@ public struct TokenEntry: Sendable {
     /// The secret bytes.
     public var token: [UInt8]
     /// For a `dispatch` token: its target.
-    public var target: String?
+    public var target: TargetName?
     /// For a `device` token: `scope: any`.
     public var anySession: Bool
 
     /// Creates an entry.
-    public init(name: String, role: Role, token: String, target: String? = nil, anySession: Bool = false) {
+    public init(name: String, role: Role, token: String, target: TargetName? = nil, anySession: Bool = false) {
         self.name = name
         self.role = role
         self.token = Array(token.utf8)

@@ -11,7 +11,7 @@ extension Input {
             guard let t = try string(r, "target", in: "route", max: 200), !t.isEmpty else {
                 throw VigilError.invalid("route.target is required (or \"route\": null to unpin)")
             }
-            return .pin(t)
+            return .pin(TargetName(rawValue: t))
         default:
             throw VigilError.invalid("route must be an object {\"target\": \"…\"} or null")
         }

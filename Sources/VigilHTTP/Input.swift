@@ -205,7 +205,7 @@ enum Input {
     struct DispatchStatusReport: Equatable {
         var status: DispatchStatus
         var reference: String?
-        var target: String?
+        var target: TargetName?
     }
 
     static func dispatchStatus(_ bytes: [UInt8]) throws -> DispatchStatusReport {
@@ -217,7 +217,8 @@ enum Input {
         }
         _ = try string(o, "note")
         return DispatchStatusReport(
-            status: st, reference: try string(o, "reference", max: 200), target: try string(o, "target", max: 200))
+            status: st, reference: try string(o, "reference", max: 200),
+            target: try string(o, "target", max: 200).map(TargetName.init(rawValue:)))
     }
 
     static func dispatch(_ bytes: [UInt8]) throws {

@@ -99,8 +99,8 @@ extension PostgresStore {
         var item = OutboxItem(
             id: NotificationID(rawValue: id), sessionID: SessionID(rawValue: sid),
             type: try EventType.stored(type),
-            targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
-            webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
+            targets: try VigilJSON.decode([TargetName].self, from: Array(targets.utf8)),
+            webhookIDs: try VigilJSON.decode([WebhookID].self, from: Array(webhooks.utf8)),
             body: try sealer.open(Array(body), context: Self.context(outbox: NotificationID(rawValue: id))),
             createdAt: Timestamp(millis: createdAt), isDispatch: isDispatch)
         item.status = try OutboxStatus.stored(status)

@@ -33,11 +33,13 @@ extension ConfigLoader.Parser {
     }
 
     /// `{after_s, contact: responders, via: TARGET, answer_s}`.
-    mutating func contactStep(_ f: [(String, Node, Node)], _ owner: Node, _ place: String, targets: Set<String>)
+    mutating func contactStep(
+        _ f: [(String, Node, Node)], _ owner: Node, _ place: String, targets: Set<TargetName>
+    )
         -> Step?
     {
         var after = Millis.zero
-        var via: String?
+        var via: TargetName?
         var answer = Millis.seconds(90)
         var ok = true
         for (k, kn, v) in f {
@@ -50,7 +52,7 @@ extension ConfigLoader.Parser {
                     ok = false
                 }
             case "via":
-                guard let t = v.scalar?.string, !t.isEmpty else {
+                guard let t = v.scalar.map({ TargetName(rawValue: $0.string) }), !t.rawValue.isEmpty else {
                     fail(v, "\(place).via must name a target (an SMS or voice gateway)")
                     ok = false
                     continue
@@ -90,7 +92,7 @@ extension ConfigLoader.Parser {
 
 extension ConfigLoader.Parser {
     /// `mass_lapse: {sessions: 10, within_s: 60, notify: [targets]}`; `sessions: 0` turns it off.
-    mutating func massLapse(_ n: Node, _ c: inout VigilConfig, targets: Set<String>) {
+    mutating func massLapse(_ n: Node, _ c: inout VigilConfig, targets: Set<TargetName>) {
         guard let f = map(n, "mass_lapse", allowed: ["sessions", "within_s", "notify"]) else { return }
         for (k, _, v) in f {
             switch k {
@@ -99,7 +101,7 @@ extension ConfigLoader.Parser {
             case "within_s":
                 if let d = duration(v, "mass_lapse.within_s", min: 1, max: 3600) { c.massLapse.within = d }
             default:
-                let list = names(v, "mass_lapse.notify")
+                let list = targetNames(v, "mass_lapse.notify")
                 for t in list where !targets.contains(t) {
                     fail(v, "mass_lapse.notify names an unknown target \"\(t)\"")
                 }

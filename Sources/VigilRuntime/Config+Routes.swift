@@ -4,8 +4,8 @@ import Yams
 
 extension ConfigLoader.Parser {
     /// `accept_timeout_s` / `arrival_timeout_s` of every target that sets one (the closed loop; off unless set).
-    mutating func loopTimeouts(_ n: Node?) -> [String: LoopTimeouts] {
-        var out: [String: LoopTimeouts] = [:]
+    mutating func loopTimeouts(_ n: Node?) -> [TargetName: LoopTimeouts] {
+        var out: [TargetName: LoopTimeouts] = [:]
         guard let targets = n?.mapping else { return out }
         for (nameNode, v) in targets {
             guard let name = nameNode.scalar?.string, let m = v.mapping else { continue }
@@ -19,7 +19,7 @@ extension ConfigLoader.Parser {
                 default: break
                 }
             }
-            if t.accept != nil || t.arrival != nil { out[name] = t }
+            if t.accept != nil || t.arrival != nil { out[TargetName(rawValue: name)] = t }
         }
         return out
     }
@@ -35,7 +35,7 @@ extension ConfigLoader.Parser {
     /// `routes:`: a list of entries, each `polygon_file` or attributes (`country`, `region`,
     /// `postal_code_prefix`) with a `target`, or `{default: TARGET}`; every target must exist and every polygon
     /// file must parse.
-    mutating func routes(_ n: Node, targets: Set<String>, baseDirectory: String?) -> RouteTable? {
+    mutating func routes(_ n: Node, targets: Set<TargetName>, baseDirectory: String?) -> RouteTable? {
         guard let seq = n.sequence else {
             fail(n, "routes must be a list, e.g. [{country: US, region: IL, target: ems-illinois}, {default: ems}]")
             return nil
@@ -56,16 +56,18 @@ extension ConfigLoader.Parser {
                 }
                 values[k] = (s, v)
             }
-            if let (t, node) = values["default"] {
+            if let (name, node) = values["default"] {
+                let t = TargetName(rawValue: name)
                 if values.count > 1 { fail(item, "\(place): a default entry is {default: TARGET} and nothing else") }
                 if !targets.contains(t) { fail(node, "\(place).default names an unknown target \"\(t)\"") }
                 rules.append(RouteRule(.fallback, target: t))
                 continue
             }
-            guard let (target, tnode) = values["target"] else {
+            guard let (name, tnode) = values["target"] else {
                 fail(item, "\(place) needs a target (or is {default: TARGET})")
                 continue
             }
+            let target = TargetName(rawValue: name)
             if !targets.contains(target) { fail(tnode, "\(place).target names an unknown target \"\(target)\"") }
             if let (file, fnode) = values["polygon_file"] {
                 if values.count > 2 {
@@ -104,7 +106,9 @@ extension ConfigLoader.Parser {
     }
 
     /// Checks the word `route` in dispatch steps: it needs `routes:`, and no target may be called `route`.
-    mutating func checkRouteWord(_ policies: [String: Policy], hasRoutes: Bool, targets: Set<String>, node: Node?) {
+    mutating func checkRouteWord(
+        _ policies: [String: Policy], hasRoutes: Bool, targets: Set<TargetName>, node: Node?
+    ) {
         if targets.contains(RouteTable.word) {
             fail(node, "a target may not be named \"route\": in a dispatch step that word means the session's route")
         }

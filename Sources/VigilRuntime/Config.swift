@@ -40,7 +40,7 @@ public struct VigilConfig: Sendable {
     /// Bearer tokens.
     public var tokens: [TokenEntry] = []
     /// Webhook targets.
-    public var targets: [String: Target] = [:]
+    public var targets: [TargetName: Target] = [:]
     /// Escalation policies.
     public var policies: [String: Policy] = ["default": .consoleOnly]
     /// How often the safety sweep re-reads due deadlines.
@@ -68,11 +68,11 @@ public struct VigilConfig: Sendable {
     public var routes: RouteTable?
 
     /// `alarm_targets:` as configured.
-    public var configuredAlarmTargets: [String]?
+    public var configuredAlarmTargets: [TargetName]?
     /// `mass_lapse:` (on by default: 10 sessions within 60 s).
     public var massLapse = MassLapseSettings()
     /// `mass_lapse.notify`; nil: the alarm targets.
-    public var massLapseNotify: [String]?
+    public var massLapseNotify: [TargetName]?
     /// `sms:`: check-ins by text.
     public var sms: SMSSettings?
     /// `unattended_after_s`: sessions open this long with no operator console connected raise `system.unattended`;
@@ -81,7 +81,7 @@ public struct VigilConfig: Sendable {
 
     /// The targets told of system alarms (the watchdog, the database away): `alarm_targets`, or, when it is not
     /// set, every policy's `on_delivery_failure`.
-    public var alarmTargets: [String] {
+    public var alarmTargets: [TargetName] {
         configuredAlarmTargets ?? Array(Set(policies.values.flatMap(\.onDeliveryFailure))).sorted()
     }
 

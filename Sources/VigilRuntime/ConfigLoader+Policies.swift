@@ -6,7 +6,7 @@ import Yams
 
 /// `policies`: each escalation ladder.
 extension ConfigLoader.Parser {
-    mutating func policies(_ n: Node, targets: Set<String>) -> [String: Policy] {
+    mutating func policies(_ n: Node, targets: Set<TargetName>) -> [String: Policy] {
         guard let f = map(n, "policies", allowed: []) else { return [:] }
         var out: [String: Policy] = [:]
         for (name, _, v) in f {
@@ -20,7 +20,7 @@ extension ConfigLoader.Parser {
             }
             var ack = Millis.seconds(120)
             var steps: [Step] = []
-            var onFailure: [String] = []
+            var onFailure: [TargetName] = []
             var responderSettings = Policy(name: name, ackTimeout: .zero, steps: [])
             for (k, _, pv) in pf {
                 switch k {
@@ -29,7 +29,7 @@ extension ConfigLoader.Parser {
                 case _ where Self.responderPolicyKeys.contains(k):
                     responderPolicy(k, pv, place, into: &responderSettings)
                 case "on_delivery_failure":
-                    onFailure = names(pv, "\(place).on_delivery_failure")
+                    onFailure = targetNames(pv, "\(place).on_delivery_failure")
                     for t in onFailure where !targets.contains(t) {
                         fail(pv, "\(place).on_delivery_failure names an unknown target \"\(t)\"")
                     }
@@ -58,9 +58,10 @@ extension ConfigLoader.Parser {
                                     fail(skn, "\(sp) must either notify or dispatch, not both")
                                     continue
                                 }
-                                let list = names(sv, "\(sp).\(sk)")
+                                let list = targetNames(sv, "\(sp).\(sk)")
                                 if list.isEmpty { fail(sv, "\(sp).\(sk) must name at least one target") }
-                                for t in list where !targets.contains(t) && !(sk == "dispatch" && t == "route") {
+                                for t in list where !targets.contains(t) && !(sk == "dispatch" && t == RouteTable.word)
+                                {
                                     fail(sv, "\(sp).\(sk) names an unknown target \"\(t)\"")
                                 }
                                 action = sk == "notify" ? .notify(list) : .dispatch(list)

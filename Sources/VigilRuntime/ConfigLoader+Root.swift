@@ -71,7 +71,7 @@ extension ConfigLoader.Parser {
                     fail(v, "alarm_targets must be a list of target names")
                     break
                 }
-                c.configuredAlarmTargets = seq.compactMap { $0.scalar?.string }
+                c.configuredAlarmTargets = seq.compactMap { $0.scalar.map { TargetName(rawValue: $0.string) } }
                 alarmTargetsNode = v
             case "hotline":
                 c.hotline = hotline(v)

@@ -6,9 +6,9 @@ import Yams
 
 /// `targets`: each webhook receiver, its format, secret, TLS, proxy, retries and fields.
 extension ConfigLoader.Parser {
-    mutating func targets(_ n: Node) -> [String: Target] {
+    mutating func targets(_ n: Node) -> [TargetName: Target] {
         guard let f = map(n, "targets", allowed: []) else { return [:] }
-        var out: [String: Target] = [:]
+        var out: [TargetName: Target] = [:]
         for (name, _, v) in f {
             let place = "target \(name)"
             guard
@@ -146,8 +146,9 @@ extension ConfigLoader.Parser {
                 fail(v, "\(place): the secret must be whsec_ followed by base64 of at least 16 bytes")
                 continue
             }
-            out[name] = Target(
-                name: name, url: url, format: format, signer: signer, timeout: timeout, retry: retry, tls: tls,
+            out[TargetName(rawValue: name)] = Target(
+                name: TargetName(rawValue: name), url: url, format: format, signer: signer, timeout: timeout,
+                retry: retry, tls: tls,
                 proxy: proxy, fields: fields)
         }
         return out

@@ -43,7 +43,7 @@ extension ConfigLoader.Parser {
                 fail(rn, "token \(name): role must be one of \(roles)")
                 continue
             }
-            var target: String?
+            var target: TargetName?
             var anySession = false
             for (k, kn, v) in f {
                 if k == "target" {
@@ -51,7 +51,7 @@ extension ConfigLoader.Parser {
                         fail(kn, "token \(name): target is for tokens of the dispatch role")
                         continue
                     }
-                    target = v.scalar?.string
+                    target = v.scalar.map { TargetName(rawValue: $0.string) }
                 }
                 if k == "scope" {
                     guard role == .device, let sc = v.scalar?.string, sc == "any" || sc == "own" else {
@@ -126,7 +126,7 @@ extension ConfigLoader.Parser {
         return s
     }
 
-    func targetNames(_ n: Node?) -> [String] {
-        n?.mapping?.compactMap { $0.key.scalar?.string } ?? []
+    func targetNames(_ n: Node?) -> [TargetName] {
+        n?.mapping?.compactMap { $0.key.scalar.map { TargetName(rawValue: $0.string) } } ?? []
     }
 }

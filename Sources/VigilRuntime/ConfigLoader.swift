@@ -66,7 +66,7 @@ public enum ConfigLoader {
         let env: [String: String]
         var issues: [ConfigIssue] = []
         var warnings: [String] = []
-        var dispatchTokenTargets: [(String, String, Node)] = []
+        var dispatchTokenTargets: [(String, TargetName, Node)] = []
         /// Where relative paths in the file (polygon files) start.
         var baseDirectory: String?
 
@@ -125,7 +125,7 @@ public enum ConfigLoader {
             return i
         }
 
-        mutating func names(_ n: Node, _ place: String) -> [String] {
+        mutating func targetNames(_ n: Node, _ place: String) -> [TargetName] {
             guard let seq = n.sequence else {
                 fail(n, "\(place) must be a list of target names")
                 return []
@@ -135,7 +135,7 @@ public enum ConfigLoader {
                     fail(x, "\(place) must list target names")
                     return nil
                 }
-                return s
+                return TargetName(rawValue: s)
             }
         }
 

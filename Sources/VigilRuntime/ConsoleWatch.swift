@@ -84,11 +84,10 @@ final class ConsoleWatch: Sendable {
     }
 
     private func record(raised: Bool, reason: String, sessions: Int, unwatched: Millis?) async {
-        var data: [String: JSONValue] = [
-            "raised": .bool(raised), "reason": .string(reason), "open_sessions": .int(Int64(sessions)),
-        ]
-        if let unwatched { data["unattended_s"] = .int(unwatched.wholeSeconds) }
-        let event = NewEvent(.systemUnattended, at: clock.now(), .object(data))
+        let event = NewEvent(
+            EventData.SystemUnattended(
+                raised: raised, reason: reason, openSessions: sessions, unattendedS: unwatched?.wholeSeconds),
+            at: clock.now())
         do {
             _ = try await store.commit(
                 CommitBatch(

@@ -82,7 +82,7 @@ extension ConfigLoader.Parser {
         }
         for (pk, pv) in policiesNode?.mapping ?? [:] {
             for (k, v) in pv.mapping ?? [:] where k.scalar?.string == "on_delivery_failure" {
-                for n in v.sequence ?? [] where eido.contains(n.scalar?.string ?? "") {
+                for n in v.sequence ?? [] where eido.contains(TargetName(rawValue: n.scalar?.string ?? "")) {
                     fail(
                         n,
                         "policy \(pk.scalar?.string ?? "?").on_delivery_failure: \(n.scalar?.string ?? "") is a cap or "
@@ -92,7 +92,7 @@ extension ConfigLoader.Parser {
             for (k, v) in pv.mapping ?? [:] where k.scalar?.string == "steps" {
                 for step in v.sequence ?? [] {
                     for (sk, sv) in step.mapping ?? [:] where sk.scalar?.string == "notify" {
-                        for n in sv.sequence ?? [] where eido.contains(n.scalar?.string ?? "") {
+                        for n in sv.sequence ?? [] where eido.contains(TargetName(rawValue: n.scalar?.string ?? "")) {
                             fail(
                                 n,
                                 "policy \(pk.scalar?.string ?? "?"): notify names \(n.scalar?.string ?? ""), a cap or "

@@ -15,15 +15,14 @@ enum MassLapseAlarm {
             let reason =
                 "\(count) sessions lapsed within \(settings.within.wholeSeconds) s: check the phone and SMS "
                 + "providers and the console's network before sending help to each"
-            let data: [String: JSONValue] = [
-                "count": .int(Int64(count)), "within_s": .int(settings.within.wholeSeconds),
-                "threshold": .int(Int64(settings.sessions)), "reason": .string(reason),
-            ]
+            let event = EventData.SystemMassLapse(
+                count: count, withinS: settings.within.wholeSeconds, threshold: settings.sessions, reason: reason)
             logger.critical("mass lapse", metadata: ["count": "\(count)"])
             _ = try? await store.commit(
                 CommitBatch(
                     session: nil, expectedVersion: nil, sessionID: nil,
-                    events: [NewEvent(.systemMassLapse, at: at, .object(data))], outbox: [], outboxUpdates: []))
+                    events: [NewEvent(event, at: at)], outbox: [], outboxUpdates: []))
+            guard case .object(let data) = event.json() else { return }
             await DirectAlarm.send(
                 .systemMassLapse, data, to: targets, via: client, clock: clock, logger: logger,
                 "mass lapse alarm sent")

@@ -40,9 +40,9 @@ final class RuntimeMetrics: Sendable {
     let clockSkew: Gauge
     let eventCounters: [EventType: Counter]
     let byState: [SessionState: Gauge]
-    let attempts: [String: [AttemptRecord.Result: Counter]]
-    let targetFailures: [String: Counter]
-    let attemptDuration: [String: ValueHistogram]
+    let attempts: [TargetName: [AttemptRecord.Result: Counter]]
+    let targetFailures: [TargetName: Counter]
+    let attemptDuration: [TargetName: ValueHistogram]
 
     /// Seconds; deadlines should fire within milliseconds, and a second late is already an incident.
     static let latenessBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -51,7 +51,7 @@ final class RuntimeMetrics: Sendable {
 
     /// Registers every family; the labelled series of each configured target start at zero, so that `rate()` and
     /// `increase()` see the first failure.
-    init(registry: PrometheusCollectorRegistry, targets: [String]) {
+    init(registry: PrometheusCollectorRegistry, targets: [TargetName]) {
         self.registry = registry
         func gauge(_ name: String, _ help: String) -> Gauge {
             registry.makeGauge(descriptor: Self.descriptor(name, help))
@@ -91,9 +91,9 @@ final class RuntimeMetrics: Sendable {
                 labels: [("state", st.rawValue)])
         }
         byState = states
-        var attempts: [String: [AttemptRecord.Result: Counter]] = [:]
-        var failures: [String: Counter] = [:]
-        var durations: [String: ValueHistogram] = [:]
+        var attempts: [TargetName: [AttemptRecord.Result: Counter]] = [:]
+        var failures: [TargetName: Counter] = [:]
+        var durations: [TargetName: ValueHistogram] = [:]
         for target in Set(targets) {
             var results: [AttemptRecord.Result: Counter] = [:]
             for r in AttemptRecord.Result.allCases {
@@ -101,18 +101,18 @@ final class RuntimeMetrics: Sendable {
                     descriptor: Self.descriptor(
                         "vigil_delivery_attempts_total",
                         "Webhook attempts, by target and result (delivered, retry, failed)"),
-                    labels: [("target", target), ("result", r.rawValue)])
+                    labels: [("target", target.rawValue), ("result", r.rawValue)])
             }
             attempts[target] = results
             failures[target] = registry.makeCounter(
                 descriptor: Self.descriptor(
                     "vigil_delivery_target_failures_total",
                     "Notifications a target failed for good (retries spent or refused)"),
-                labels: [("target", target)])
+                labels: [("target", target.rawValue)])
             durations[target] = registry.makeValueHistogram(
                 descriptor: Self.descriptor(
                     "vigil_delivery_attempt_duration_seconds", "How long webhook attempts took, in seconds"),
-                labels: [("target", target)], buckets: Self.attemptBuckets)
+                labels: [("target", target.rawValue)], buckets: Self.attemptBuckets)
         }
         self.attempts = attempts
         targetFailures = failures

@@ -19,7 +19,7 @@ struct SystemAlarms: Sendable {
                 .systemAlarm, ["raised": true, "reason": .string(reason)], to: targets, via: transport, clock: clock,
                 logger: logger, "system alarm sent")
         }
-        let event = NewEvent(.systemAlarm, at: clock.now(), ["raised": .bool(raised), "reason": .string(reason)])
+        let event = NewEvent(EventData.SystemAlarm(raised: raised, reason: reason), at: clock.now())
         // Not awaited: a store that hangs must not hang the watchdog that reports it.
         Task { [store, logger] in
             do {

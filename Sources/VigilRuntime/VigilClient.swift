@@ -36,7 +36,7 @@ public struct VigilClient: Sendable {
     /// Sends a signed `test.ping` to a target named in a configuration file and describes the answer.
     public static func testTarget(configPath: String, name: String) async throws -> (ok: Bool, report: String) {
         let config = try ConfigLoader.load(path: configPath)
-        guard let target = config.targets[name] else {
+        guard let target = config.targets[TargetName(rawValue: name)] else {
             throw VigilError.invalid("no target named \"\(name)\" in \(configPath)")
         }
         let client = CurlClient()

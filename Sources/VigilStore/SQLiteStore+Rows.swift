@@ -106,8 +106,8 @@ extension SQLiteStore {
         var item = OutboxItem(
             id: NotificationID(rawValue: row["id"]), sessionID: SessionID(rawValue: row["session_id"]),
             type: try EventType.stored(type),
-            targets: try VigilJSON.decode([String].self, from: Array(targets.utf8)),
-            webhookIDs: try VigilJSON.decode([String].self, from: Array(webhooks.utf8)),
+            targets: try VigilJSON.decode([TargetName].self, from: Array(targets.utf8)),
+            webhookIDs: try VigilJSON.decode([WebhookID].self, from: Array(webhooks.utf8)),
             body: try unseal(Array(body), Self.context(outbox: NotificationID(rawValue: row["id"]))),
             createdAt: Timestamp(millis: row["created_at"]),
             isDispatch: row["is_dispatch"])

@@ -118,8 +118,8 @@ struct DispatchUpdateTests {
             Issue.record("no references")
             return
         }
-        #expect(refs.contains(.string(request.webhookIDs[1])))
-        #expect(!refs.contains(.string(request.webhookIDs[0])))
+        #expect(refs.contains(.id(request.webhookIDs[1])))
+        #expect(!refs.contains(.id(request.webhookIDs[0])))
         let facts = data?["dispatch_facts"]
         let incident = try Self.body(request)["data"]?["dispatch_facts"]?["incident"]
         #expect(facts?["incident"] == incident, "one incident reference for the whole escalation")
@@ -182,7 +182,7 @@ struct DispatchUpdateTests {
             Issue.record("no references")
             return
         }
-        #expect(refs.last == .string(update.webhookIDs[0]))
+        #expect(refs.last == .id(update.webhookIDs[0]))
         #expect(sent.count == refs.count, "each reference has the time it was sent")
         #expect(data?["dispatch_facts"]?["cancel_reason"]?.stringValue == "the person checked in")
     }

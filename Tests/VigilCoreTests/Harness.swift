@@ -9,10 +9,10 @@ struct Harness {
     let observer = RecordingObserver()
     let engine: SessionEngine
 
-    static let sup = "sup"
-    static let ems = "ems"
-    static let ems2 = "ems2"
-    static let alarm = "alarm"
+    static let sup: TargetName = "sup"
+    static let ems: TargetName = "ems"
+    static let ems2: TargetName = "ems2"
+    static let alarm: TargetName = "alarm"
 
     static let ladder = Policy(
         name: "default", ackTimeout: .seconds(5),
@@ -61,7 +61,7 @@ struct Harness {
     func types(_ id: SessionID) -> [EventType] { store.allEvents.filter { $0.sessionID == id }.map(\.type) }
 
     /// Notifications written, as (type, targets).
-    var sent: [(EventType, [String])] { store.notifications.map { ($0.type, $0.targets) } }
+    var sent: [(EventType, [TargetName])] { store.notifications.map { ($0.type, $0.targets) } }
 
     /// Reports a delivery result for the latest notification of `type`.
     func deliver(_ type: EventType, targetIndex: Int = 0, status: Int = 200) async throws {

@@ -48,7 +48,7 @@ struct LadderTests {
         #expect(body["data"]?["escalation_step"]?.intValue == 2)
         #expect(body["data"]?["session"]?["check_in_url"] == nil)
         let refs = body["data"]?["references"]
-        #expect(refs == .array([.string(h.store.notifications[0].webhookIDs[0])]))
+        #expect(refs == .array([.id(h.store.notifications[0].webhookIDs[0])]))
         let reason = try #require(body["data"]?["reason"]?.stringValue)
         #expect(reason.hasPrefix("missed the check-in due at "))
         #expect(reason.hasSuffix("; no answer for 2 s"))
@@ -212,7 +212,7 @@ struct LadderTests {
         let item = h.store.notifications.last!
         #expect(item.webhookIDs.count == 2)
         #expect(Set(item.webhookIDs).count == 2)
-        #expect(item.webhookIDs.allSatisfy { $0.hasPrefix("msg_") })
+        #expect(item.webhookIDs.allSatisfy { $0.rawValue.hasPrefix("msg_") })
     }
 
     @Test("an ended session never notifies and refuses commands")

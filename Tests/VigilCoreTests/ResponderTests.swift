@@ -4,7 +4,7 @@ import VigilTestKit
 
 @Suite("responders: a friend first, EMS when nobody answers")
 struct ResponderTests {
-    static let gw = "gateway"
+    static let gw: TargetName = "gateway"
 
     /// Responders at the end of the grace, each with 3 s to answer; EMS 8 s later.
     static func policy(goingPause: Millis = .seconds(5), emsAfter: Millis? = .seconds(8)) -> Policy {

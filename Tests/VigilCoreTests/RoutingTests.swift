@@ -59,7 +59,7 @@ struct RoutingTests {
         ] as [(String, Location, String, String)])
     func resolves(_ name: String, _ location: Location, _ target: String, _ matched: String) throws {
         let r = try Self.table().resolve(location)
-        #expect(r == SessionRoute(target: target, matched: matched), "\(name)")
+        #expect(r == SessionRoute(target: TargetName(rawValue: target), matched: matched), "\(name)")
     }
 
     @Test("with no match and no default, nothing resolves")

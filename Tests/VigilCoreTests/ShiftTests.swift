@@ -73,7 +73,7 @@ struct ShiftTests {
         #expect(lapses == Int64(events.filter { $0.type == .escalationStarted }.count))
         #expect(stats["deadline_to_dispatch"]?["count"]?.intValue ?? 0 >= 1)
         guard case .array(let deliveries) = stats["deliveries"] else { Issue.record("no deliveries"); return }
-        let ems = deliveries.first { $0["target"]?.stringValue == Harness.ems }
+        let ems = deliveries.first { $0["target"]?.stringValue == Harness.ems.rawValue }
         #expect(ems?["delivered"]?.intValue ?? 0 >= 1)
         #expect(ems?["failed"]?.intValue == 0)
         _ = s

@@ -13,10 +13,11 @@ struct DeliveryMachineTests {
             retry: RetrySettings(maxAttempts: 3, initialBackoff: .seconds(1), maxBackoff: .seconds(30)))
     ])
 
-    static func item(targets: [String] = ["ems", "backup"], index: Int = 0, attempts: Int = 0) -> OutboxItem {
+    static func item(targets: [TargetName] = ["ems", "backup"], index: Int = 0, attempts: Int = 0) -> OutboxItem {
         var item = OutboxItem(
             id: NotificationID(rawValue: "ntf_0001"), sessionID: SessionID(rawValue: "ses_0001"),
-            type: .dispatchRequested, targets: targets, webhookIDs: targets.map { "msg_\($0)" }, body: [],
+            type: .dispatchRequested, targets: targets, webhookIDs: targets.map { WebhookID(rawValue: "msg_\($0)") },
+            body: [],
             createdAt: now, isDispatch: true)
         item.targetIndex = index
         item.attempts = attempts

@@ -80,4 +80,37 @@ struct HostileInputTests {
         let parser = XMLParser(data: Data(xml))
         #expect(parser.parse(), "well-formed: \(String(describing: parser.parserError))")
     }
+
+    @Test("a stored envelope with a part that cannot be read renders from the rest, in CAP and in EIDO")
+    func partialEnvelope() throws {
+        let envelope: JSONValue = [
+            "type": "dispatch.requested", "timestamp": "2026-11-22T10:53:04.120Z",
+            "data": [
+                "reason": "no check-in",
+                // Facts that are not facts: no brief, so the plain alert, with everything else still in it.
+                "dispatch_facts": ["incident": 7],
+                "references": "not a list",
+                "session": [
+                    "id": "ses_x", "caller": ["alias": "Sam", "callback_number": 5],
+                    "location": ["access_notes": "side door", "latitude": 40, "longitude": "west"],
+                ],
+            ],
+        ]
+        let read = try #require(StoredEnvelope.read(envelope))
+        #expect(read.data?.dispatchFacts == nil && read.data?.references == nil)
+        #expect(read.data?.session?.caller?.alias == "Sam")
+        #expect(read.data?.session?.caller?.callbackNumber == nil, "a number where text belongs is not read")
+        #expect(read.data?.session?.location?.location == nil, "no address, no whole location")
+        #expect(read.data?.session?.location?.accessNotes == "side door")
+        let xml = String(decoding: try CAPRenderer.render(envelope: envelope, identifier: "msg_9"), as: UTF8.self)
+        #expect(xml.contains("<instruction>Access: side door</instruction>"))
+        #expect(xml.contains("<description>no check-in. Caller: Sam</description>"))
+        #expect(xml.contains("<value>ses_x</value>"))
+        #expect(!xml.contains("coordinates"), "half a coordinate pair is none")
+        #expect(XMLParser(data: Data(xml.utf8)).parse())
+        let eido = try VigilJSON.decode(JSONValue.self, from: EIDORenderer.render(envelope: envelope))
+        #expect(eido["eidoVersion"] == "1.0")
+        #expect(StoredEnvelope.read("text") == nil)
+        #expect(StoredEnvelope.read([:])?.type == "unknown")
+    }
 }

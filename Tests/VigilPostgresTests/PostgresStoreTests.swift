@@ -23,7 +23,8 @@ struct PostgresStoreTests {
     static func item(_ n: Int, session: SessionID, at: Timestamp = t0) -> OutboxItem {
         OutboxItem(
             id: NotificationID(rawValue: "ntf_\(n)"), sessionID: session, type: .dispatchRequested,
-            targets: ["a", "b"], webhookIDs: ["msg_\(n)a", "msg_\(n)b"], body: Array("{\"at\":\"1 Main St\"}".utf8),
+            targets: ["a", "b"], webhookIDs: [WebhookID(rawValue: "msg_\(n)a"), WebhookID(rawValue: "msg_\(n)b")],
+            body: Array("{\"at\":\"1 Main St\"}".utf8),
             createdAt: at, isDispatch: true)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import VigilCore
+
+@testable import VigilCore
 
 extension StoreContractTests {
     @Test(
@@ -46,7 +47,12 @@ extension StoreContractTests {
             _ = try await store.commit(
                 CommitBatch(
                     session: closed, expectedVersion: 2, sessionID: s.id,
-                    events: [NewEvent(.followUpClosed, at: Self.t0 + .seconds(20), ["outcome": "revived"])],
+                    events: [
+                        NewEvent(
+                            EventData.FollowUpClosed(
+                                followUp: FollowUp.id(for: s.id), outcome: .revived, naloxoneUsed: nil, by: "op"),
+                            at: Self.t0 + .seconds(20))
+                    ],
                     outbox: [], outboxUpdates: []))
             #expect(try await store.followUps(state: "open").isEmpty)
             #expect(try await store.followUps(state: "closed").map(\.id) == [s.id])

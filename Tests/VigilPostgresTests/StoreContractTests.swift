@@ -53,7 +53,8 @@ struct StoreContractTests {
     static func item(_ n: Int, _ s: SessionID, due: Timestamp = t0) -> OutboxItem {
         var i = OutboxItem(
             id: NotificationID(rawValue: "ntf_contract\(n)"), sessionID: s, type: .escalationStep, targets: ["sup"],
-            webhookIDs: ["msg_contract\(n)"], body: Array(#"{"type":"escalation.step"}"#.utf8), createdAt: due,
+            webhookIDs: [WebhookID(rawValue: "msg_contract\(n)")], body: Array(#"{"type":"escalation.step"}"#.utf8),
+            createdAt: due,
             isDispatch: false)
         i.nextAttemptAt = due
         return i
