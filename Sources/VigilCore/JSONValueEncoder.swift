@@ -7,30 +7,30 @@
 public enum JSONValueEncoder {
     /// The value's JSON.
     public static func encode(_ value: some Encodable, snakeCaseKeys: Bool = false) throws -> JSONValue {
-        if let p = primitive(value) { return p }
         let n = Node()
-        try value.encode(to: ValueEncoder(node: n, codingPath: [], snakeCase: snakeCaseKeys))
+        try value.encode(to: ValueEncoder(node: n, snakeCase: snakeCaseKeys))
         return n.json
     }
 
     /// `lateMs` → `late_ms`, `webhookIDs` → `webhook_ids`, `graceS` → `grace_s`: a break before each capital
     /// that follows a small letter or a digit, and everything in small letters.
     public static func snakeCase(_ key: String) -> String {
-        var out = ""
+        // Most keys have no capital: those are returned as they are, without walking their characters.
+        guard key.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return key }
+        var out: [UInt8] = []
+        out.reserveCapacity(key.utf8.count + 4)
         var previousIsLowerOrDigit = false
-        var changed = false
-        for ch in key {
-            if ch.isUppercase {
-                if previousIsLowerOrDigit { out.append("_") }
-                out.append(contentsOf: ch.lowercased())
+        for b in key.utf8 {
+            if b >= 0x41 && b <= 0x5A {
+                if previousIsLowerOrDigit { out.append(UInt8(ascii: "_")) }
+                out.append(b + 0x20)
                 previousIsLowerOrDigit = false
-                changed = true
             } else {
-                out.append(ch)
-                previousIsLowerOrDigit = ch.isLowercase || ch.isNumber
+                out.append(b)
+                previousIsLowerOrDigit = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
             }
         }
-        return changed ? out : key
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A value being built: containers are filled in place, then turned into `JSONValue` once at the end.
@@ -84,60 +84,68 @@ public enum JSONValueEncoder {
         }
     }
 
-    /// The JSON of the types written directly (and the ones whose own `encode` would only say the same).
-    static func primitive(_ value: some Encodable) -> JSONValue? {
-        switch value {
-        case let v as String: return .string(v)
-        case let v as Bool: return .bool(v)
-        case let v as Int: return .int(Int64(v))
-        case let v as Int64: return .int(v)
-        case let v as Double: return .double(v)
-        case let v as JSONValue: return v
-        case let v as Timestamp: return .string(v.rfc3339)
-        case let v as Millis: return .int(v.value)
-        case let v as Float: return .double(Double(v))
-        // Every other integer type, as its value (one beyond Int64 has no JSON number here and becomes its text).
-        case let v as any BinaryInteger: return Int64(exactly: v).map { .int($0) } ?? .string(String(describing: v))
-        default: return nil
-        }
+    /// Every integer type, as its value (one beyond Int64 has no JSON number here and becomes its text).
+    static func int(_ v: some BinaryInteger) -> JSONValue {
+        Int64(exactly: v).map { .int($0) } ?? .string(String(describing: v))
     }
 
-    static func node(_ value: some Encodable, at path: [any CodingKey]) throws -> Node {
-        if let p = primitive(value) { return .leaf(p) }
+    /// A value's node. The types JSON has are handled by the containers' concrete `encode` methods; here, the few
+    /// whose own `encode` would only say the same are written directly (compared by type, not cast).
+    static func node<T: Encodable>(_ value: T) throws -> Node {
+        if T.self == Timestamp.self, let t = value as? Timestamp { return .leaf(.string(t.rfc3339)) }
+        if T.self == Millis.self, let m = value as? Millis { return .leaf(.int(m.value)) }
+        if T.self == JSONValue.self, let v = value as? JSONValue { return .leaf(v) }
         let n = Node()
-        try value.encode(to: ValueEncoder(node: n, codingPath: path, snakeCase: false))
+        try value.encode(to: ValueEncoder(node: n, snakeCase: false))
         return n
     }
 
+    // The coding path is not kept: this encoder raises no errors of its own, and the types it encodes do not ask.
+
     struct ValueEncoder: Encoder {
         let node: Node
-        let codingPath: [any CodingKey]
         let snakeCase: Bool
+        var codingPath: [any CodingKey] { [] }
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
             if case .object = node.content {} else { node.content = .object([:]) }
-            return KeyedEncodingContainer(Keyed<Key>(node: node, codingPath: codingPath, snakeCase: snakeCase))
+            return KeyedEncodingContainer(Keyed<Key>(node: node, snakeCase: snakeCase))
         }
 
         func unkeyedContainer() -> any UnkeyedEncodingContainer {
             if case .array = node.content {} else { node.content = .array([]) }
-            return Unkeyed(node: node, codingPath: codingPath)
+            return Unkeyed(node: node)
         }
 
-        func singleValueContainer() -> any SingleValueEncodingContainer { Single(node: node, codingPath: codingPath) }
+        func singleValueContainer() -> any SingleValueEncodingContainer { Single(node: node) }
     }
 
     struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let node: Node
-        let codingPath: [any CodingKey]
         let snakeCase: Bool
+        var codingPath: [any CodingKey] { [] }
 
         func name(_ key: Key) -> String { snakeCase ? JSONValueEncoder.snakeCase(key.stringValue) : key.stringValue }
+        func put(_ v: JSONValue, _ key: Key) { node.set(name(key), .leaf(v)) }
 
-        mutating func encodeNil(forKey key: Key) throws { node.set(name(key), .leaf(.null)) }
+        mutating func encodeNil(forKey key: Key) throws { put(.null, key) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { put(.bool(value), key) }
+        mutating func encode(_ value: String, forKey key: Key) throws { put(.string(value), key) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { put(.double(value), key) }
+        mutating func encode(_ value: Float, forKey key: Key) throws { put(.double(Double(value)), key) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: Int8, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: Int16, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: Int32, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { put(.int(value), key) }
+        mutating func encode(_ value: UInt, forKey key: Key) throws { put(int(value), key) }
+        mutating func encode(_ value: UInt8, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: UInt16, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: UInt32, forKey key: Key) throws { put(.int(Int64(value)), key) }
+        mutating func encode(_ value: UInt64, forKey key: Key) throws { put(int(value), key) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            node.set(name(key), try JSONValueEncoder.node(value, at: codingPath + [key]))
+            node.set(name(key), try JSONValueEncoder.node(value))
         }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
             -> KeyedEncodingContainer<NestedKey>
@@ -145,65 +153,89 @@ public enum JSONValueEncoder {
             let child = Node()
             child.content = .object([:])
             node.set(name(key), child)
-            return KeyedEncodingContainer(
-                Keyed<NestedKey>(node: child, codingPath: codingPath + [key], snakeCase: false))
+            return KeyedEncodingContainer(Keyed<NestedKey>(node: child, snakeCase: false))
         }
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             let child = Node()
             child.content = .array([])
             node.set(name(key), child)
-            return Unkeyed(node: child, codingPath: codingPath + [key])
+            return Unkeyed(node: child)
         }
-        mutating func superEncoder() -> any Encoder {
-            ValueEncoder(node: node, codingPath: codingPath, snakeCase: false)
-        }
+        mutating func superEncoder() -> any Encoder { ValueEncoder(node: node, snakeCase: false) }
         mutating func superEncoder(forKey key: Key) -> any Encoder {
             let child = Node()
             node.set(name(key), child)
-            return ValueEncoder(node: child, codingPath: codingPath + [key], snakeCase: false)
+            return ValueEncoder(node: child, snakeCase: false)
         }
     }
 
     struct Unkeyed: UnkeyedEncodingContainer {
         let node: Node
-        let codingPath: [any CodingKey]
+        var codingPath: [any CodingKey] { [] }
         var count: Int { node.count }
 
-        mutating func encodeNil() throws { node.append(.leaf(.null)) }
-        mutating func encode<T: Encodable>(_ value: T) throws {
-            node.append(try JSONValueEncoder.node(value, at: codingPath + [Index(count)]))
-        }
+        func put(_ v: JSONValue) { node.append(.leaf(v)) }
+
+        mutating func encodeNil() throws { put(.null) }
+        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
+        mutating func encode(_ value: String) throws { put(.string(value)) }
+        mutating func encode(_ value: Double) throws { put(.double(value)) }
+        mutating func encode(_ value: Float) throws { put(.double(Double(value))) }
+        mutating func encode(_ value: Int) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int8) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int16) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int32) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int64) throws { put(.int(value)) }
+        mutating func encode(_ value: UInt) throws { put(int(value)) }
+        mutating func encode(_ value: UInt8) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: UInt16) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: UInt32) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: UInt64) throws { put(int(value)) }
+        mutating func encode<T: Encodable>(_ value: T) throws { node.append(try JSONValueEncoder.node(value)) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
             -> KeyedEncodingContainer<NestedKey>
         {
             let child = Node()
             child.content = .object([:])
-            let path = codingPath + [Index(count)]
             node.append(child)
-            return KeyedEncodingContainer(Keyed<NestedKey>(node: child, codingPath: path, snakeCase: false))
+            return KeyedEncodingContainer(Keyed<NestedKey>(node: child, snakeCase: false))
         }
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
             let child = Node()
             child.content = .array([])
-            let path = codingPath + [Index(count)]
             node.append(child)
-            return Unkeyed(node: child, codingPath: path)
+            return Unkeyed(node: child)
         }
         mutating func superEncoder() -> any Encoder {
             let child = Node()
-            let path = codingPath + [Index(count)]
             node.append(child)
-            return ValueEncoder(node: child, codingPath: path, snakeCase: false)
+            return ValueEncoder(node: child, snakeCase: false)
         }
     }
 
     struct Single: SingleValueEncodingContainer {
         let node: Node
-        let codingPath: [any CodingKey]
-        mutating func encodeNil() throws { node.content = .value(.null) }
+        var codingPath: [any CodingKey] { [] }
+
+        func put(_ v: JSONValue) { node.content = .value(v) }
+
+        mutating func encodeNil() throws { put(.null) }
+        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
+        mutating func encode(_ value: String) throws { put(.string(value)) }
+        mutating func encode(_ value: Double) throws { put(.double(value)) }
+        mutating func encode(_ value: Float) throws { put(.double(Double(value))) }
+        mutating func encode(_ value: Int) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int8) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int16) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int32) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: Int64) throws { put(.int(value)) }
+        mutating func encode(_ value: UInt) throws { put(int(value)) }
+        mutating func encode(_ value: UInt8) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: UInt16) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: UInt32) throws { put(.int(Int64(value))) }
+        mutating func encode(_ value: UInt64) throws { put(int(value)) }
         mutating func encode<T: Encodable>(_ value: T) throws {
-            let n = try JSONValueEncoder.node(value, at: codingPath)
-            node.content = n.content
+            node.content = try JSONValueEncoder.node(value).content
         }
     }
 

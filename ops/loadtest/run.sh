@@ -63,6 +63,8 @@ cpu_per_1000() {
 if [[ $SKIP_SCHEDULER != 1 ]]; then
   echo "== scheduler: one heap + one Dispatch timer vs one DispatchSourceTimer per session"
   $BIN/vigil-bench scheduler --sessions "${SCHED_SIZES:-10000,100000,1000000}"
+  echo "== the state machine alone: microseconds per decision"
+  $BIN/vigil-bench decide
 fi
 
 export VIGIL_TOKEN=load-test-token-0123456789
