@@ -169,28 +169,13 @@ public enum JSONValueEncoder {
         }
     }
 
-    struct Unkeyed: UnkeyedEncodingContainer {
+    struct Unkeyed: UnkeyedEncodingContainer, ValueSink {
         let node: Node
         var codingPath: [any CodingKey] { [] }
         var count: Int { node.count }
 
         func put(_ v: JSONValue) { node.append(.leaf(v)) }
 
-        mutating func encodeNil() throws { put(.null) }
-        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-        mutating func encode(_ value: String) throws { put(.string(value)) }
-        mutating func encode(_ value: Double) throws { put(.double(value)) }
-        mutating func encode(_ value: Float) throws { put(.double(Double(value))) }
-        mutating func encode(_ value: Int) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int8) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int16) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int32) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int64) throws { put(.int(value)) }
-        mutating func encode(_ value: UInt) throws { put(int(value)) }
-        mutating func encode(_ value: UInt8) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: UInt16) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: UInt32) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: UInt64) throws { put(int(value)) }
         mutating func encode<T: Encodable>(_ value: T) throws { node.append(try JSONValueEncoder.node(value)) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
             -> KeyedEncodingContainer<NestedKey>
@@ -213,30 +198,21 @@ public enum JSONValueEncoder {
         }
     }
 
-    struct Single: SingleValueEncodingContainer {
+    struct Single: SingleValueEncodingContainer, ValueSink {
         let node: Node
         var codingPath: [any CodingKey] { [] }
 
         func put(_ v: JSONValue) { node.content = .value(v) }
 
-        mutating func encodeNil() throws { put(.null) }
-        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-        mutating func encode(_ value: String) throws { put(.string(value)) }
-        mutating func encode(_ value: Double) throws { put(.double(value)) }
-        mutating func encode(_ value: Float) throws { put(.double(Double(value))) }
-        mutating func encode(_ value: Int) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int8) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int16) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int32) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: Int64) throws { put(.int(value)) }
-        mutating func encode(_ value: UInt) throws { put(int(value)) }
-        mutating func encode(_ value: UInt8) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: UInt16) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: UInt32) throws { put(.int(Int64(value))) }
-        mutating func encode(_ value: UInt64) throws { put(int(value)) }
         mutating func encode<T: Encodable>(_ value: T) throws {
             node.content = try JSONValueEncoder.node(value).content
         }
+    }
+
+    /// A container that writes one value at a time (the unkeyed and the single-value ones): the types JSON has,
+    /// written once for both.
+    protocol ValueSink {
+        func put(_ v: JSONValue)
     }
 
     struct Index: CodingKey {
@@ -246,4 +222,22 @@ public enum JSONValueEncoder {
         init?(stringValue: String) { nil }
         init?(intValue: Int) { self.intValue = intValue }
     }
+}
+
+extension JSONValueEncoder.ValueSink {
+    mutating func encodeNil() throws { put(.null) }
+    mutating func encode(_ value: Bool) throws { put(.bool(value)) }
+    mutating func encode(_ value: String) throws { put(.string(value)) }
+    mutating func encode(_ value: Double) throws { put(.double(value)) }
+    mutating func encode(_ value: Float) throws { put(.double(Double(value))) }
+    mutating func encode(_ value: Int) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: Int8) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: Int16) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: Int32) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: Int64) throws { put(.int(value)) }
+    mutating func encode(_ value: UInt) throws { put(JSONValueEncoder.int(value)) }
+    mutating func encode(_ value: UInt8) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: UInt16) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: UInt32) throws { put(.int(Int64(value))) }
+    mutating func encode(_ value: UInt64) throws { put(JSONValueEncoder.int(value)) }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import VigilCore
 
 /// `/v1/sessions`: start, list and read sessions, and the commands on one session. Every command route has the
@@ -68,7 +69,8 @@ struct SessionsController {
         command(v1, .post, "/sessions/{id}/acknowledge") { p, body in
             .acknowledge(operator: p.name, note: try Input.acknowledge(body))
         }
-        command(v1, .post, "/sessions/{id}/dispatch", status: .accepted) { p, body in
+        command(v1, .post, "/sessions/{id}/dispatch", status: .accepted, notice: "manual dispatch requested") {
+            p, body in
             try Input.dispatch(body)
             return .dispatchNow(by: p.name)
         }
@@ -123,10 +125,11 @@ struct SessionsController {
         }
     }
 
-    /// A command route on one session (`PATCH` for the session itself, `POST` for its verbs).
+    /// A command route on one session (`PATCH` for the session itself, `POST` for its verbs); `notice`, when given,
+    /// is logged (with the session and who) for every request that parses.
     private func command(
         _ v1: RouterGroup<VigilContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
-        status: HTTPResponse.Status = .ok,
+        status: HTTPResponse.Status = .ok, notice: Logger.Message? = nil,
         _ parse: @escaping @Sendable (Principal, [UInt8]) throws -> Command
     ) {
         let env = env
@@ -135,9 +138,7 @@ struct SessionsController {
             let id = try VigilAPI.sessionID(ctx)
             var req = req
             let command = try parse(p, try await VigilAPI.body(&req))
-            if case .dispatchNow = command {
-                env.logger.notice("manual dispatch requested", metadata: ["session": "\(id)", "by": "\(p.name)"])
-            }
+            if let notice { env.logger.notice(notice, metadata: ["session": "\(id)", "by": "\(p.name)"]) }
             return try await VigilAPI.run(id, command, req, env, status: status, actor: p)
         }
         v1.on(path, method: method, use: handler)
