@@ -129,7 +129,7 @@ public struct FollowUp: Hashable, Sendable, Codable {
     /// When it was closed.
     public var closedAt: Timestamp?
     /// Who closed it.
-    public var closedBy: String?
+    public var closedBy: ActorName?
 
     /// Creates an open follow-up.
     public init(id: String, createdAt: Timestamp, dueAt: Timestamp) {

@@ -87,13 +87,13 @@ public enum Command: Hashable, Sendable {
     /// The person is OK.
     case checkIn(source: CheckInSource, note: String?)
     /// An operator owns the escalation.
-    case acknowledge(operator: String, note: String?)
+    case acknowledge(operator: ActorName, note: String?)
     /// Dispatch now, without waiting for the ladder.
-    case dispatchNow(by: String)
+    case dispatchNow(by: ActorName)
     /// Close the session.
-    case end(outcome: Outcome, by: String, note: String?)
+    case end(outcome: Outcome, by: ActorName, note: String?)
     /// Change details.
-    case update(SessionPatch, by: String)
+    case update(SessionPatch, by: ActorName)
     /// A dispatch partner's report.
     case dispatchStatus(DispatchStatus, reference: String?, by: TargetName)
     /// Time passed: fire whatever is due.
@@ -105,11 +105,11 @@ public enum Command: Hashable, Sendable {
     /// Caught in a mass lapse: hold dispatch steps until `until`.
     case massLapseHold(until: Timestamp, count: Int)
     /// A supervisor released the mass-lapse holds.
-    case massLapseRelease(by: String)
+    case massLapseRelease(by: ActorName)
     /// The person texted `HELP` (or `911`, `SOS`): dispatch now, never held.
     case smsHelp
     /// The person texted something else: shown to operators, no state change.
     case smsText(String)
     /// An operator closes the session's follow-up.
-    case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: String)
+    case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName)
 }

@@ -7,7 +7,7 @@ extension EventData {
         public var eventType: EventType { .dispatchRequested }
         public var step: Int
         public var targets: [TargetName]
-        public var requestedBy: String
+        public var requestedBy: ActorName
         public var notification: NotificationID?
         public var webhookIDs: [WebhookID]?
         public var lateMs: Millis
@@ -49,7 +49,7 @@ extension EventData {
         public static let nullWhenAbsent = ["reference"]
         public var status: DispatchStatus
         public var reference: String?
-        public var by: String
+        public var by: ActorName
         public var target: TargetName
     }
 
@@ -139,6 +139,6 @@ extension EventData {
         public var followUp: String
         public var outcome: FollowUpOutcome
         public var naloxoneUsed: Bool?
-        public var by: String
+        public var by: ActorName
     }
 }

@@ -37,7 +37,7 @@ extension EventData {
     public struct RoutingPinned: EventPayload, Equatable {
         public var eventType: EventType { .routingPinned }
         public var target: TargetName
-        public var by: String
+        public var by: ActorName
     }
 
     /// `routing.unpinned`: back to what the location resolves to.
@@ -45,7 +45,7 @@ extension EventData {
         public var eventType: EventType { .routingUnpinned }
         public static let nullWhenAbsent = ["target"]
         public var target: TargetName?
-        public var by: String
+        public var by: ActorName
     }
 
     /// `routing.changed_after_dispatch`: an alarm, never a second dispatch.

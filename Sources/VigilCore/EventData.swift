@@ -71,7 +71,7 @@ public enum EventData {
     public struct SessionUpdated: EventPayload, Equatable {
         public var eventType: EventType { .sessionUpdated }
         public var fields: [String]
-        public var by: String
+        public var by: ActorName
         public var nextCheckInDueAt: Timestamp
     }
 
@@ -80,7 +80,7 @@ public enum EventData {
         public var eventType: EventType { .sessionEnded }
         public static let nullWhenAbsent = ["note"]
         public var outcome: Outcome
-        public var by: String
+        public var by: ActorName
         public var note: String?
     }
 
@@ -129,7 +129,7 @@ public enum EventData {
     public struct EscalationAcknowledged: EventPayload, Equatable {
         public var eventType: EventType { .escalationAcknowledged }
         public static let nullWhenAbsent = ["note", "paused_until"]
-        public var `operator`: String
+        public var `operator`: ActorName
         public var note: String?
         public var pausedUntil: Timestamp?
     }
@@ -168,7 +168,7 @@ public enum EventData {
     /// `mass_lapse.released`.
     public struct MassLapseReleased: EventPayload, Equatable {
         public var eventType: EventType { .massLapseReleased }
-        public var by: String
+        public var by: ActorName
         public var holdUntil: Timestamp
     }
 
@@ -231,10 +231,10 @@ public enum EventData {
     /// `location.viewed`: who revealed a location before the session was in alarm.
     public struct LocationViewed: EventPayload, Equatable {
         public var eventType: EventType { .locationViewed }
-        public var by: String
+        public var by: ActorName
         public var role: String
         public var state: SessionState
-        public init(by: String, role: String, state: SessionState) {
+        public init(by: ActorName, role: String, state: SessionState) {
             self.by = by
             self.role = role
             self.state = state

@@ -70,6 +70,15 @@ public struct WebhookID: StringIdentifier {
     public init(rawValue: String) { self.rawValue = rawValue }
 }
 
+/// Who acted: an operator's (a token's) name, or the channel that acted for the person or for the service
+/// (`ladder`, `responder`, `sms`, `console`). Recorded as `by` on the timeline; never personal data.
+public struct ActorName: StringIdentifier {
+    /// The name's text.
+    public var rawValue: String
+    /// Wraps a name.
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
 extension Array where Element: StringIdentifier {
     /// The bare texts, in order.
     public var rawValues: [String] { map(\.rawValue) }

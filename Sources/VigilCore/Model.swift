@@ -114,12 +114,12 @@ public enum CheckInSource: String, Hashable, Sendable, Codable, CaseIterable {
 /// event the command makes; never taken from a request body.
 public struct Actor: Hashable, Sendable {
     /// The token's name, or the channel's.
-    public var name: String
+    public var name: ActorName
     /// The token's role, or the channel.
     public var role: String
 
     /// Creates an actor.
-    public init(name: String, role: String) {
+    public init(name: ActorName, role: String) {
         self.name = name
         self.role = role
     }

@@ -156,7 +156,7 @@ extension FollowUp {
             "id": .string(f.id), "session_id": .string(s.id.rawValue), "alias": .optional(s.caller.alias),
             "due_at": .time(f.dueAt), "state": .string(f.state), "outcome": .optional(f.outcome?.rawValue),
             "naloxone_used": f.naloxoneUsed.map { .bool($0) } ?? .null, "closed_at": .time(f.closedAt),
-            "closed_by": .optional(f.closedBy), "created_at": .time(f.createdAt),
+            "closed_by": .optional(f.closedBy?.rawValue), "created_at": .time(f.createdAt),
         ]
     }
 }

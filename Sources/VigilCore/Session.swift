@@ -13,7 +13,7 @@ public struct Escalation: Hashable, Sendable, Codable {
     /// Automatic steps wait until this instant.
     public var pausedUntil: Timestamp?
     /// The operator who last acknowledged.
-    public var acknowledgedBy: String?
+    public var acknowledgedBy: ActorName?
     /// When they acknowledged.
     public var acknowledgedAt: Timestamp?
     /// Targets notified by `notify` steps, told `escalation.resolved` if the person answers.
@@ -47,7 +47,7 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     /// When it was requested.
     public var requestedAt: Timestamp
     /// Who asked: `ladder` or an operator's name.
-    public var requestedBy: String
+    public var requestedBy: ActorName
     /// The targets, in failover order.
     public var targets: [TargetName]
     /// When a target answered 2xx.
@@ -70,7 +70,7 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     public var reports: [StatusReport]?
 
     /// A new request.
-    public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: String, targets: [TargetName]) {
+    public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: ActorName, targets: [TargetName]) {
         self.notification = notification
         self.requestedAt = requestedAt
         self.requestedBy = requestedBy

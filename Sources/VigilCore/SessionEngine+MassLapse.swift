@@ -7,7 +7,7 @@ extension SessionEngine {
     }
 
     /// Releases every mass-lapse hold (a supervisor looked); returns how many sessions were released.
-    public func releaseMassLapseHolds(by: String, actor: Actor?) async throws -> Int {
+    public func releaseMassLapseHolds(by: ActorName, actor: Actor?) async throws -> Int {
         let now = self.now()
         let held = openSessions().filter { ($0.massLapseHoldUntil ?? now) > now && !($0.dispatch?.isLive ?? false) }
             .map(\.id)

@@ -160,7 +160,8 @@ extension Builder {
         s.dispatch = d
         emit(
             EventData.DispatchStatusReported(
-                status: status, reference: reference ?? d.reference, by: target.rawValue, target: target))
+                status: status, reference: reference ?? d.reference, by: ActorName(rawValue: target.rawValue),
+                target: target))
         guard var list = d.deliveries, let i = list.lastIndex(where: { $0.target == target }) else { return }
         let rec = list[i]
         if rec.unacceptedAt != nil || rec.cancelledAt != nil {
@@ -234,7 +235,7 @@ extension Builder {
         emit(EventData.FollowUpCreated(followUp: f.id, dueAt: due, because: why))
     }
 
-    mutating func closeFollowUp(_ outcome: FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: String) throws {
+    mutating func closeFollowUp(_ outcome: FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName) throws {
         guard var f = s.followUp else { throw VigilError(.notFound, "no such follow-up") }
         guard f.closedAt == nil else { throw VigilError.conflict("the follow-up is already closed") }
         f.outcome = outcome

@@ -9,7 +9,8 @@ extension Builder {
         let e = s.escalation
         return DispatchFacts(
             incident: DispatchFacts.incidentReference(incident), lastContactAt: s.lastCheckInAt,
-            missedCheckInDueAt: e?.missedDueAt ?? s.due, requestedAt: requestedAt, operatorOnDuty: e?.acknowledgedBy,
+            missedCheckInDueAt: e?.missedDueAt ?? s.due, requestedAt: requestedAt,
+            operatorOnDuty: e?.acknowledgedBy?.rawValue,
             marks: e?.marks ?? [], changed: changed, cancelReason: cancelReason,
             referencesSent: sentTimes(references))
     }

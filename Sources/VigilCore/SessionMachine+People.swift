@@ -62,7 +62,7 @@ extension Builder {
         emit(EventData.DispatchCancelled(target: target, reason: reason, webhookID: item.webhookIDs[0]))
     }
 
-    mutating func acknowledge(by op: String, note: String?) throws {
+    mutating func acknowledge(by op: ActorName, note: String?) throws {
         switch s.state {
         case .ended: throw VigilError.sessionEnded
         case .active: throw VigilError.conflict("nothing to acknowledge: the session is not overdue")
@@ -72,17 +72,17 @@ extension Builder {
             s.escalation?.acknowledgedAt = now
             s.escalation?.pausedUntil = until
             s.escalation?.realarmAt = nil
-            mark(.acknowledged, who: op)
+            mark(.acknowledged, who: op.rawValue)
             emit(EventData.EscalationAcknowledged(operator: op, note: note, pausedUntil: until))
         case .dispatched:
             s.escalation?.acknowledgedBy = op
             s.escalation?.acknowledgedAt = now
-            mark(.acknowledged, who: op)
+            mark(.acknowledged, who: op.rawValue)
             emit(EventData.EscalationAcknowledged(operator: op, note: note))
         }
     }
 
-    mutating func dispatchNow(by: String) throws {
+    mutating func dispatchNow(by: ActorName) throws {
         switch s.state {
         case .ended: throw VigilError.sessionEnded
         case .dispatched: return
@@ -105,7 +105,7 @@ extension Builder {
         }
     }
 
-    mutating func end(outcome: Outcome, by: String, note: String?) throws {
+    mutating func end(outcome: Outcome, by: ActorName, note: String?) throws {
         guard s.state.isOpen else { throw VigilError.sessionEnded }
         if let d = s.dispatch, d.isLive, d.deliveredAt == nil {
             s.owedCancels.append(d.notification)
@@ -125,7 +125,7 @@ extension Builder {
         emit(EventData.SessionEnded(outcome: outcome, by: by, note: note))
     }
 
-    mutating func update(_ patch: SessionPatch, by: String) throws {
+    mutating func update(_ patch: SessionPatch, by: ActorName) throws {
         guard s.state.isOpen else { throw VigilError.sessionEnded }
         let before = s
         var fields: [String] = []

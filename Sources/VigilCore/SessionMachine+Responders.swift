@@ -195,7 +195,7 @@ extension Builder {
         emit(EventData.MassLapseHeld(holdUntil: until, count: count))
     }
 
-    mutating func massLapseRelease(by: String) {
+    mutating func massLapseRelease(by: ActorName) {
         guard let h = s.massLapseHoldUntil, h > now else { return }
         s.massLapseHoldUntil = nil
         emit(EventData.MassLapseReleased(by: by, holdUntil: h))

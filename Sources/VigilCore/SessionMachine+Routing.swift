@@ -22,7 +22,7 @@ extension Builder {
     }
 
     /// Applies a patch's route edit and a location change's new resolution; returns whether the route changed.
-    mutating func updateRouting(_ patch: SessionPatch, locationChanged: Bool, by: String) throws -> Bool {
+    mutating func updateRouting(_ patch: SessionPatch, locationChanged: Bool, by: ActorName) throws -> Bool {
         guard var r = s.routing else {
             if patch.route != nil { throw VigilError.invalid("routing is off: the configuration has no routes") }
             return false

@@ -69,7 +69,7 @@ public enum SessionMachine {
 /// `event` with who caused it, unless it already names someone.
 func stamped(_ event: NewEvent, _ actor: Actor) -> NewEvent {
     guard case .object(var data) = event.data else { return event }
-    if data["by"] == nil { data["by"] = .string(actor.name) }
+    if data["by"] == nil { data["by"] = .id(actor.name) }
     data["role"] = .string(actor.role)
     var e = event
     e.data = .object(data)
@@ -235,7 +235,8 @@ struct Builder {
         }
     }
 
-    mutating func requestDispatch(_ named: [TargetName], by: String, step: Int, reason: String, late: Millis) throws {
+    mutating func requestDispatch(_ named: [TargetName], by: ActorName, step: Int, reason: String, late: Millis) throws
+    {
         let targets = expandRoute(named)
         try stopResponders(reason: "emergency services were called")
         let refs = s.escalation?.references ?? []
@@ -251,7 +252,7 @@ struct Builder {
                 notification: id, references: refs)
             return
         }
-        mark(.dispatchRequested, who: by)
+        mark(.dispatchRequested, who: by.rawValue)
         let item = try notification(
             .dispatchRequested, targets: targets, isDispatch: true,
             WebhookDetails(reason: reason, escalationStep: step, requestedBy: by),

@@ -7,7 +7,7 @@ public struct SessionView: Encodable, Sendable {
         let step: Int
         let startedAt: Timestamp?
         let missedCheckInDueAt: Timestamp
-        let acknowledgedBy: String?
+        let acknowledgedBy: ActorName?
         let acknowledgedAt: Timestamp?
         let pausedUntil: Timestamp?
         let nextStepAt: Timestamp?
@@ -16,7 +16,7 @@ public struct SessionView: Encodable, Sendable {
     /// The dispatch part.
     public struct DispatchView: Encodable, Sendable {
         let requestedAt: Timestamp
-        let requestedBy: String
+        let requestedBy: ActorName
         let deliveredAt: Timestamp?
         let target: TargetName?
         let targets: [TargetView]

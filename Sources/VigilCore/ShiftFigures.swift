@@ -49,13 +49,15 @@ public enum ShiftFigures {
                 lapses += 1
                 missedDue = e.data(as: EventData.EscalationStarted.self)?.missedCheckInDueAt
             case .escalationAcknowledged:
-                if let op = e.data(as: EventData.EscalationAcknowledged.self)?.operator, !acknowledgedBy.contains(op) {
+                if let op = e.data(as: EventData.EscalationAcknowledged.self)?.operator.rawValue,
+                    !acknowledgedBy.contains(op)
+                {
                     acknowledgedBy.append(op)
                 }
             case .dispatchAccepted:
                 if deadlineToDispatch == nil, let due = missedDue { deadlineToDispatch = (e.at - due).wholeSeconds }
             case .sessionEnded:
-                endedBy = e.data(as: EventData.SessionEnded.self)?.by
+                endedBy = e.data(as: EventData.SessionEnded.self)?.by.rawValue
             default:
                 break
             }

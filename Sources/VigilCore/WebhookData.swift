@@ -7,7 +7,7 @@ public struct WebhookDetails: Codable, Sendable, Equatable {
     /// The ladder step (1-based) that sent it.
     public var escalationStep: Int?
     /// Who asked for the dispatch: `ladder`, an operator, `responder`, `sms`.
-    public var requestedBy: String?
+    public var requestedBy: ActorName?
     /// The target a dispatch moved on from.
     public var failoverFrom: TargetName?
     /// A cancel sent because the dispatch moved to the next centre.
@@ -19,7 +19,7 @@ public struct WebhookDetails: Codable, Sendable, Equatable {
 
     /// Creates details.
     public init(
-        reason: String? = nil, escalationStep: Int? = nil, requestedBy: String? = nil,
+        reason: String? = nil, escalationStep: Int? = nil, requestedBy: ActorName? = nil,
         failoverFrom: TargetName? = nil, failover: Bool? = nil, failedType: EventType? = nil,
         failedTargets: [TargetName]? = nil
     ) {

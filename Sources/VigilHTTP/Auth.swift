@@ -73,8 +73,11 @@ public struct Principal: Sendable, Hashable {
         self.anySession = anySession
     }
 
+    /// The token's name, as the timeline records who acted.
+    public var actorName: ActorName { ActorName(rawValue: name) }
+
     /// Who acted, for the timeline.
-    public var actor: Actor { Actor(name: name, role: role.rawValue) }
+    public var actor: Actor { Actor(name: actorName, role: role.rawValue) }
 }
 
 /// A configured bearer token.

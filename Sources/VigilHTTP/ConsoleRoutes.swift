@@ -16,7 +16,7 @@ enum ConsoleRoutes {
             try Input.onlyKeys(try Input.object(try await VigilAPI.body(&req), allowEmpty: true), [], in: "")
             guard let s = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
             let event = NewEvent(
-                EventData.LocationViewed(by: p.name, role: p.role.rawValue, state: s.state), at: env.engine.now())
+                EventData.LocationViewed(by: p.actorName, role: p.role.rawValue, state: s.state), at: env.engine.now())
             _ = try await env.store.commit(
                 CommitBatch(
                     session: nil, expectedVersion: nil, sessionID: id, events: [event], outbox: [], outboxUpdates: []))

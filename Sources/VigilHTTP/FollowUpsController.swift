@@ -27,7 +27,8 @@ struct FollowUpsController {
             let s: Session
             do {
                 s = try await env.engine.execute(
-                    sid, .closeFollowUp(close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.name),
+                    sid,
+                    .closeFollowUp(close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.actorName),
                     key: try VigilAPI.idempotencyKey(req), actor: p.actor)
             } catch let e as VigilError where e == .sessionNotFound {
                 throw VigilError(.notFound, "no such follow-up")

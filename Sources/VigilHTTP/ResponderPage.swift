@@ -54,7 +54,7 @@ enum ResponderPage {
         do {
             try await env.engine.execute(
                 s.id, .responderAnswer(index: i, answer: answer),
-                actor: Actor(name: "responder \(i + 1)", role: "responder"))
+                actor: Actor(name: ActorName(rawValue: "responder \(i + 1)"), role: "responder"))
         } catch let e as VigilError where e == .sessionEnded {
             return gone
         } catch {

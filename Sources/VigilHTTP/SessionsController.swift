@@ -64,19 +64,19 @@ struct SessionsController {
             }
             return VigilAPI.json(view)
         }
-        command(v1, .patch, "/sessions/{id}") { p, body in .update(try Input.patch(body), by: p.name) }
+        command(v1, .patch, "/sessions/{id}") { p, body in .update(try Input.patch(body), by: p.actorName) }
         // Who acknowledged is the token's name; an `operator` in the body is accepted and ignored.
         command(v1, .post, "/sessions/{id}/acknowledge") { p, body in
-            .acknowledge(operator: p.name, note: try Input.acknowledge(body))
+            .acknowledge(operator: p.actorName, note: try Input.acknowledge(body))
         }
         command(v1, .post, "/sessions/{id}/dispatch", status: .accepted, notice: "manual dispatch requested") {
             p, body in
             try Input.dispatch(body)
-            return .dispatchNow(by: p.name)
+            return .dispatchNow(by: p.actorName)
         }
         command(v1, .post, "/sessions/{id}/end") { p, body in
             let end = try Input.end(body)
-            return .end(outcome: end.outcome, by: p.name, note: end.note)
+            return .end(outcome: end.outcome, by: p.actorName, note: end.note)
         }
         v1.post("/sessions/{id}/check-ins") { req, ctx in
             let p = try ctx.caller()

@@ -14,7 +14,7 @@ struct SystemController {
             let o = try Input.object(try await VigilAPI.body(&req), allowEmpty: true)
             try Input.onlyKeys(o, ["note"], in: "")
             _ = try Input.string(o, "note")
-            let n = try await env.engine.releaseMassLapseHolds(by: p.name, actor: p.actor)
+            let n = try await env.engine.releaseMassLapseHolds(by: p.actorName, actor: p.actor)
             env.logger.notice("mass-lapse holds released", metadata: ["by": "\(p.name)", "sessions": "\(n)"])
             return VigilAPI.json(["released": .int(Int64(n))])
         }
