@@ -119,4 +119,15 @@ struct EventDataTests {
         let ok = (try? JSONValueDecoder.decode(EventData.ResponderOK.self, from: data, snakeCaseKeys: true)) != nil
         #expect(ok == (data == ["attempt": .int(Int64.max), "previous_state": "active"]))
     }
+
+    @Test("names and ids are their bare text on the wire and in storage; a map keyed by target name stays an object")
+    func identifiersAsText() throws {
+        let loops: [TargetName: LoopTimeouts] = ["ems-north": LoopTimeouts(accept: .seconds(60))]
+        let text = String(decoding: try VigilJSON.encode(loops), as: UTF8.self)
+        #expect(text == #"{"ems-north":{"accept":60000}}"#)
+        #expect(try VigilJSON.decode([TargetName: LoopTimeouts].self, from: Array(text.utf8)) == loops)
+        #expect(try VigilJSON.encode([WebhookID(rawValue: "msg_1")]) == Array(#"["msg_1"]"#.utf8))
+        #expect(try JSONValueEncoder.encode(ActorName(rawValue: "dana")) == "dana")
+        #expect(try JSONValueDecoder.decode(TargetName.self, from: "ems") == "ems")
+    }
 }
