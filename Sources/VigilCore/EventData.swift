@@ -14,14 +14,16 @@ extension EventPayload {
     public static var nullWhenAbsent: [String] { [] }
 
     /// The payload as the log stores it.
-    public func json() -> JSONValue {
+    public func json() -> JSONValue { .object(jsonObject()) }
+
+    /// The payload's members: its keys in snake case, with `null` for the absent keys of `nullWhenAbsent`.
+    public func jsonObject() -> [String: JSONValue] {
         do {
-            var v = try JSONValueEncoder.encode(self, snakeCaseKeys: true)
-            if case .object(var o) = v {
-                for key in Self.nullWhenAbsent where o[key] == nil { o[key] = .null }
-                v = .object(o)
+            guard case .object(var o) = try JSONValueEncoder.encode(self, snakeCaseKeys: true) else {
+                return ["encoding_error": "the payload is not an object"]
             }
-            return v
+            for key in Self.nullWhenAbsent where o[key] == nil { o[key] = .null }
+            return o
         } catch {
             // The payloads hold plain values and cannot fail to encode; were one to, the event is still logged.
             return ["encoding_error": .string(String(describing: error))]

@@ -88,8 +88,6 @@ extension JSONValue {
     public static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.rfc3339) } ?? .null }
     /// A list of strings.
     public static func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
-    /// A list of names or ids, as their texts.
-    public static func strings<T: StringIdentifier>(_ a: [T]) -> JSONValue { .array(a.map { .string($0.rawValue) }) }
     /// A name or id, as its text.
     public static func id(_ v: some StringIdentifier) -> JSONValue { .string(v.rawValue) }
 }

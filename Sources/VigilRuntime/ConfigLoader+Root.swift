@@ -132,17 +132,18 @@ extension ConfigLoader.Parser {
             }
         }
         if let targetsNode { c.targets = targets(targetsNode) }
+        // Every name under targets:, also of a target refused above: a reference to it is not a second error.
+        let names = Set(targetNames(targetsNode))
         refuseEIDOOutsideDispatch(c, targetsNode: targetsNode, policiesNode: policyNodes)
         if let policyNodes {
-            c.policies = policies(policyNodes, targets: Set(targetNames(targetsNode)))
+            c.policies = policies(policyNodes, targets: names)
             if c.policies["default"] == nil && issues.isEmpty {
                 fail(policyNodes, "policies must include one named \"default\" (used when a session names none)")
             }
         }
         checkResponderLinks(&c, root)
-        if let massLapseNode { massLapse(massLapseNode, &c, targets: Set(targetNames(targetsNode))) }
+        if let massLapseNode { massLapse(massLapseNode, &c, targets: names) }
         if let smsNode { c.sms = sms(smsNode, publicURL: c.publicURL) }
-        let names = Set(targetNames(targetsNode))
         if let routesNode { c.routes = routes(routesNode, targets: names, baseDirectory: baseDirectory) }
         checkRouteWord(c.policies, hasRoutes: c.routes != nil, targets: names, node: policyNodes ?? targetsNode)
         let loops = loopTimeouts(targetsNode)
@@ -159,11 +160,10 @@ extension ConfigLoader.Parser {
                 "storage.postgres needs encryption: {key_env: …} or {key_file: …}: every instance must be given "
                     + "the same key (it is never generated on PostgreSQL)")
         }
-        let known = Set(targetNames(targetsNode))
-        for name in c.configuredAlarmTargets ?? [] where !known.contains(name) {
+        for name in c.configuredAlarmTargets ?? [] where !names.contains(name) {
             fail(alarmTargetsNode, "alarm_targets: \(name) is not a configured target")
         }
-        for (name, target, node) in dispatchTokenTargets where !known.contains(target) {
+        for (name, target, node) in dispatchTokenTargets where !names.contains(target) {
             fail(node, "token \(name): target \(target) is not a configured target")
         }
         return c

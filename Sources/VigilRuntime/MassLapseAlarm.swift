@@ -22,9 +22,8 @@ enum MassLapseAlarm {
                 CommitBatch(
                     session: nil, expectedVersion: nil, sessionID: nil,
                     events: [NewEvent(event, at: at)], outbox: [], outboxUpdates: []))
-            guard case .object(let data) = event.json() else { return }
             await DirectAlarm.send(
-                .systemMassLapse, data, to: targets, via: client, clock: clock, logger: logger,
+                .systemMassLapse, event.jsonObject(), to: targets, via: client, clock: clock, logger: logger,
                 "mass lapse alarm sent")
         }
     }
