@@ -105,7 +105,9 @@ extension PostgresStoreTests {
                     #expect(e.code == .unavailable)
                 }
                 let took = clock.now - start
-                #expect(took >= .milliseconds(450) && took < .milliseconds(1500), "took \(took)")
+                // The 500 ms deadline, not the 5 s connect timeout, ends the call; the upper bound leaves room for a
+                // loaded machine (1.56 s was seen with the whole suite running in parallel on 2 busy cores).
+                #expect(took >= .milliseconds(450) && took < .milliseconds(3000), "took \(took)")
             }
             group.cancelAll()
         }
