@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine with Swift: installs what is missing, builds without
 # warnings, runs the Swift tests, then the end-to-end, fault and browser tests against the real binary.
-# Usage: scripts/test.sh [--soak]      (--soak runs the long fault-injection variants)
+# Then builds the release binary that operators run and runs the lapse storms, the failover and kill -9 tests
+# against it.
+# Usage: scripts/test.sh [--soak] [--tsan]
+#   --soak  the long fault-injection variants, and the release storms 20 times in a row (3 otherwise)
+#   --tsan  also the Swift concurrency suites under ThreadSanitizer (a build of its own, about 15 minutes more)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh --test
@@ -31,8 +35,30 @@ python3 -m venv .venv-test >/dev/null
 echo "== end-to-end, fault and browser tests against the real vigil binary"
 export VIGIL_BIN="$PWD/.build/debug/vigil"
 args=(-q -p no:cacheprovider)
-[[ "${1:-}" == "--soak" ]] && export VIGIL_SOAK=1
+[[ " $* " == *" --soak "* ]] && export VIGIL_SOAK=1
 # Tests/conftest.py reads every server log for personal data once all have run, in whatever order.
 dirs=(Tests/e2e Tests/browser Tests/faults)
 rm -rf .build/test-logs
 .venv-test/bin/python -m pytest "${args[@]}" "${dirs[@]}"
+
+echo "== release build (what operators run)"
+set +e
+swift build -c release --product vigil > .build/build-release-log.txt 2>&1
+status=$?
+set -e
+if [[ $status -ne 0 ]]; then tail -n 30 .build/build-release-log.txt; exit $status; fi
+
+echo "== lapse storms, failover and kill -9 against the release build"
+# A fault of the optimized build once stopped Vigil on PostgreSQL at its first burst of lapses while every debug
+# test passed (scripts/repro/taskgroup-result): these run on the binary that ships, several times over.
+runs=3
+[[ " $* " == *" --soak "* ]] && runs=20
+VIGIL_BIN="$PWD/.build/release/vigil" VIGIL_STORM_RUNS="$runs" .venv-test/bin/python -m pytest "${args[@]}" \
+  Tests/faults/test_lapse_storms.py Tests/faults/test_postgres_failover.py Tests/faults/test_process_death.py \
+  Tests/faults/test_mass_lapse.py
+
+if [[ " $* " == *" --tsan "* ]]; then
+  echo "== Swift concurrency suites under ThreadSanitizer"
+  swift test --sanitize=thread --scratch-path .build-tsan \
+    --filter "BatchFireTests|RaceProperties|SchedulerTests|SuspendTests|ServiceBootTests|SQLiteStoreTests" 2>&1 | tail -n 40
+fi

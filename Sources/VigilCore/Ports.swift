@@ -104,23 +104,15 @@ extension OutboxQueue {
 }
 
 extension SessionRepository {
-    /// Writes several independent batches, each on its own (one failing does not fail the others); a store that
-    /// can, writes them in one transaction. The results are in the batches' order.
+    /// Writes several independent batches one after another (one failing does not fail the others); a store that
+    /// can, writes them in one transaction instead. The results are in the batches' order.
     public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
-        if batches.count == 1 {
-            do { return [.success(try await commit(batches[0]))] } catch { return [.failure(error)] }
+        var out: [Result<[StoredEvent], any Error>] = []
+        out.reserveCapacity(batches.count)
+        for b in batches {
+            do { out.append(.success(try await commit(b))) } catch { out.append(.failure(error)) }
         }
-        return await withTaskGroup(of: (Int, Result<[StoredEvent], any Error>).self) { group in
-            for (i, b) in batches.enumerated() {
-                group.addTask {
-                    do { return (i, .success(try await self.commit(b))) } catch { return (i, .failure(error)) }
-                }
-            }
-            var out = [Result<[StoredEvent], any Error>](
-                repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
-            for await (i, r) in group { out[i] = r }
-            return out
-        }
+        return out
     }
 }
 

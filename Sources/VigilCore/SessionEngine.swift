@@ -206,21 +206,11 @@ public actor SessionEngine {
         }
         if !fallback.isEmpty {
             let work = fallback.map { (index: $0, id: commands[$0].0, command: commands[$0].1) }
-            let late = await withTaskGroup(
-                of: (Int, Result<Session, any Error>).self, returning: [(Int, Result<Session, any Error>)].self
-            ) { group in
-                for w in work {
-                    group.addTask {
-                        do { return (w.index, .success(try await self.execute(w.id, w.command, actor: actor))) } catch {
-                            return (w.index, .failure(error))
-                        }
-                    }
-                }
-                var out: [(Int, Result<Session, any Error>)] = []
-                for await r in group { out.append(r) }
-                return out
+            // Concurrently, through ConcurrentResults: see there why not a task group of indexed results.
+            let late = await ConcurrentResults.results(work.count) { k in
+                try await self.execute(work[k].id, work[k].command, actor: actor)
             }
-            for (i, r) in late where results.indices.contains(i) { results[i] = r }
+            for (k, r) in late.enumerated() where results.indices.contains(work[k].index) { results[work[k].index] = r }
         }
         return results.map { $0 ?? .failure(VigilError.unavailable("the command was not run")) }
     }

@@ -16,26 +16,63 @@ extension PostgresStore {
         var outbox: [(body: Data, targets: String, webhookIDs: String)]
     }
 
-    /// A batch waiting for the writer, with its caller and when it was queued.
-    struct QueuedBatch: Sendable {
-        var batch: PreparedBatch
-        var caller: CheckedContinuation<[StoredEvent], any Error>
+    /// Batches waiting for the writer (one from `commit`, several from `commitAll`), with their caller and when
+    /// they were queued.
+    struct QueuedWrite: Sendable {
+        var batches: [PreparedBatch]
+        var caller: CheckedContinuation<[Result<[StoredEvent], any Error>], Never>
         var queuedAt: ContinuousClock.Instant
     }
 
     struct PendingWrites {
-        var queue: [QueuedBatch] = []
+        var queue: [QueuedWrite] = []
         var writing = false
     }
 
-    /// The most batches one transaction carries.
+    /// The most batches one transaction carries: a longer `commitAll` is written `maxGroup` at a time, so that no
+    /// transaction holds the event counter long enough to miss its deadline.
     static let maxGroup = 64
 
     /// Writes a batch durably; throws `conflict` (writing nothing of it) when the snapshot's version moved.
     /// Concurrent commits of this instance share one transaction (group commit), each batch in its own savepoint.
     public func commit(_ batch: CommitBatch) async throws -> [StoredEvent] {
         // Seal before the transaction so encryption does not lengthen it.
-        let prepared = PreparedBatch(
+        let prepared = try prepare(batch)
+        let results = await enqueue([prepared])
+        guard let first = results.first else { throw VigilError(.internalError, "the writer lost a batch") }
+        return try first.get()
+    }
+
+    /// Writes several independent batches together, `maxGroup` to a transaction (each batch in its own savepoint
+    /// when one is refused, so one failing fails alone), sharing the group commit with whatever else is queued.
+    /// The results are in the batches' order. A burst of lapses is a few transactions, not one commit each.
+    public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
+        var out = [Result<[StoredEvent], any Error>](
+            repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
+        var prepared: [PreparedBatch] = []
+        var positions: [Int] = []
+        for (i, b) in batches.enumerated() {
+            do {
+                prepared.append(try prepare(b))
+                positions.append(i)
+            } catch {
+                out[i] = .failure(error)
+            }
+        }
+        var results: [Result<[StoredEvent], any Error>] = []
+        var from = 0
+        while from < prepared.count {
+            let to = min(from + Self.maxGroup, prepared.count)
+            results += await enqueue(Array(prepared[from..<to]))
+            from = to
+        }
+        for (k, i) in positions.enumerated() where k < results.count { out[i] = results[k] }
+        return out
+    }
+
+    /// Encodes and seals a batch's blobs.
+    func prepare(_ batch: CommitBatch) throws -> PreparedBatch {
+        PreparedBatch(
             batch: batch,
             snapshot: try batch.session.map {
                 Data(try sealer.seal(VigilJSON.encode($0), context: Self.context(session: $0.id)))
@@ -51,9 +88,13 @@ extension PostgresStore {
                     webhookIDs: String(decoding: try VigilJSON.encode($0.webhookIDs), as: UTF8.self)
                 )
             })
-        return try await withCheckedThrowingContinuation { cont in
+    }
+
+    /// Queues batches for the writer and waits for their results, one per batch in order.
+    func enqueue(_ batches: [PreparedBatch]) async -> [Result<[StoredEvent], any Error>] {
+        await withCheckedContinuation { cont in
             let start = writes.withLock { w -> Bool in
-                w.queue.append(QueuedBatch(batch: prepared, caller: cont, queuedAt: .now))
+                w.queue.append(QueuedWrite(batches: batches, caller: cont, queuedAt: .now))
                 if w.writing { return false }
                 w.writing = true
                 return true
@@ -62,43 +103,59 @@ extension PostgresStore {
         }
     }
 
-    /// Writes queued batches, up to `maxGroup` per transaction, until the queue is empty.
+    /// Writes queued batches, about `maxGroup` per transaction, until the queue is empty.
     ///
-    /// The call deadline counts from `commit`, queueing included: a batch that already waited it out fails,
-    /// unwritten, and a group gets only what its oldest batch has left. So while the database is away every
+    /// The call deadline counts from `commit`, queueing included: a write that already waited it out fails,
+    /// unwritten, and a group gets only what its oldest write has left. So while the database is away every
     /// commit still answers within about `callTimeout`, instead of queueing behind groups that each wait theirs.
     func drain() async {
         let limit = configuration.callTimeout
         while true {
-            let work = writes.withLock { w -> [QueuedBatch] in
-                let taken = Array(w.queue.prefix(Self.maxGroup))
-                w.queue.removeFirst(taken.count)
-                if taken.isEmpty { w.writing = false }
-                return taken
+            let work = writes.withLock { w -> [QueuedWrite] in
+                var taken = 0
+                var count = 0
+                for q in w.queue {
+                    if count > 0 && count + q.batches.count > Self.maxGroup { break }
+                    count += q.batches.count
+                    taken += 1
+                }
+                let group = Array(w.queue.prefix(taken))
+                w.queue.removeFirst(taken)
+                if group.isEmpty { w.writing = false }
+                return group
             }
             if work.isEmpty { return }
             let now = ContinuousClock.now
-            let expired = work.filter { now - $0.queuedAt >= limit - .milliseconds(20) }
-            let live = work.filter { now - $0.queuedAt < limit - .milliseconds(20) }
-            for w in expired {
-                w.caller.resume(
-                    throwing: VigilError.unavailable(
-                        "the database did not take the write within \(PostgresStoreConfiguration.millis(limit)) ms"))
+            let late = limit - .milliseconds(20)
+            let live = work.filter { now - $0.queuedAt < late }
+            for w in work where now - w.queuedAt >= late {
+                let error = VigilError.unavailable(
+                    "the database did not take the write within \(PostgresStoreConfiguration.millis(limit)) ms")
+                w.caller.resume(returning: w.batches.map { _ in .failure(error) })
             }
             guard let oldest = live.map(\.queuedAt).min() else { continue }
             let deadline = oldest + limit
+            let batches = live.flatMap(\.batches)
             var results: [Result<[StoredEvent], any Error>]
             do {
-                results = try await writeGroup(live.map(\.batch), until: deadline)
+                results = try await writeGroup(batches, until: deadline)
             } catch {
                 let mapped = Self.map(error)
-                results = live.map { _ in .failure(mapped) }
+                results = batches.map { _ in .failure(mapped) }
+            }
+            if results.count != batches.count {
+                let error = VigilError(.internalError, "the writer answered \(results.count) of \(batches.count)")
+                results = batches.map { _ in .failure(error) }
             }
             if listener.isSet {
                 let all = results.flatMap { r -> [StoredEvent] in (try? r.get()) ?? [] }
                 if !all.isEmpty { listener.notify(all) }
             }
-            for (i, w) in live.enumerated() { w.caller.resume(with: results[i]) }
+            var next = 0
+            for w in live {
+                w.caller.resume(returning: Array(results[next..<next + w.batches.count]))
+                next += w.batches.count
+            }
         }
     }
 
