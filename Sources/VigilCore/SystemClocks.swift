@@ -4,9 +4,19 @@
     import Darwin
 #endif
 
-/// The system's two clocks, read in one place: the monotonic clock (deadlines, timeouts, the watchdog's liveness
-/// checks) and the wall clock (anchoring at start, skew, benchmark timestamps).
+/// The system's clocks, read in one place: the boot clock (deadlines: it counts time suspended), the monotonic
+/// clock (timeouts, the watchdog's liveness checks) and the wall clock (anchoring at start, skew, benchmark
+/// timestamps).
 public enum SystemClocks {
+    /// Microseconds since boot, time suspended included (`CLOCK_BOOTTIME`; never steps). A machine that was
+    /// suspended or a virtual machine that was paused finds its deadlines due on waking, not late by the pause.
+    public static func bootMicros() -> Int64 {
+        #if os(Linux)
+            read(CLOCK_BOOTTIME)
+        #else
+            read(CLOCK_MONOTONIC)
+        #endif
+    }
     /// Microseconds of the monotonic clock (arbitrary origin; never steps).
     public static func monotonicMicros() -> Int64 { read(CLOCK_MONOTONIC) }
     /// Milliseconds of the monotonic clock.

@@ -65,14 +65,21 @@ public final class DispatchTimerScheduler: TimerScheduler, @unchecked Sendable {
         if !due.isEmpty { onFire(due) }
     }
 
+    /// The longest the timer sleeps before it reads the clock again.
+    ///
+    /// Dispatch's timers count monotonic time, which stands still while the machine is suspended or paused; the
+    /// clock counts that time. Waking at least this often, the scheduler finds what fell due during a pause within
+    /// this long of the machine resuming, instead of a whole interval later.
+    static let maxSleepMillis: Int64 = 1000
+
     private func reschedule() {
-        // The timer is armed for the earliest live deadline.
+        // The timer is armed for the earliest live deadline, or to look again within `maxSleepMillis`.
         guard let next = heap.next() else {
             armedFor = nil
             return
         }
         armedFor = next
-        let delta = max(0, next - clock.now().millis)
-        timer.schedule(deadline: .now() + .milliseconds(Int(min(delta, 86_400_000))), leeway: .milliseconds(1))
+        let delta = min(max(0, next &- clock.now().millis), Self.maxSleepMillis)
+        timer.schedule(deadline: .now() + .milliseconds(Int(delta)), leeway: .milliseconds(1))
     }
 }

@@ -42,3 +42,53 @@ struct SchedulerTests {
         #expect(s.stats().pending == 0)
     }
 }
+
+@Suite("time across a suspend")
+struct SuspendTests {
+    /// A boot clock a test moves by hand: the machine "suspends" by jumping it forward.
+    final class Clocks: Sendable {
+        let boot = Mutex<Int64>(5_000_000_000)
+        let wall = Mutex<Int64>(1_795_341_600_000_000)
+        func jump(micros: Int64) {
+            boot.withLock { $0 += micros }
+            wall.withLock { $0 += micros }
+        }
+    }
+
+    @Test("the anchored clock counts time suspended, and a suspend is not a wall-clock step")
+    func clockCountsSuspend() {
+        let c = Clocks()
+        let clock = AnchoredClock(wallMicros: { c.wall.withLock { $0 } }, bootMicros: { c.boot.withLock { $0 } })
+        let before = clock.now()
+        c.jump(micros: 600_000_000)  // ten minutes asleep
+        #expect(clock.now() - before == .seconds(600))
+        #expect(clock.wallSkew() == .zero)
+        // A step of the wall clock alone is one.
+        c.wall.withLock { $0 += 3_000_000 }
+        #expect(clock.wallSkew() == Millis(3000))
+    }
+
+    @Test("a deadline that falls due during a suspend fires within a second of the resume, with its lateness")
+    func deadlineFiresAfterResume() async throws {
+        let c = Clocks()
+        let clock = AnchoredClock(wallMicros: { c.wall.withLock { $0 } }, bootMicros: { c.boot.withLock { $0 } })
+        let fired = SchedulerTests.Collector(expected: 1)
+        let s = DispatchTimerScheduler(clock: clock) { fired.add($0) }
+        let id = SessionID(rawValue: "ses_sleeper")
+        s.arm(id, at: clock.now() + .seconds(60))
+        // Nothing is due yet: the timer must not fire on its own (0.3 s of real time, far from 60 s).
+        #expect(fired.done.wait(timeout: .now() + .milliseconds(300)) == .timedOut)
+        // The machine sleeps ten minutes; Dispatch's monotonic timer saw none of it.
+        c.jump(micros: 600_000_000)
+        let resumed = DispatchTime.now()
+        #expect(fired.done.wait(timeout: .now() + .seconds(3)) == .success)
+        let waitedMillis = Double(DispatchTime.now().uptimeNanoseconds - resumed.uptimeNanoseconds) / 1e6
+        // At most the scheduler's one-second look plus 0.5 s for a loaded 2-core machine; before this, the timer
+        // slept the whole 60 s of monotonic time.
+        #expect(waitedMillis <= 1500, "fired \(waitedMillis) ms after the resume")
+        #expect(fired.fired.withLock { $0 } == [id])
+        let late = s.drainLateness()
+        // Late by the pause less the minute it was armed for, give or take the test's own pace.
+        #expect(late.count == 1 && (539_000...542_000).contains(late[0]), "lateness \(late)")
+    }
+}

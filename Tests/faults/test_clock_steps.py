@@ -51,7 +51,7 @@ def test_a_clock_step_neither_fires_the_ladder_early_nor_skips_it(vigils, receiv
         f.write(step + "\n")
     time.sleep(1.5)
     ready = json.load(urllib.request.urlopen(v.base + "/readyz"))
-    assert "differs" in ready["checks"]["clock"], f"the step took effect: {ready}"
+    assert "stepped" in ready["checks"]["clock"], f"the step took effect: {ready}"
     assert receiver.got() == [], "nothing fires early"
     sup = receiver.wait_for("/sup", 1, timeout=10)
     ems = receiver.wait_for("/ems", 1, timeout=10)
@@ -63,3 +63,25 @@ def test_a_clock_step_neither_fires_the_ladder_early_nor_skips_it(vigils, receiv
     while time.time() < end and v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] != "dispatched":
         time.sleep(0.05)
     assert v.call("GET", f"/v1/sessions/{s['id']}")[1]["state"] == "dispatched"
+
+
+def test_a_clock_step_raises_one_system_alarm_and_is_listed_in_readyz(vigils, receiver, wallstep):
+    stamp = tempfile.mktemp(prefix="vigil-wallstep-")
+    with open(stamp, "w") as f:
+        f.write("0\n")
+    targets = f"""  alarm: {{url: "{receiver.url('/alarm')}", format: json, secret_env: FAULT_SECRET}}"""
+    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, extra="alarm_targets: [alarm]"))
+    v.start(preload={"LD_PRELOAD": wallstep, "WALLSTEP_FILE": stamp})
+    time.sleep(1.5)
+    assert receiver.got("/alarm") == [], "no alarm before the step"
+    with open(stamp, "w") as f:
+        f.write("600\n")
+    alarms = receiver.wait_for("/alarm", 1, timeout=10)
+    assert len(alarms) == 1, "the step raised an alarm"
+    body = json.loads(alarms[0]["body"])
+    assert body["type"] == "system.alarm" and "stepped by" in body["data"]["reason"], body
+    ready = json.load(urllib.request.urlopen(v.base + "/readyz"))
+    assert "stepped by" in ready["checks"]["clock"], ready
+    # Raised once: later watchdog runs find the same step and say nothing more.
+    time.sleep(3)
+    assert len(receiver.got("/alarm")) == 1, [json.loads(r["body"]) for r in receiver.got("/alarm")]

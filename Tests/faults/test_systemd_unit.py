@@ -16,10 +16,12 @@ def test_systemd_analyze_verify_accepts_the_unit():
     path = os.path.join(d, "vigil.service")
     open(path, "w").write(text)
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", path], capture_output=True, text=True)
-    problems = [l for l in (r.stdout + r.stderr).splitlines()
-                if "vigil.service" in l and "User=" not in l and "Documentation" not in l]
+    # Known and harmless here: the `vigil` user does not exist on a test machine, and man pages are not installed.
+    harmless = ("User=", "Documentation", "vigil.service: Failed to resolve user", "Failed to look up user")
+    problems = [l for l in (r.stdout + r.stderr).splitlines() if l.strip() and not any(h in l for h in harmless)]
+    # A failing verify fails the test whatever its messages name: only the harmless ones above may be printed.
+    assert not problems, r.stdout + r.stderr
     assert r.returncode == 0 or not problems, r.stdout + r.stderr
-    assert not problems, problems
 
 
 def test_the_units_filter_returns_an_error_instead_of_killing():
@@ -45,3 +47,9 @@ def test_the_real_binary_serves_and_escalates_under_the_units_syscall_filter(vig
     assert v.call("GET", "/readyz")[0] == 200
     v.stop()
     assert v.proc.returncode == 0, f"a clean stop under the filter, not {v.proc.returncode}"
+
+
+def test_the_unit_starts_after_the_clock_is_synchronized():
+    text = open(UNIT).read()
+    after = [l.split("=", 1)[1].split() for l in text.splitlines() if l.startswith("After=")]
+    assert any("time-sync.target" in a for a in after), "Vigil anchors to the wall clock at start: order it after sync"
