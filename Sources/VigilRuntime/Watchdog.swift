@@ -29,7 +29,15 @@ final class Watchdog: Sendable {
         var ran = false
         /// The wall-clock step has been logged (once).
         var skewWarned = false
+        /// When (monotonic milliseconds) the store call now in flight began; nil when none is.
+        var storeWaitingSince: Int64?
     }
+
+    /// How long a store call may go unanswered before `/readyz` says not ready, whatever the call's own deadline.
+    /// A database that stopped answering (a silent partition, PostgreSQL stopped) turns the probe red within about
+    /// this plus the watchdog's one-second pace, so a load balancer stops sending people to an instance that cannot
+    /// record their check-in.
+    static let storeAnswerWithin: Int64 = 2000
     private let state = Mutex(State())
 
     init(
@@ -52,11 +60,29 @@ final class Watchdog: Sendable {
         self.onAlarm = onAlarm
     }
 
-    /// Whether every check passed on the last run.
-    var isContent: Bool { state.withLock { $0.ok && $0.ran } }
+    /// Whether every check passed on the last run, and no store call is overdue now.
+    var isContent: Bool { report.ok }
 
-    /// The last run's checks.
-    var report: (ok: Bool, checks: [String: String]) { state.withLock { ($0.ok && $0.ran, $0.checks) } }
+    /// The last run's checks, and a store call overdue now.
+    var report: (ok: Bool, checks: [String: String]) {
+        let mono = SystemClocks.monotonicMillis()
+        return state.withLock { s in
+            var checks = s.checks
+            var ok = s.ok && s.ran
+            if let since = s.storeWaitingSince, mono - since > Self.storeAnswerWithin {
+                checks["store"] = "the store has not answered for \(mono - since) ms"
+                ok = false
+            }
+            return (ok, checks)
+        }
+    }
+
+    /// Runs a store call, marking it in flight so that `report` can tell a store that stopped answering.
+    private func storeCall<T: Sendable>(_ call: () async throws -> T) async throws -> T {
+        state.withLock { $0.storeWaitingSince = SystemClocks.monotonicMillis() }
+        defer { state.withLock { $0.storeWaitingSince = nil } }
+        return try await call()
+    }
 
     /// Runs every check once.
     func check() async {
@@ -70,9 +96,11 @@ final class Watchdog: Sendable {
             checks["scheduler"] = "ok"
         }
         do {
-            try await store.ping()
+            try await storeCall { try await store.ping() }
             checks["store"] = "ok"
-            if let oldest = try await store.oldestPendingNotification(), now - oldest > outboxSlack {
+            if let oldest = try await storeCall({ try await store.oldestPendingNotification() }),
+                now - oldest > outboxSlack
+            {
                 checks["outbox"] = "a notification has waited \((now - oldest).value) ms"
                 failures.append("outbox stalled")
             } else {
@@ -94,7 +122,7 @@ final class Watchdog: Sendable {
             // With several instances, "is it due?" must mean the same everywhere: an instance whose clock is more
             // than half a second from the database's stops deciding until it agrees again.
             let before = clock.now()
-            if let db = try? await databaseNow() {
+            if let db = try? await storeCall({ try await databaseNow() }) {
                 let after = clock.now()
                 let mid = before + Millis((after - before).value / 2)
                 let drift = (mid - db).value
@@ -114,12 +142,15 @@ final class Watchdog: Sendable {
                 defer { s.skewWarned = true }
                 return s.skewWarned
             }
+            let step = "the system clock stepped by \(skew.value) ms; deadlines keep Vigil's own time until restart"
             if !warned {
-                logger.warning(
-                    "the system clock stepped; deadlines keep monotonic time until restart",
+                logger.critical(
+                    "the system clock stepped; deadlines keep Vigil's own time until restart",
                     metadata: ["skew_ms": "\(skew.value)"])
+                // Raised once: times Vigil shows now differ from the machine's, which an operator must know.
+                await onAlarm(step, true)
             }
-            checks["clock"] = "system clock differs by \(skew.value) ms (deadlines follow monotonic time)"
+            checks["clock"] = step
         } else {
             checks["clock"] = "ok"
         }
