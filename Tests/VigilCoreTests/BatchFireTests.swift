@@ -103,9 +103,23 @@ extension BatchFireTests {
                 }
             }
         }
+        // Every deadline decided exactly once: the session lapsed once, or a check-in came first and re-armed it
+        // (then it is active with a later deadline). Nothing lost: no session is left active with a past deadline.
+        let now = h.time.now()
         for id in ids {
-            let overdue = h.types(id).filter { $0 == .checkInOverdue }.count
-            #expect(overdue <= 1)
+            let types = h.types(id)
+            let overdue = types.filter { $0 == .checkInOverdue }.count
+            let s = try await h.session(id)
+            if overdue == 0 {
+                #expect(types.dropFirst().first == .checkInReceived, "\(id): neither lapsed nor checked in: \(types)")
+                #expect(s.state == .active && (s.nextDeadline ?? now) > now, "\(id): its deadline was lost")
+            } else {
+                #expect(overdue == 1, "\(id): the deadline was decided \(overdue) times")
+            }
         }
+        // Liveness: with nobody checking in any more, every session's ladder runs to its dispatch.
+        try await h.advance(by: .seconds(10))
+        let dispatched = Set(h.store.notifications.filter { $0.type == .dispatchRequested }.map(\.sessionID))
+        #expect(dispatched == Set(ids), "\(ids.count - dispatched.count) lapses never reached a dispatch")
     }
 }

@@ -73,7 +73,7 @@ return (function () {
   // Unique ids.
   const seen = new Map();
   for (const el of document.querySelectorAll("[id]")) {
-    if (seen.has(el.id)) report("duplicate-id", "moderate", el, "id used twice: " + el.id);
+    if (seen.has(el.id)) report("duplicate-id", "serious", el, "id used twice: " + el.id);
     seen.set(el.id, true);
   }
 

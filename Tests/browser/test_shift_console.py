@@ -114,7 +114,9 @@ def scripted_shift(v, receiver):
         # The operator reached the person after the dispatch: the check-in sends the cancel to the centre.
         assert v.call("POST", f"/v1/sessions/{s['id']}/check-ins", {}, token=TOKENS["ana"])[0] == 200
         assert v.call("POST", f"/v1/sessions/{s['id']}/end", {"outcome": "ems_attended"}, token=TOKENS["bo"])[0] == 200
-    receiver.wait_for("/ems", count=16, timeout=20)  # eight dispatches and eight cancels
+    ems = receiver.wait_for("/ems", count=16, timeout=20)  # eight dispatches and eight cancels
+    kinds = sorted(json.loads(r["body"])["type"] for r in ems)
+    assert kinds.count("dispatch.requested") == 8 and kinds.count("dispatch.cancelled") == 8, kinds
     return quiet, lapsing
 
 

@@ -25,9 +25,11 @@ def test_the_ladder_notifies_at_3s_and_dispatches_at_4s_signed_with_the_full_loc
     sup = receiver.wait_for("/sup", 1, timeout=10)
     ems = receiver.wait_for("/ems", 1, timeout=10)
     assert sup and ems
-    start = (t0 + t1) / 2
-    assert abs(sup[0]["at"] - start - 3.0) <= 0.25, sup[0]["at"] - start
-    assert abs(ems[0]["at"] - start - 4.0) <= 0.25, ems[0]["at"] - start
+    # The session started somewhere in [t0, t1]. Never before its time (20 ms for the two clocks' reading);
+    # at most 0.6 s after it: the timer's own lateness is milliseconds, and a loaded 2-core machine running the
+    # suite beside it has been seen to add a few hundred more, never half a second.
+    assert t0 + 3.0 - 0.02 <= sup[0]["at"] <= t1 + 3.0 + 0.6, (sup[0]["at"] - t0, t1 - t0)
+    assert t0 + 4.0 - 0.02 <= ems[0]["at"] <= t1 + 4.0 + 0.6, (ems[0]["at"] - t0, t1 - t0)
     for r in sup + ems:
         assert fh.verify(r["headers"], r["body"])
         assert r["headers"]["webhook-id"].startswith("msg_")
@@ -88,10 +90,12 @@ def test_acknowledge_holds_the_next_step_for_ack_timeout(vigils, receiver):
     assert receiver.wait_for("/sup", 1, timeout=6)
     t_ack = time.time()
     status, after = v.call("POST", f"/v1/sessions/{s['id']}/acknowledge", {"note": "calling them"})
+    t_acked = time.time()
     assert status == 200 and after["escalation"]["acknowledged_by"] == "console"
     ems = receiver.wait_for("/ems", 1, timeout=8)
-    assert ems
-    assert ems[0]["at"] - t_ack >= 2.9, ems[0]["at"] - t_ack
+    # The acknowledgement was recorded within [t_ack, t_acked]: the dispatch waits its 3 s (20 ms for the clocks'
+    # reading), and comes within 0.6 s after them (the same margin as the ladder's, above).
+    assert t_ack + 3.0 - 0.02 <= ems[0]["at"] <= t_acked + 3.0 + 0.6, (ems[0]["at"] - t_ack, t_acked - t_ack)
 
 
 def test_a_target_answering_500_gets_max_attempts_with_one_id_then_the_next_target_its_own(vigils, receiver):

@@ -7,7 +7,7 @@ import fault_harness as fh
 
 def vigil(*args, cwd, env=None):
     """A `vigil` command run where the instance runs: the configuration's paths are relative to it."""
-    return subprocess.run([fh.BIN, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
+    return fh.run([fh.BIN, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
                           env=dict(os.environ, FAULT_TOKEN=fh.TOKEN, FAULT_SECRET=fh.SECRET, **(env or {})))
 
 

@@ -133,6 +133,13 @@ def test_one_session_in_three_formats_valid_then_updated_and_cancelled(vigils, r
         assert "5C" in update["locationComponent"][0]["locationDescriptionText"]
 
 
+def test_the_golden_bodies_are_there():
+    # The schema checks below are made per file: with the directory missing they would silently check nothing.
+    names = os.listdir(GOLDEN) if os.path.isdir(GOLDEN) else []
+    kinds = {n.split(".", 1)[1] for n in names if "." in n}
+    assert {"json", "cap.xml", "eido.json"} <= kinds, f"golden dispatch bodies missing from {GOLDEN}: {names}"
+
+
 @pytest.mark.parametrize("name", sorted(os.listdir(GOLDEN)) if os.path.isdir(GOLDEN) else [])
 def test_golden_bodies_pass_their_schemas(name):
     with open(os.path.join(GOLDEN, name), "rb") as f:
@@ -189,7 +196,7 @@ def test_accuracy_m_is_validated(vigils, accuracy):
 def test_config_check_refuses_a_bad_hotline(tmp_path, line, message):
     path = tmp_path / "vigil.yaml"
     path.write_text(fh.yaml_config(fh.free_port(), str(tmp_path)) + "hotline:\n  " + line + "\n")
-    r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True,
+    r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True,
                        env=dict(os.environ, FAULT_TOKEN=fh.TOKEN))
     assert r.returncode != 0 and message in r.stdout, r.stdout + r.stderr
     assert re.search(r":\d+: ", r.stdout), "the error names its line"
@@ -198,6 +205,6 @@ def test_config_check_refuses_a_bad_hotline(tmp_path, line, message):
 def test_config_check_accepts_the_example_hotline(tmp_path):
     path = tmp_path / "vigil.yaml"
     path.write_text(fh.yaml_config(fh.free_port(), str(tmp_path)) + HOTLINE)
-    r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True,
+    r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True,
                        env=dict(os.environ, FAULT_TOKEN=fh.TOKEN))
     assert r.returncode == 0, r.stdout + r.stderr

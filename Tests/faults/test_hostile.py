@@ -150,10 +150,10 @@ def test_cleartext_targets_off_loopback_are_refused_by_config_check(tmp_path):
     path = tmp_path / "v.yaml"
     path.write_text(cfg)
     env = dict(fh.os.environ, FAULT_TOKEN=fh.TOKEN, FAULT_SECRET=fh.SECRET)
-    r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
+    r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
     assert r.returncode != 0 and "http:// is allowed only for a loopback receiver" in r.stdout, r.stdout
     path.write_text(cfg.replace('format: json,', 'format: json, insecure_http: true,'))
-    r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
+    r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and "unencrypted" in r.stdout, r.stdout
 
 
@@ -182,7 +182,7 @@ def test_key_and_token_files_are_private_and_a_readable_key_is_refused(vigils):
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.join(v.dir, "data", "vigil.sqlite")).st_mode) & 0o077 == 0
     os.chmod(key, 0o644)
-    r = subprocess.run([fh.BIN, "serve", "--config", v.config_path], cwd=v.dir, env=v.env, capture_output=True,
+    r = fh.run([fh.BIN, "serve", "--config", v.config_path], cwd=v.dir, env=v.env, capture_output=True,
                        text=True, timeout=20)
     assert r.returncode != 0
     assert "readable by group or others" in r.stderr and "chmod 600" in r.stderr, r.stderr[-500:]
@@ -196,7 +196,7 @@ def test_keys_rotate_reseals_the_database_and_the_service_reads_it_after(vigils,
     v.stop()
     key = os.path.join(v.dir, "data", "vigil.key")
     before = open(key).read()
-    r = subprocess.run([fh.BIN, "keys", "rotate", "--config", v.config_path], cwd=v.dir, env=v.env,
+    r = fh.run([fh.BIN, "keys", "rotate", "--config", v.config_path], cwd=v.dir, env=v.env,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert "re-sealed" in r.stdout

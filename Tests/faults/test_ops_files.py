@@ -42,5 +42,5 @@ def test_the_two_instance_example_configuration_passes_config_check(tmp_path):
     path.write_text(text.replace("/etc/vigil/db-ca.pem", str(ca)))
     env = dict(os.environ, VIGIL_DB_PASSWORD="x", VIGIL_ENCRYPTION_KEY=base64.b64encode(b"k" * 32).decode(),
                VIGIL_OPERATOR_TOKEN="operator-token-0123456789", EMS_SECRET=fh.SECRET)
-    r = subprocess.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
+    r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -175,7 +175,7 @@ def test_config_check_refuses_a_password_in_the_url_and_cleartext_off_loopback(t
             'storage: {sqlite: "data/vigil.sqlite"}', f'storage: {{postgres: "{url}"}}')
         p = tmp_path / "v.yaml"
         p.write_text(text)
-        r = subprocess.run([fh.BIN, "config", "check", str(p)], capture_output=True, text=True, env=env)
+        r = fh.run([fh.BIN, "config", "check", str(p)], capture_output=True, text=True, env=env)
         assert r.returncode != 0 and message in r.stdout, r.stdout
 
 
@@ -199,12 +199,12 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
     old.stop()
     key = os.path.join(old.dir, "data", "vigil.key")
     env = dict(os.environ, PGPASS=pg_harness.Postgres.password)
-    r = subprocess.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
+    r = fh.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
                         "--password-env", "PGPASS"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "migrated 3 sessions" in r.stdout, r.stdout
     # Into a database that is no longer empty: refused.
-    again = subprocess.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
+    again = fh.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
                             "--password-env", "PGPASS"], capture_output=True, text=True, env=env, timeout=60)
     assert again.returncode != 0 and "not empty" in again.stderr
     new = start(vigils, url, "after-migrate", receiver, key=open(key).read().strip(), policy=policy)

@@ -116,5 +116,14 @@ def test_random_kill_9_during_many_sessions_loses_nothing_and_doubles_nothing(vi
             if e["type"] == "dispatch.accepted":
                 assert e["data"]["webhook_id"] in bodies
         assert [e["type"] for e in events].count("session.started") == 1
+        # Every check-in answered 200 was durable before the answer: it is in the log, whatever was killed after.
+        recorded = [e["type"] for e in events].count("check_in.received")
+        assert recorded >= checkins[sid], f"{sid}: {checkins[sid]} check-ins answered 200, {recorded} in the log"
+        # One webhook id per dispatch the timeline records, counted at the receiver: a crash never makes a second.
+        sent = {r["headers"]["webhook-id"] for r in receiver.got("/ems")
+                if json.loads(r["body"])["type"] == "dispatch.requested"
+                and json.loads(r["body"])["data"]["session"]["id"] == sid}
+        in_log = [e["type"] for e in events].count("dispatch.requested")
+        assert len(sent) == in_log, f"{sid}: {in_log} dispatches in the log, {len(sent)} webhook ids received"
     print(f"kill -9 survived: {survived}; sessions: {n_sessions}; check-ins: {sum(checkins.values())}; "
           f"webhooks received: {len(receiver.got())} ({len(bodies)} distinct ids)")

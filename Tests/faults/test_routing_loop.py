@@ -129,7 +129,7 @@ def test_config_check_refuses_unknown_route_targets_and_broken_polygons(tmp_path
     text = config(receiver).replace("target: ems-illinois}", "target: ems-nowhere}")
     (tmp_path / "vigil.yaml").write_text(text)
     (tmp_path / "springfield.geojson").write_text('{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}')
-    r = subprocess.run([fh.BIN, "config", "check", str(tmp_path / "vigil.yaml")], capture_output=True, text=True,
+    r = fh.run([fh.BIN, "config", "check", str(tmp_path / "vigil.yaml")], capture_output=True, text=True,
                        env=dict(os.environ, FAULT_TOKEN=fh.TOKEN, FAULT_SECRET=fh.SECRET, VIEWER_TOKEN=VIEWER_TOKEN,
                                 DISPATCH_TOKEN=DISPATCH_TOKEN, DISPATCH2_TOKEN=DISPATCH2_TOKEN,
                                 SANGAMON_TOKEN=SANGAMON_TOKEN))

@@ -64,7 +64,7 @@ def run_serve(config_text):
     p = os.path.join(d, "vigil.yaml")
     with open(p, "w") as f:
         f.write(config_text)
-    return subprocess.run([fh.BIN, "serve", "--config", p], cwd=d, capture_output=True, text=True, timeout=30,
+    return fh.run([fh.BIN, "serve", "--config", p], cwd=d, capture_output=True, text=True, timeout=30,
                           env=dict(os.environ, FAULT_TOKEN=fh.TOKEN))
 
 

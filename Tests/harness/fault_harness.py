@@ -10,6 +10,20 @@ SECRET = "whsec_" + base64.b64encode(b"fault-test-secret-32-bytes-long!").decode
 LOG_DIR = os.path.join(ROOT, ".build", "test-logs")
 
 
+def run(cmd, **kw):
+    """`subprocess.run` for the `vigil` command line: output captured as text, and its stderr kept in the run's
+    logs so that the privacy scan reads it too (a command that prints an address or a key to stderr fails it)."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    r = subprocess.run(cmd, **kw)
+    os.makedirs(LOG_DIR, exist_ok=True)
+    name = os.path.basename(str(cmd[1])) if len(cmd) > 1 else "vigil"
+    with open(os.path.join(LOG_DIR, f"cmd-{name}-{os.getpid()}-{time.time_ns()}.log"), "w") as f:
+        err = r.stderr if isinstance(r.stderr, str) else (r.stderr or b"").decode(errors="replace")
+        f.write(err or "")
+    return r
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,13 +103,17 @@ class Receiver:
         return out
 
     def wait_for(self, path, count=1, timeout=20, type_=None):
+        """The requests to `path` (of `type_`) once there are at least `count`; fails the test, saying how many came,
+        when the time runs out first (a test that expects fewer reads `got`)."""
         end = time.time() + timeout
         while time.time() < end:
             got = self.got(path, type_)
             if len(got) >= count:
                 return got
             time.sleep(0.02)
-        return self.got(path, type_)
+        got = self.got(path, type_)
+        assert len(got) >= count, f"{path} ({type_ or 'any type'}) received {len(got)} of {count} within {timeout} s"
+        return got
 
     def close(self):
         self.server.shutdown()
