@@ -38,6 +38,9 @@ public struct OutboxItem: Hashable, Sendable {
     public var attempts: Int
     /// When the next attempt is due.
     public var nextAttemptAt: Timestamp
+    /// When the first attempt on the current target was claimed (nil before it): a dispatch target's failover time
+    /// counts from there, retries included, and across restarts.
+    public var targetSince: Timestamp?
 
     /// A new pending notification.
     public init(
@@ -56,6 +59,7 @@ public struct OutboxItem: Hashable, Sendable {
         self.targetIndex = 0
         self.attempts = 0
         self.nextAttemptAt = createdAt
+        self.targetSince = nil
     }
 }
 
@@ -75,13 +79,16 @@ public struct OutboxUpdate: Hashable, Sendable {
     public var onlyIfPending: Bool
     /// Whether this update claims the row for an attempt about to go on the wire (its lease ends at `nextAttemptAt`).
     public var claim: Bool
+    /// When the first attempt on `targetIndex` was claimed, written as given: nil when a new target takes over.
+    public var targetSince: Timestamp?
 
     /// Creates an update.
     public init(
         id: NotificationID, status: OutboxStatus, targetIndex: Int, attempts: Int, nextAttemptAt: Timestamp,
-        onlyIfPending: Bool = true, claim: Bool = false
+        onlyIfPending: Bool = true, claim: Bool = false, targetSince: Timestamp? = nil
     ) {
         self.claim = claim
+        self.targetSince = targetSince
         self.id = id
         self.status = status
         self.targetIndex = targetIndex

@@ -68,6 +68,9 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
     public var deliveries: [TargetDelivery]?
     /// Every report of the partners, oldest first.
     public var reports: [StatusReport]?
+    /// Every target whose turn with the dispatch came, in order (the first of the list, each one a failover moved
+    /// to): the targets that hold it or may, and so may report on it. Nil in snapshots from before it was kept.
+    public var sentTo: [TargetName]?
 
     /// A new request.
     public init(notification: NotificationID, requestedAt: Timestamp, requestedBy: ActorName, targets: [TargetName]) {
@@ -79,6 +82,18 @@ public struct DispatchRecord: Hashable, Sendable, Codable {
 
     /// Whether the request is still alive (on the wire or accepted).
     public var isLive: Bool { failedAt == nil }
+
+    /// Whether the dispatch went, or is going, to `target`: a partner may report only on a dispatch it received.
+    public func reached(_ target: TargetName) -> Bool {
+        if deliveries?.contains(where: { $0.target == target }) == true { return true }
+        // A snapshot from before the list was kept: any target of the step, as then.
+        return (sentTo ?? targets).contains(target)
+    }
+
+    /// The last status `target` reported.
+    public func lastStatus(of target: TargetName) -> DispatchStatus? {
+        reports?.last(where: { $0.target == target })?.status
+    }
 }
 
 /// A session: the fold of its events, kept as a snapshot.

@@ -121,6 +121,7 @@ extension Builder {
         d.notification = item.id
         d.failedAt = nil
         d.webhookID = item.webhookIDs[0]
+        d.sentTo = (d.sentTo ?? []) + [rest[0]]
         s.dispatch = d
         addReferences([item.webhookIDs[0]])
         event.notification = item.id
@@ -146,6 +147,9 @@ extension Builder {
     mutating func loopStatus(_ status: DispatchStatus, reference: String?, target: TargetName) throws {
         guard var d = s.dispatch else {
             throw VigilError.conflict("no dispatch of this session has been requested")
+        }
+        guard d.reached(target) else {
+            throw VigilError.conflict("this session's dispatch was not sent to \(target)")
         }
         var reports = d.reports ?? []
         if let last = reports.last(where: { $0.target == target }), last.status == status,
@@ -193,9 +197,10 @@ extension Builder {
         s.dispatch = d
     }
 
-    /// Every target that answered 2xx and was not cancelled gets `dispatch.cancelled`; a failover notification
-    /// still on the wire is withdrawn (and owed a cancel should it be answered anyway).
-    mutating func cancelAllDeliveries(reason: String, spoken: String) throws {
+    /// Every target that answered 2xx and was not cancelled gets `dispatch.cancelled` (with `sparingClosed`, but
+    /// one that itself reported `closed`: each target's own last report counts, never another's); a failover
+    /// notification still on the wire is withdrawn (and owed a cancel should it be answered anyway).
+    mutating func cancelAllDeliveries(reason: String, spoken: String, sparingClosed: Bool = false) throws {
         guard var d = s.dispatch else { return }
         var list = d.deliveries ?? []
         if d.isLive, !list.contains(where: { $0.notification == d.notification }), d.cancelledAt == nil {
@@ -204,6 +209,7 @@ extension Builder {
         }
         var sent = false
         for i in list.indices where list[i].cancelledAt == nil {
+            if sparingClosed, d.lastStatus(of: list[i].target) == .closed { continue }
             let refs = s.escalation?.references ?? []
             let incident = list[i].notification
             let requestedAt = d.requestedAt

@@ -39,6 +39,10 @@ extension Builder {
                 webhookID: item.webhookIDs[index], notification: item.id)
             if next < item.targets.count {
                 failed.nextTarget = item.targets[next]
+                if item.isDispatch, var d = s.dispatch, d.notification == item.id {
+                    d.sentTo = (d.sentTo ?? []) + [item.targets[next]]
+                    s.dispatch = d
+                }
                 updates.append(
                     OutboxUpdate(id: item.id, status: .pending, targetIndex: next, attempts: 0, nextAttemptAt: now))
                 emit(failed)

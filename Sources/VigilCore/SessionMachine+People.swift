@@ -45,9 +45,12 @@ extension Builder {
     }
 
     /// Tells the target that accepted the dispatch that it may be called off, once.
-    mutating func cancelAcceptedDispatch(reason: String, spoken: String) throws {
-        if s.dispatch?.deliveries != nil { return try cancelAllDeliveries(reason: reason, spoken: spoken) }
+    mutating func cancelAcceptedDispatch(reason: String, spoken: String, sparingClosed: Bool = false) throws {
+        if s.dispatch?.deliveries != nil {
+            return try cancelAllDeliveries(reason: reason, spoken: spoken, sparingClosed: sparingClosed)
+        }
         guard var d = s.dispatch, d.cancelledAt == nil, let target = d.target else { return }
+        if sparingClosed, d.status == .closed { return }
         let refs = s.escalation?.references ?? []
         let item = try notification(
             .dispatchCancelled, targets: [target], isDispatch: false, WebhookDetails(reason: reason),
@@ -111,10 +114,12 @@ extension Builder {
             s.owedCancels.append(d.notification)
             updates.append(.cancel(d.notification, at: now))
         }
-        if let d = s.dispatch, d.deliveredAt != nil, outcome != .emsAttended, d.status != .closed {
+        if let d = s.dispatch, d.deliveredAt != nil, outcome != .emsAttended {
+            // A target that closed its own incident needs no cancel; every other one that answered 2xx does.
             try cancelAcceptedDispatch(
                 reason: "the session was ended by an operator (outcome: \(outcome.rawValue))",
-                spoken: "the hotline closed the session (\(outcome.rawValue.replacingOccurrences(of: "_", with: " ")))")
+                spoken: "the hotline closed the session (\(outcome.rawValue.replacingOccurrences(of: "_", with: " ")))",
+                sparingClosed: true)
         }
         for n in s.escalation?.notifications ?? [] { updates.append(.cancel(n, at: now)) }
         try stopResponders(reason: "the session was closed")

@@ -259,6 +259,7 @@ struct Builder {
             references: refs, facts: { id, b in b.dispatchFacts(incident: id, requestedAt: b.now, references: refs) })
         s.dispatch = DispatchRecord(notification: item.id, requestedAt: now, requestedBy: by, targets: targets)
         s.dispatch?.webhookID = item.webhookIDs[0]
+        s.dispatch?.sentTo = [targets[0]]
         addReferences([item.webhookIDs[0]])
         emit(
             EventData.DispatchRequested(

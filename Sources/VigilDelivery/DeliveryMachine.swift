@@ -6,6 +6,8 @@ import VigilCore
 ///
 /// Failover is not here: when a target's end is reported, `SessionMachine` moves the notification to the next
 /// target in the same durable commit that records the end on the session's timeline (one decision, one commit).
+/// What is here is when a dispatch target's turn ends: its retries run out, it refuses, or its failover time
+/// (`failover_after_s`, counted from its first attempt) passes while a next target waits.
 public struct DeliveryMachine: Sendable {
     /// The configured targets, by name.
     public let targets: [TargetName: Target]
@@ -13,38 +15,66 @@ public struct DeliveryMachine: Sendable {
     /// Creates a machine over the configured targets.
     public init(targets: [TargetName: Target]) { self.targets = targets }
 
+    private func current(_ item: OutboxItem) -> Target? {
+        item.targets.indices.contains(item.targetIndex) ? targets[item.targets[item.targetIndex]] : nil
+    }
+
+    /// When the current target's turn with a dispatch ends: its first attempt (`since`) plus its failover time.
+    /// Nil for other notifications, and for the last target of a list: with nobody to hand over to, its retries run
+    /// their course (and a final failure is `delivery.failed`).
+    public func failoverDeadline(_ item: OutboxItem, since: Timestamp?) -> Timestamp? {
+        guard item.isDispatch, item.targetIndex + 1 < item.targets.count, let since, let target = current(item)
+        else { return nil }
+        return since + target.failoverAfter
+    }
+
     /// The lease taken before an attempt: the attempt is counted first (a crash mid-flight grants no extra attempt),
     /// and the row falls due again only once the attempt has surely ended (its timeout and a second), so a crashed
-    /// sender's row is retried, and a live one's is not sent twice.
+    /// sender's row is retried, and a live one's is not sent twice. The first claim on a target starts its failover
+    /// clock (`targetSince`).
     public func claim(_ item: OutboxItem, at now: Timestamp) -> OutboxUpdate {
-        let timeout =
-            item.targets.indices.contains(item.targetIndex)
-            ? targets[item.targets[item.targetIndex]]?.timeout ?? .zero : .zero
+        let since = item.targetSince ?? now
+        var timeout = current(item)?.timeout ?? .zero
+        if let end = failoverDeadline(item, since: since) { timeout = max(.zero, min(timeout, end - now)) }
         return OutboxUpdate(
             id: item.id, status: .pending, targetIndex: item.targetIndex, attempts: item.attempts + 1,
-            nextAttemptAt: now + timeout + Millis(1000), claim: true)
+            nextAttemptAt: now + timeout + Millis(1000), claim: true, targetSince: since)
     }
 
     /// What to do with a claimed notification before sending it.
     public enum Start: Sendable, Equatable {
-        /// Send it to this target under this webhook id, as attempt number `attempt`.
-        case send(targetName: TargetName, webhookID: WebhookID, attempt: Int)
+        /// Send it to this target under this webhook id, as attempt number `attempt`, giving up on the answer after
+        /// `timeout` (the target's, or less when its failover time is nearer).
+        case send(targetName: TargetName, webhookID: WebhookID, attempt: Int, timeout: Millis)
         /// It cannot be sent to its current target: report this end (the next target takes over).
         case report(DeliveryOutcome)
     }
 
-    /// The attempt a claimed notification gets.
-    public func start(_ item: OutboxItem) -> Start {
+    /// The attempt a claimed notification gets at `now`; `item.targetSince` is the claim's.
+    public func start(_ item: OutboxItem, at now: Timestamp) -> Start {
         let index = item.targetIndex
         let attempt = item.attempts + 1
         guard item.targets.indices.contains(index), item.webhookIDs.indices.contains(index) else {
             return .report(
                 .targetFailed(targetIndex: index, reason: "no such target in the notification", attempts: attempt))
         }
-        guard targets[item.targets[index]] != nil else {
+        guard let target = targets[item.targets[index]] else {
             return .report(.targetFailed(targetIndex: index, reason: "target not configured", attempts: attempt))
         }
-        return .send(targetName: item.targets[index], webhookID: item.webhookIDs[index], attempt: attempt)
+        var timeout = target.timeout
+        if let end = failoverDeadline(item, since: item.targetSince) {
+            // A retry that came due late (a restart, a busy machine) finds the turn over: the next target takes it.
+            guard end > now else {
+                return .report(.targetFailed(targetIndex: index, reason: overdue(target), attempts: item.attempts))
+            }
+            timeout = min(timeout, end - now)
+        }
+        return .send(
+            targetName: item.targets[index], webhookID: item.webhookIDs[index], attempt: attempt, timeout: timeout)
+    }
+
+    private func overdue(_ target: Target) -> String {
+        "no 2xx within failover_after_s (\(target.failoverAfter.value) ms) of the first attempt"
     }
 
     /// The end of an attempt whose body could not be rendered: rendering is deterministic, so a retry cannot help,
@@ -63,20 +93,27 @@ public struct DeliveryMachine: Sendable {
         case retry(OutboxUpdate, reason: String)
     }
 
-    /// What an attempt's result means, by the target's retry settings; `jitter` in 0...1 spreads the backoff.
+    /// What an attempt's result means, by the target's retry settings; `jitter` in 0...1 spreads the backoff. A
+    /// dispatch target whose next attempt could not begin before its failover time (a backoff or a `Retry-After`
+    /// longer than what is left) ends its turn now: waiting out the rest would only hold the dispatch from the next
+    /// target.
     public func settle(_ item: OutboxItem, result: HTTPResult, jitter: Double, now: Timestamp) -> Settle {
         let index = item.targetIndex
         let attempt = item.attempts + 1
-        let settings =
-            item.targets.indices.contains(index)
-            ? targets[item.targets[index]]?.retry ?? RetrySettings() : RetrySettings()
+        let target = current(item)
+        let settings = target?.retry ?? RetrySettings()
         switch RetryPlanner.verdict(result, attempt: attempt, settings: settings, jitter: jitter, now: now) {
         case .delivered(let status):
             return .report(.delivered(targetIndex: index, status: status, attempts: attempt))
         case .retry(let after, let reason):
+            if let target, let end = failoverDeadline(item, since: item.targetSince), now + after >= end {
+                return .report(
+                    .targetFailed(targetIndex: index, reason: "\(reason); \(overdue(target))", attempts: attempt))
+            }
             return .retry(
                 OutboxUpdate(
-                    id: item.id, status: .pending, targetIndex: index, attempts: attempt, nextAttemptAt: now + after),
+                    id: item.id, status: .pending, targetIndex: index, attempts: attempt, nextAttemptAt: now + after,
+                    targetSince: item.targetSince),
                 reason: reason)
         case .giveUp(let reason):
             return .report(.targetFailed(targetIndex: index, reason: reason, attempts: attempt))

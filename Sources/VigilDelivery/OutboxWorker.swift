@@ -127,12 +127,15 @@ public final class OutboxWorker: Sendable {
                     inFlight.withLock { set in for item in claimed { set.remove(item.id) } }
                     continue
                 }
-                for (item, pending) in zip(claimed, stillPending) {
+                for (i, pending) in stillPending.enumerated() where claimed.indices.contains(i) {
+                    var item = claimed[i]
                     guard pending else {
                         inFlight.withLock { _ = $0.remove(item.id) }
                         continue
                     }
-                    group.addTask {
+                    // The claim started the target's failover clock, if this is its first attempt.
+                    item.targetSince = updates[i].targetSince
+                    group.addTask { [item] in
                         await self.attempt(item)
                         self.inFlight.withLock { _ = $0.remove(item.id) }
                         self.wake()
@@ -151,13 +154,15 @@ public final class OutboxWorker: Sendable {
         ]
         let name: TargetName
         let webhookID: WebhookID
-        switch machine.start(item) {
+        let timeout: Millis
+        switch machine.start(item, at: clock.now()) {
         case .report(let outcome):
-            logger.error("notification names a target that is not configured", metadata: meta)
+            if case .targetFailed(_, let reason, _) = outcome { meta["reason"] = "\(reason)" }
+            logger.error("the notification cannot go to its current target; the next one takes over", metadata: meta)
             await report(item, outcome)
             return
-        case .send(let targetName, let id, _):
-            (name, webhookID) = (targetName, id)
+        case .send(let targetName, let id, _, let t):
+            (name, webhookID, timeout) = (targetName, id, t)
         }
         meta["target"] = "\(name)"
         meta["webhook_id"] = "\(webhookID)"
@@ -172,7 +177,9 @@ public final class OutboxWorker: Sendable {
             return
         }
         let started = CurlClient.monotonicMillis()
-        let result = await client.perform(target.request(body: body, webhookID: webhookID, at: clock.now()))
+        var request = target.request(body: body, webhookID: webhookID, at: clock.now())
+        request.timeoutMillis = Int(clamping: max(1, timeout.value))
+        let result = await client.perform(request)
         let elapsed = CurlClient.monotonicMillis() - started
         counters.withLock {
             $0.attempts += 1
@@ -272,12 +279,21 @@ public final class OutboxWorker: Sendable {
         type: EventType = .testPing, data: [String: JSONValue] = [:], hotline: Hotline = Hotline()
     ) async throws -> (webhookID: WebhookID, result: HTTPResult) {
         let webhookID = ids.webhookID()
+        let body = try directBody(target, type: type, data: data, at: now, webhookID: webhookID, hotline: hotline)
+        return (webhookID, await client.perform(target.request(body: body, webhookID: webhookID, at: now)))
+    }
+
+    /// The bytes of a notification sent straight to a target, outside the outbox, in its format: made once, the
+    /// same on every retry.
+    public static func directBody(
+        _ target: Target, type: EventType, data: [String: JSONValue], at now: Timestamp, webhookID: WebhookID,
+        hotline: Hotline = Hotline()
+    ) throws -> [UInt8] {
         var payload = data
         payload["target"] = .id(target.name)
         if type == .testPing { payload["message"] = "test notification from Vigil" }
         let envelope = WebhookEnvelope(type: type, timestamp: now, data: .object(payload))
-        let json = try VigilJSON.encode(envelope)
-        let body = try render(json, type: type, for: target, identifier: webhookID, hotline: hotline)
-        return (webhookID, await client.perform(target.request(body: body, webhookID: webhookID, at: now)))
+        return try render(
+            try VigilJSON.encode(envelope), type: type, for: target, identifier: webhookID, hotline: hotline)
     }
 }

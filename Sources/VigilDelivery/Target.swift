@@ -50,13 +50,17 @@ public struct Target: Sendable {
     public var proxy: String?
     /// What its webhooks carry of the session; nil: the defaults by message type.
     public var fields: Set<SessionField>?
+    /// The most time this target may take with a dispatch, retries included, from its first attempt, before the
+    /// next target of the failover list gets it.
+    public var failoverAfter: Millis
 
     /// Creates a target.
     public init(
         name: TargetName, url: String, format: PayloadFormat, signer: WebhookSigner, timeout: Millis = .seconds(10),
         retry: RetrySettings = RetrySettings(), tls: TLSFiles? = nil, proxy: String? = nil,
-        fields: Set<SessionField>? = nil
+        fields: Set<SessionField>? = nil, failoverAfter: Millis = .seconds(30)
     ) {
+        self.failoverAfter = failoverAfter
         self.proxy = proxy
         self.fields = fields
         self.name = name

@@ -110,7 +110,8 @@ struct SessionsController {
                 throw VigilError.invalid("target is required: name the dispatch target this report is for")
             }
             guard let current = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
-            guard let d = current.dispatch, d.targets.contains(target) else {
+            // Only a target the dispatch actually went to (its turn came) may report on it.
+            guard let d = current.dispatch, d.reached(target) else {
                 if p.role == .dispatch {
                     throw APIError.forbidden(p.role, "this session's dispatch was not sent to \(target)")
                 }

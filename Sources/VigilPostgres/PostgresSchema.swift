@@ -126,5 +126,7 @@ enum PostgresSchema {
             )
             """
         ],
+        // 3: when the first attempt on a row's current target was claimed (a dispatch target's failover time).
+        ["ALTER TABLE outbox ADD COLUMN target_since bigint"],
     ]
 }

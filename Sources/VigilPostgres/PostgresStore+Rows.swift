@@ -53,7 +53,7 @@ extension PostgresStore {
 
     static let outboxColumns = """
         id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch, status, target_index, attempts,
-        next_attempt_at
+        next_attempt_at, target_since
         """
 
     /// A limit PostgreSQL accepts: negative means none.
@@ -82,7 +82,9 @@ extension PostgresStore {
         }
     }
 
-    typealias OutboxRow = (String, String, String, String, String, Data, Int64, Bool, String, Int64, Int64, Int64)
+    typealias OutboxRow = (
+        String, String, String, String, String, Data, Int64, Bool, String, Int64, Int64, Int64, Int64?
+    )
 
     func readOutbox(_ what: String, _ query: @escaping @Sendable () -> PostgresQuery) async throws -> [OutboxItem] {
         let quiet = self.quiet
@@ -95,7 +97,10 @@ extension PostgresStore {
     }
 
     func outboxItem(_ r: OutboxRow) throws -> OutboxItem {
-        let (id, sid, type, targets, webhooks, body, createdAt, isDispatch, status, targetIndex, attempts, next) = r
+        let (
+            id, sid, type, targets, webhooks, body, createdAt, isDispatch, status, targetIndex, attempts, next, since
+        ) =
+            r
         var item = OutboxItem(
             id: NotificationID(rawValue: id), sessionID: SessionID(rawValue: sid),
             type: try EventType.stored(type),
@@ -110,6 +115,7 @@ extension PostgresStore {
         item.targetIndex = t
         item.attempts = a
         item.nextAttemptAt = Timestamp(millis: next)
+        item.targetSince = since.map { Timestamp(millis: $0) }
         return item
     }
 

@@ -286,11 +286,11 @@ extension PostgresStore {
             _ = try await conn.query(
                 """
                 INSERT INTO outbox (id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch,
-                    status, target_index, attempts, next_attempt_at)
+                    status, target_index, attempts, next_attempt_at, target_since)
                 VALUES (\(item.id.rawValue), \(item.sessionID.rawValue), \(item.type.rawValue),
                     \(p.outbox[i].targets), \(p.outbox[i].webhookIDs), \(p.outbox[i].body), \(item.createdAt.millis),
                     \(item.isDispatch), \(item.status.rawValue), \(Int64(item.targetIndex)),
-                    \(Int64(item.attempts)), \(item.nextAttemptAt.millis))
+                    \(Int64(item.attempts)), \(item.nextAttemptAt.millis), \(item.targetSince?.millis))
                 """, logger: quiet
             ).collect()
         }
@@ -314,6 +314,7 @@ extension PostgresStore {
             """
             UPDATE outbox SET status = \(u.status.rawValue), target_index = \(Int64(u.targetIndex)),
                 attempts = \(Int64(u.attempts)), next_attempt_at = \(u.nextAttemptAt.millis),
+                target_since = \(u.targetSince?.millis),
                 owner = CASE WHEN \(releasing) THEN NULL ELSE owner END,
                 incarnation = CASE WHEN \(releasing) THEN NULL ELSE incarnation END,
                 lease_until = CASE WHEN \(releasing) THEN NULL ELSE lease_until END

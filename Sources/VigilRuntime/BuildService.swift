@@ -75,20 +75,21 @@ extension VigilServer {
         let startSeq = try await storage.lastSequence()
         if storage.shared { await engine.setForeignDelay(Millis(300)) }
 
+        let direct = DirectAlarm(
+            transport: transport, clock: clock, logger: Logger(label: "vigil.alarm"), hotline: config.hotline,
+            onAttempt: { metrics.record($0) }, onGiveUp: { metrics.alarmGaveUp($0) })
         let alarms = SystemAlarms(
-            store: store, transport: transport, clock: clock,
-            targets: config.alarmTargets.compactMap { config.targets[$0] }, logger: logger)
+            store: store, alarm: direct, targets: config.alarmTargets.compactMap { config.targets[$0] })
         let watchdog = Watchdog(
             engine: engine, store: store, client: transport, worker: worker, clock: clock, wallSkew: time.wallSkew,
             deadlineSlack: config.watchdogDeadlineSlack, outboxSlack: config.watchdogOutboxSlack,
             logger: Logger(label: "vigil.watchdog"), databaseNow: storage.databaseNow,
             onAlarm: { await alarms.watchdog(reason: $0, raised: $1) })
         await MassLapseAlarm.install(
-            engine: engine, store: store, client: transport, clock: clock, config: config,
-            logger: Logger(label: "vigil.mass-lapse"))
+            engine: engine, store: store, alarm: direct, config: config, logger: Logger(label: "vigil.mass-lapse"))
         let consoleWatch = ConsoleWatch(
             engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
-            alarmTargets: alarms.targets, client: transport, clock: clock, after: config.unattendedAfter,
+            alarmTargets: alarms.targets, alarm: direct, clock: clock, after: config.unattendedAfter,
             registry: registry, logger: Logger(label: "vigil.console"))
         let serving = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)

@@ -17,6 +17,7 @@ extension ConfigLoader.Parser {
                     allowed: [
                         "url", "format", "secret", "secret_env", "secret_file", "timeout_s", "retry", "tls",
                         "proxy", "insecure_http", "fields", "accept_timeout_s", "arrival_timeout_s",
+                        "previous_secret", "previous_secret_env", "previous_secret_file", "failover_after_s",
                     ])
             else { continue }
             var url: String?
@@ -26,6 +27,7 @@ extension ConfigLoader.Parser {
             var fields: Set<SessionField>?
             var format = PayloadFormat.json
             var timeout = Millis.seconds(10)
+            var failoverAfter = Millis.seconds(30)
             var retry = RetrySettings()
             var tls: TLSFiles?
             for (k, _, tv) in tf {
@@ -79,6 +81,8 @@ extension ConfigLoader.Parser {
                     }
                 case "timeout_s":
                     if let d = duration(tv, "\(place).timeout_s", min: 0.1, max: 120) { timeout = d }
+                case "failover_after_s":
+                    if let d = duration(tv, "\(place).failover_after_s", min: 0.1, max: 3600) { failoverAfter = d }
                 case "retry":
                     guard
                         let rf = map(
@@ -142,14 +146,23 @@ extension ConfigLoader.Parser {
                 warnings.append("\(place) sends personal data over unencrypted http:// (insecure_http: true)")
             }
             guard let s = secret(tf, "secret", place, owner: v) else { continue }
-            guard let signer = WebhookSigner(secret: s) else {
+            guard var signer = WebhookSigner(secret: s) else {
                 fail(v, "\(place): the secret must be whsec_ followed by base64 of at least 16 bytes")
                 continue
+            }
+            // A secret rotation: both signatures go with every attempt until the previous secret is removed.
+            if tf.contains(where: { $0.0.hasPrefix("previous_secret") }) {
+                guard let p = secret(tf, "previous_secret", place, owner: v) else { continue }
+                guard let rotating = WebhookSigner(secret: s, previous: p) else {
+                    fail(v, "\(place): the previous_secret must be whsec_ followed by base64 of at least 16 bytes")
+                    continue
+                }
+                signer = rotating
             }
             out[TargetName(rawValue: name)] = Target(
                 name: TargetName(rawValue: name), url: url, format: format, signer: signer, timeout: timeout,
                 retry: retry, tls: tls,
-                proxy: proxy, fields: fields)
+                proxy: proxy, fields: fields, failoverAfter: failoverAfter)
         }
         return out
     }

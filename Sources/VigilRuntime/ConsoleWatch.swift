@@ -16,7 +16,7 @@ final class ConsoleWatch: Sendable {
     private let hub: EventHub
     private let auth: TokenAuthenticator
     private let alarmTargets: [Target]
-    private let client: any WebhookTransport
+    private let alarm: DirectAlarm
     private let clock: any WallClock
     private let logger: Logger
     private let monitor: Mutex<UnattendedMonitor>
@@ -25,7 +25,7 @@ final class ConsoleWatch: Sendable {
 
     init(
         engine: SessionEngine, store: any SessionRepository, hub: EventHub, auth: TokenAuthenticator,
-        alarmTargets: [Target], client: any WebhookTransport, clock: any WallClock, after: Millis,
+        alarmTargets: [Target], alarm: DirectAlarm, clock: any WallClock, after: Millis,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.engine = engine
@@ -33,7 +33,7 @@ final class ConsoleWatch: Sendable {
         self.hub = hub
         self.auth = auth
         self.alarmTargets = alarmTargets
-        self.client = client
+        self.alarm = alarm
         self.clock = clock
         self.logger = logger
         monitor = Mutex(UnattendedMonitor(after: after))
@@ -74,9 +74,7 @@ final class ConsoleWatch: Sendable {
                 "raised": true, "alarm": "system.unattended", "reason": .string(reason),
                 "open_sessions": .int(Int64(sessions)), "unattended_s": .int(unwatched.wholeSeconds),
             ]
-            await DirectAlarm.send(
-                .systemAlarm, data, to: alarmTargets, via: client, clock: clock, logger: logger,
-                "system.unattended alarm sent")
+            alarm.send(.systemAlarm, data, to: alarmTargets, "system.unattended alarm sent")
         case .clear(let reason):
             logger.notice("system.unattended cleared", metadata: ["reason": "\(reason)"])
             await record(raised: false, reason: reason, sessions: open, unwatched: nil)

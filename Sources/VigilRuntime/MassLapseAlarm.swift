@@ -6,8 +6,7 @@ import VigilDelivery
 /// `mass_lapse.notify` (default: `alarm_targets`), sent straight through libcurl like the watchdog's alarm.
 enum MassLapseAlarm {
     static func install(
-        engine: SessionEngine, store: any SessionRepository, client: any WebhookTransport, clock: any WallClock,
-        config: VigilConfig, logger: Logger
+        engine: SessionEngine, store: any SessionRepository, alarm: DirectAlarm, config: VigilConfig, logger: Logger
     ) async {
         let targets = (config.massLapseNotify ?? config.alarmTargets).compactMap { config.targets[$0] }
         let settings = config.massLapse
@@ -22,9 +21,7 @@ enum MassLapseAlarm {
                 CommitBatch(
                     session: nil, expectedVersion: nil, sessionID: nil,
                     events: [NewEvent(event, at: at)], outbox: [], outboxUpdates: []))
-            await DirectAlarm.send(
-                .systemMassLapse, event.jsonObject(), to: targets, via: client, clock: clock, logger: logger,
-                "mass lapse alarm sent")
+            alarm.send(.systemMassLapse, event.jsonObject(), to: targets, "mass lapse alarm sent")
         }
     }
 }

@@ -19,6 +19,7 @@ final class RuntimeMetrics: Sendable {
         ("vigil_events_total", "counter"),
         ("vigil_delivery_attempts_total", "counter"),
         ("vigil_delivery_target_failures_total", "counter"),
+        ("vigil_alarm_delivery_failures_total", "counter"),
         ("vigil_delivery_attempt_duration_seconds", "histogram"),
         ("vigil_delivery_in_flight_notifications", "gauge"),
         ("vigil_outbox_pending_notifications", "gauge"),
@@ -42,6 +43,7 @@ final class RuntimeMetrics: Sendable {
     let byState: [SessionState: Gauge]
     let attempts: [TargetName: [AttemptRecord.Result: Counter]]
     let targetFailures: [TargetName: Counter]
+    let alarmFailures: [TargetName: Counter]
     let attemptDuration: [TargetName: ValueHistogram]
 
     /// Seconds; deadlines should fire within milliseconds, and a second late is already an incident.
@@ -94,7 +96,13 @@ final class RuntimeMetrics: Sendable {
         var attempts: [TargetName: [AttemptRecord.Result: Counter]] = [:]
         var failures: [TargetName: Counter] = [:]
         var durations: [TargetName: ValueHistogram] = [:]
+        var alarms: [TargetName: Counter] = [:]
         for target in Set(targets) {
+            alarms[target] = registry.makeCounter(
+                descriptor: Self.descriptor(
+                    "vigil_alarm_delivery_failures_total",
+                    "System alarms (watchdog, mass lapse, unattended console) a target never took, retries spent"),
+                labels: [("target", target.rawValue)])
             var results: [AttemptRecord.Result: Counter] = [:]
             for r in AttemptRecord.Result.allCases {
                 results[r] = registry.makeCounter(
@@ -116,6 +124,7 @@ final class RuntimeMetrics: Sendable {
         }
         self.attempts = attempts
         targetFailures = failures
+        alarmFailures = alarms
         attemptDuration = durations
     }
 
@@ -146,6 +155,9 @@ final class RuntimeMetrics: Sendable {
         }
         if attempt.result == .failed { targetFailures[attempt.target]?.increment() }
     }
+
+    /// Counts a system alarm that a target never took.
+    func alarmGaveUp(_ target: TargetName) { alarmFailures[target]?.increment() }
 
     /// The levels, read at scrape time.
     struct Levels: Sendable {

@@ -115,6 +115,7 @@ extension SQLiteStore {
         item.targetIndex = row["target_index"]
         item.attempts = row["attempts"]
         item.nextAttemptAt = Timestamp(millis: row["next_attempt_at"])
+        item.targetSince = (row["target_since"] as Int64?).map { Timestamp(millis: $0) }
         return item
     }
 

@@ -128,6 +128,11 @@ public final class SQLiteStore: SessionStore, Sendable {
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
         }
         m.registerMigration("v3: response plans", migrate: Self.migratePlans)
+        m.registerMigration("v4: failover clock") { db in
+            // When the first attempt on a row's current target was claimed: a dispatch target's failover time counts
+            // from there, across restarts.
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN target_since INTEGER")
+        }
         return m
     }
 
@@ -277,14 +282,15 @@ public final class SQLiteStore: SessionStore, Sendable {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (id, session_id, type, targets, webhook_ids, body, created_at, is_dispatch,
-                        status, target_index, attempts, next_attempt_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        status, target_index, attempts, next_attempt_at, target_since)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(
                 arguments: [
                     item.id.rawValue, item.sessionID.rawValue, item.type.rawValue, p.outbox[i].targets,
                     p.outbox[i].webhookIDs, p.outbox[i].body, item.createdAt.millis, item.isDispatch,
                     item.status.rawValue, item.targetIndex, item.attempts, item.nextAttemptAt.millis,
+                    item.targetSince?.millis,
                 ])
         }
         for u in b.outboxUpdates { try Self.apply(u, db) }
@@ -294,11 +300,12 @@ public final class SQLiteStore: SessionStore, Sendable {
     static func apply(_ u: OutboxUpdate, _ db: Database) throws {
         let guardClause = u.onlyIfPending ? " AND status = 'pending'" : ""
         try db.cachedStatement(
-            sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ?, in_flight = ? "
-                + "WHERE id = ?" + guardClause
+            sql: "UPDATE outbox SET status = ?, target_index = ?, attempts = ?, next_attempt_at = ?, in_flight = ?, "
+                + "target_since = ? WHERE id = ?" + guardClause
         ).execute(
             arguments: [
-                u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.claim ? 1 : 0, u.id.rawValue,
+                u.status.rawValue, u.targetIndex, u.attempts, u.nextAttemptAt.millis, u.claim ? 1 : 0,
+                u.targetSince?.millis, u.id.rawValue,
             ])
     }
 

@@ -72,6 +72,7 @@ public final class InMemoryStore: SessionStore, Sendable {
         item.targetIndex = u.targetIndex
         item.attempts = u.attempts
         item.nextAttemptAt = u.nextAttemptAt
+        item.targetSince = u.targetSince
         outbox[u.id] = item
     }
 

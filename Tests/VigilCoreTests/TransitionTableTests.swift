@@ -33,7 +33,7 @@ struct TransitionTableTests {
         ("dispatch", .dispatchNow(by: "ana")),
         ("end", .end(outcome: .falseAlarm, by: "ana", note: nil)),
         ("update", .update(SessionPatch(interval: .seconds(60)), by: "ana")),
-        ("dispatch-status", .dispatchStatus(.enRoute, reference: "R1", by: "psap")),
+        ("dispatch-status", .dispatchStatus(.enRoute, reference: "R1", by: "ems")),
     ]
 
     static let table: [SessionState: [String: Expect]] = [

@@ -72,12 +72,14 @@ struct DeliveryMachineTests {
     @Test("a target missing from configuration, or an index out of range, ends that target without sending")
     func unsendable() {
         #expect(
-            Self.machine.start(Self.item(index: 1))
+            Self.machine.start(Self.item(index: 1), at: Self.now)
                 == .report(.targetFailed(targetIndex: 1, reason: "target not configured", attempts: 1)))
-        if case .report(.targetFailed(5, _, 1)) = Self.machine.start(Self.item(index: 5)) {
+        if case .report(.targetFailed(5, _, 1)) = Self.machine.start(Self.item(index: 5), at: Self.now) {
         } else {
             Issue.record("an index past the targets is refused")
         }
-        #expect(Self.machine.start(Self.item()) == .send(targetName: "ems", webhookID: "msg_ems", attempt: 1))
+        #expect(
+            Self.machine.start(Self.item(), at: Self.now)
+                == .send(targetName: "ems", webhookID: "msg_ems", attempt: 1, timeout: .seconds(10)))
     }
 }

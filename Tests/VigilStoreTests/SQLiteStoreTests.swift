@@ -153,6 +153,31 @@ struct SQLiteStoreTests {
         #expect(reopened == false)
     }
 
+    @Test("a row keeps when its current target's first attempt was claimed, and a failover clears it")
+    func failoverClock() async throws {
+        let store = try SQLiteStore(path: Self.tempPath(), sealer: nil)
+        let s = Self.session(5)
+        _ = try await Self.insert(store, s)
+        let item = OutboxItem(
+            id: NotificationID(rawValue: "ntf_2"), sessionID: s.id, type: .dispatchRequested, targets: ["a", "b"],
+            webhookIDs: ["msg_1", "msg_2"], body: Array("{}".utf8), createdAt: s.startedAt, isDispatch: true)
+        _ = try await store.commit(
+            CommitBatch(
+                session: nil, expectedVersion: nil, sessionID: s.id, events: [], outbox: [item], outboxUpdates: []))
+        let later = s.startedAt + .seconds(60)
+        #expect(try await store.dueNotifications(at: later, limit: 10).first?.targetSince == nil)
+        _ = try await store.recordAttempts([
+            OutboxUpdate(
+                id: item.id, status: .pending, targetIndex: 0, attempts: 1, nextAttemptAt: s.startedAt, claim: true,
+                targetSince: s.startedAt)
+        ])
+        #expect(try await store.dueNotifications(at: later, limit: 10).first?.targetSince == s.startedAt)
+        _ = try await store.recordAttempt(
+            OutboxUpdate(id: item.id, status: .pending, targetIndex: 1, attempts: 0, nextAttemptAt: s.startedAt))
+        let moved = try await store.dueNotifications(at: later, limit: 10).first
+        #expect(moved?.targetIndex == 1 && moved?.targetSince == nil)
+    }
+
     @Test("a missing data directory is created when its parent exists; a missing parent or a file is a clear error")
     func dataDirectory() throws {
         let path = Self.tempPath()

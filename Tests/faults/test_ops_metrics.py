@@ -24,6 +24,7 @@ FAMILIES = {
     "vigil_events_total": "counter",
     "vigil_delivery_attempts_total": "counter",
     "vigil_delivery_target_failures_total": "counter",
+    "vigil_alarm_delivery_failures_total": "counter",
     "vigil_delivery_attempt_duration_seconds": "histogram",
     "vigil_delivery_in_flight_notifications": "gauge",
     "vigil_outbox_pending_notifications": "gauge",
