@@ -99,3 +99,25 @@ def test_staff_reads_carry_no_link_and_the_check_in_link_route_records_who_asked
     req = urllib.request.Request(v.base + body["check_in_url"], data=b"", method="POST")
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200
+
+
+def test_the_command_line_gives_the_link_on_request_and_confirms_a_dispatch_with_the_revealed_address(vigils):
+    import os, subprocess
+    v = vigils(config(), name="reads-cli", env={"WALL_TOKEN": VIEWER}).start()
+    s = v.start_session(interval=600, grace=30)
+    env = dict(os.environ, VIGIL_TOKEN=fh.TOKEN)
+    run = lambda *args, **kw: subprocess.run([fh.BIN, *args, "--server", v.base], capture_output=True, text=True,
+                                             env=env, timeout=30, **kw)
+    r = run("session", "link", s["id"])
+    assert r.returncode == 0 and r.stdout.strip() == s["check_in_url"], (r.stdout, r.stderr)
+    # An active session's read has no address: the confirmation reads it through the recorded reveal.
+    r = run("dispatch", s["id"], input="no\n")
+    assert r.returncode == 1 and "Dispatch emergency services to 123 Main St?" in r.stdout, (r.stdout, r.stderr)
+    assert "Not dispatched." in r.stdout
+    types = [e["type"] for e in v.call("GET", f"/v1/sessions/{s['id']}")[1]["events"]]
+    assert types.count("link.viewed") == 1 and types.count("location.viewed") == 1, types
+    assert "dispatch.requested" not in types
+    # A viewer's token is refused the link, and the command says so.
+    r = subprocess.run([fh.BIN, "session", "link", s["id"], "--server", v.base], capture_output=True, text=True,
+                       env=dict(os.environ, VIGIL_TOKEN=VIEWER), timeout=30)
+    assert r.returncode == 1 and "HTTP 403" in r.stderr and s["check_in_url"] not in r.stdout + r.stderr
