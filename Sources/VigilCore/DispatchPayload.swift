@@ -216,6 +216,11 @@ public enum DispatchPayload {
         if case .object(var session) = data["session"] ?? .null {
             // The engine's bookkeeping is nothing a responder needs.
             for key in ["version", "delivery_failures", "device"] { session[key] = nil }
+            // When an acknowledged ladder resumes is the hotline's own bookkeeping, not the dispatcher's.
+            if case .object(var escalation) = session["escalation"] ?? .null {
+                escalation["paused_until"] = nil
+                session["escalation"] = .object(escalation)
+            }
             data["session"] = .object(
                 WebhookFields.project(session: session, WebhookFields.effective(type, configured: fields)))
         }

@@ -34,6 +34,8 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case smsHelp = "sms.help"
     /// An operator revealed a session's location before it was in alarm (who: `by`, `role`).
     case locationViewed = "location.viewed"
+    /// A staff member asked for the person's check-in link (who: `by`, `role`): the link checks the person in.
+    case linkViewed = "link.viewed"
     /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).
     case systemUnattended = "system.unattended"
     // Routing, the closed loop and follow-up.

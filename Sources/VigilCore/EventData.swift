@@ -242,4 +242,17 @@ public enum EventData {
             self.state = state
         }
     }
+
+    /// `link.viewed`: who asked for the person's check-in link after the session started.
+    public struct LinkViewed: EventPayload, Equatable {
+        public var eventType: EventType { .linkViewed }
+        public var by: ActorName
+        public var role: String
+        public var state: SessionState
+        public init(by: ActorName, role: String, state: SessionState) {
+            self.by = by
+            self.role = role
+            self.state = state
+        }
+    }
 }

@@ -149,14 +149,17 @@ extension SessionStore {
 }
 
 extension FollowUp {
-    /// The follow-up as `GET /v1/follow-ups` lists it.
-    public static func json(_ s: Session) -> JSONValue? {
+    /// The follow-up as `GET /v1/follow-ups` lists it; with `callbackNumber` (a staff read), an open one carries
+    /// the person's number, which the call back needs.
+    public static func json(_ s: Session, callbackNumber: Bool = false) -> JSONValue? {
         guard let f = s.followUp else { return nil }
-        return [
+        var o: [String: JSONValue] = [
             "id": .string(f.id), "session_id": .string(s.id.rawValue), "alias": .optional(s.caller.alias),
             "due_at": .time(f.dueAt), "state": .string(f.state), "outcome": .optional(f.outcome?.rawValue),
             "naloxone_used": f.naloxoneUsed.map { .bool($0) } ?? .null, "closed_at": .time(f.closedAt),
             "closed_by": .optional(f.closedBy?.rawValue), "created_at": .time(f.createdAt),
         ]
+        if callbackNumber, f.closedAt == nil { o["callback_number"] = .optional(s.caller.callbackNumber) }
+        return .object(o)
     }
 }

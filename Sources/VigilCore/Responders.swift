@@ -102,16 +102,33 @@ public enum ResponderMessage {
     /// The placeholders a template may use.
     public static let placeholders = ["{name}", "{alias}", "{address}", "{link}"]
 
+    /// What `{address}` says when the gateway may not carry the location: the responder's page shows it.
+    public static let addressOnPage = "the address on the page linked below"
+
     /// Fills in `template`.
     public static func render(
         _ template: String?, responder: Responder, alias: String?, location: Location, link: String
     ) -> String {
-        var address = location.address
-        if let unit = location.unit, !unit.isEmpty { address += ", unit \(unit)" }
-        return (template ?? defaultTemplate)
-            .replacingOccurrences(of: "{name}", with: responder.name)
+        fill(
+            template, name: responder.name, alias: alias, address: addressLine(location.address, unit: location.unit),
+            link: link)
+    }
+
+    /// The address and unit in one line, as the message gives it.
+    public static func addressLine(_ address: String, unit: String?) -> String {
+        guard let unit, !unit.isEmpty else { return address }
+        return address + ", unit \(unit)"
+    }
+
+    /// Fills in `template` (nil: the default); a nil `alias` reads "Someone", a nil `address` points to the page.
+    /// The access notes have no placeholder: a text may show on a locked screen, and the responder's page shows them.
+    public static func fill(_ template: String?, name: String, alias: String?, address: String?, link: String)
+        -> String
+    {
+        (template ?? defaultTemplate)
+            .replacingOccurrences(of: "{name}", with: name)
             .replacingOccurrences(of: "{alias}", with: alias.flatMap { $0.isEmpty ? nil : $0 } ?? "Someone")
-            .replacingOccurrences(of: "{address}", with: address)
+            .replacingOccurrences(of: "{address}", with: address ?? addressOnPage)
             .replacingOccurrences(of: "{link}", with: link)
     }
 }

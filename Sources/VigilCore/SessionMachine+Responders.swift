@@ -53,7 +53,8 @@ extension Builder {
             .responderRequested, via: run.via,
             ResponderWebhookData(
                 responder: r, attempt: i + 1, message: message, location: s.location, responderURL: url,
-                answerS: run.answerWindow.wholeSeconds, session: responderSession(), sequence: s.notificationCount + 1))
+                answerS: run.answerWindow.wholeSeconds, session: responderSession(), sequence: s.notificationCount + 1,
+                messageTemplate: s.policy.responderMessage ?? ResponderMessage.defaultTemplate))
         let answerBy = now + run.answerWindow
         run.current = i
         run.answerBy = answerBy

@@ -50,6 +50,8 @@ public struct SessionView: Encodable, Sendable {
     var massLapseHoldUntil: Timestamp?
     /// The dispatch route; nil when routing is off (and then left out).
     let routing: RoutingState?
+    /// How much personal data the view carries (webhooks: all of it, cut down per target at send time).
+    var disclosure: Disclosure = .full
 
     /// The view of `s`; `checkInURL` nil leaves the link out (webhooks, ended sessions).
     public init(_ s: Session, checkInURL: String?) {
@@ -86,10 +88,12 @@ public struct SessionView: Encodable, Sendable {
         routing = s.routing
     }
 
-    /// The view the API shows: with the responders and how each stands. Webhooks never carry them.
-    public init(api s: Session, checkInURL: String?) {
+    /// The view the API shows: with the responders and how each stands (webhooks never carry them), and as much
+    /// personal data as `disclosure` allows; `checkInURL` only in the answers that may carry the link.
+    public init(api s: Session, disclosure: Disclosure, checkInURL: String? = nil) {
         self.init(s, checkInURL: checkInURL)
-        responders = s.responders == nil ? nil : ResponderView.all(s)
+        self.disclosure = disclosure
+        if disclosure == .full { responders = s.responders == nil ? nil : ResponderView.all(s) }
         if let h = s.massLapseHoldUntil, s.state.isOpen, s.dispatch == nil { massLapseHoldUntil = h }
     }
 
@@ -112,10 +116,16 @@ public struct SessionView: Encodable, Sendable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(state, forKey: .state)
-        try c.encode(caller, forKey: .caller)
-        try c.encode(location, forKey: .location)
-        try c.encode(notes, forKey: .notes)
-        try c.encode(substance, forKey: .substance)
+        switch disclosure {
+        case .full:
+            try c.encode(caller, forKey: .caller)
+            try c.encode(location, forKey: .location)
+            try c.encode(notes, forKey: .notes)
+            try c.encode(substance, forKey: .substance)
+        case .redacted:
+            try c.encode(Caller(alias: caller.alias), forKey: .caller)
+            try c.encode(RedactedLocation(location), forKey: .location)
+        }
         try c.encodeIfPresent(device, forKey: .device)
         try c.encode(checkInIntervalS, forKey: .checkInIntervalS)
         try c.encode(graceS, forKey: .graceS)

@@ -92,6 +92,9 @@ public struct ResponderWebhookData: Encodable, Sendable {
     public var reason: String?
     public var session: SessionPart
     public var sequence: Int
+    /// The template `message` was made from (`responder.requested` only): kept in the stored envelope so that the
+    /// message is made again for each target's `fields:` at send time, and never sent.
+    public var messageTemplate: String?
 
     /// The `data` object, keys in snake case.
     public func json() throws -> JSONValue { try JSONValueEncoder.encode(self, snakeCaseKeys: true) }

@@ -21,8 +21,9 @@ public enum WebhookFields {
     public static let dispatchDefault: Set<SessionField> = [
         .alias, .callbackNumber, .location, .accessNotes, .substance,
     ]
-    /// What a responder asked to come needs: who and where.
-    public static let responderDefault: Set<SessionField> = [.alias, .location]
+    /// What a responder asked to come needs: who, where, and how to get in (the access notes go in `data.location`
+    /// for the responder's page, never into the text).
+    public static let responderDefault: Set<SessionField> = [.alias, .location, .accessNotes]
     /// Every other message: the alias only.
     public static let otherDefault: Set<SessionField> = [.alias]
 
@@ -39,13 +40,15 @@ public enum WebhookFields {
     /// Parses a `fields:` name.
     public static func field(named name: String) -> SessionField? { SessionField(rawValue: name) }
 
-    /// `envelope` with `data.session` cut down to `fields`; the bytes of a body that is not a JSON envelope with a
-    /// session are returned unchanged.
+    /// `envelope` with every part cut down to `fields` (`data.session`; on responder messages also `data.location`
+    /// and the text in `data.message`); the bytes of a body that is not a JSON envelope with a session are returned
+    /// unchanged.
     public static func project(_ body: [UInt8], type: EventType, fields configured: Set<SessionField>?) throws
         -> [UInt8]
     {
         let fields = effective(type, configured: configured)
-        if fields == Set(SessionField.allCases) { return body }
+        // A responder request's stored template never leaves, so its body is always made again.
+        if fields == Set(SessionField.allCases) && type != .responderRequested { return body }
         let value = try VigilJSON.decode(JSONValue.self, from: body)
         guard case .object(let envelope) = value, case .object(let data) = envelope["data"] ?? .null,
             case .object = data["session"] ?? .null
@@ -53,7 +56,7 @@ public enum WebhookFields {
         return try VigilJSON.encode(projected(value, fields: fields))
     }
 
-    /// The envelope, parsed once, with `data.session` cut down to the fields `configured` allows for `type`.
+    /// The envelope, parsed once, with every part cut down to the fields `configured` allows for `type`.
     public static func projected(_ body: [UInt8], type: EventType, fields configured: Set<SessionField>?) throws
         -> JSONValue
     {
@@ -61,13 +64,44 @@ public enum WebhookFields {
     }
 
     static func projected(_ value: JSONValue, fields: Set<SessionField>) -> JSONValue {
-        guard fields != Set(SessionField.allCases), case .object(var envelope) = value,
-            case .object(var data) = envelope["data"] ?? .null,
+        guard case .object(var envelope) = value, case .object(var data) = envelope["data"] ?? .null,
             case .object(let session) = data["session"] ?? .null
         else { return value }
         data["session"] = .object(project(session: session, fields))
+        // A request stored before its template was kept is made again from the default when its text would say
+        // more than the target may receive.
+        let older = data["responder_url"] != nil && !fields.isSuperset(of: [.alias, .location])
+        if data["message_template"] != nil || older { data = responderMessage(data, fields) }
+        if case .object(let location) = data["location"] ?? .null {
+            data["location"] = project(location: location, fields).map(JSONValue.object)
+        }
         envelope["data"] = .object(data)
         return .object(envelope)
+    }
+
+    /// A responder request's `data` with its text made for `fields` (no alias, no address unless allowed; never the
+    /// access notes) and the stored template removed.
+    static func responderMessage(_ data: [String: JSONValue], _ fields: Set<SessionField>) -> [String: JSONValue] {
+        var d = data
+        let template = d.removeValue(forKey: "message_template")?.stringValue
+        guard let name = d["responder"]?["name"]?.stringValue, let link = d["responder_url"]?.stringValue else {
+            return d
+        }
+        var address: String?
+        if fields.contains(.location), let a = d["location"]?["address"]?.stringValue {
+            address = ResponderMessage.addressLine(a, unit: d["location"]?["unit"]?.stringValue)
+        }
+        let alias = fields.contains(.alias) ? d["session"]?["caller"]?["alias"]?.stringValue : nil
+        d["message"] = .string(ResponderMessage.fill(template, name: name, alias: alias, address: address, link: link))
+        return d
+    }
+
+    /// A location object with only `fields` of it; nil when nothing is left.
+    static func project(location: [String: JSONValue], _ fields: Set<SessionField>) -> [String: JSONValue]? {
+        var l = location
+        if !fields.contains(.location) { l = l.filter { $0.key == "access_notes" } }
+        if !fields.contains(.accessNotes) { l["access_notes"] = nil }
+        return l.isEmpty ? nil : l
     }
 
     /// A session object with only `fields` of its personal data.
@@ -78,10 +112,8 @@ public enum WebhookFields {
             if !fields.contains(.callbackNumber) { caller["callback_number"] = nil }
             s["caller"] = caller.isEmpty ? nil : .object(caller)
         }
-        if case .object(var location) = s["location"] ?? .null {
-            if !fields.contains(.location) { location = location.filter { $0.key == "access_notes" } }
-            if !fields.contains(.accessNotes) { location["access_notes"] = nil }
-            s["location"] = location.isEmpty ? nil : .object(location)
+        if case .object(let location) = s["location"] ?? .null {
+            s["location"] = project(location: location, fields).map(JSONValue.object)
         }
         if !fields.contains(.location), case .object(var route) = s["route"] ?? .null {
             // What matched (a postal-code prefix, a region) says where the person is.

@@ -42,6 +42,7 @@ enum RouteAccess {
         "POST /v1/sessions/{id}/end": .token(.end),
         "POST /v1/sessions/{id}/dispatch-status": .token(.reportDispatchStatus),
         "POST /v1/sessions/{id}/location/reveal": .token(.viewLocation),
+        "POST /v1/sessions/{id}/check-in-link": .token(.viewCheckInLink),
         "GET /v1/sessions/{id}/timeline": .token(.read),
         "GET /v1/follow-ups": .token(.read),
         "POST /v1/follow-ups/{id}/close": .token(.update),

@@ -52,6 +52,8 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case releaseMassLapse
     /// Reveal a session's location and callback number on the console (recorded as `location.viewed`).
     case viewLocation
+    /// Read the person's check-in link after the start (recorded as `link.viewed`): the link checks them in.
+    case viewCheckInLink
 }
 
 /// The authenticated caller of a request.

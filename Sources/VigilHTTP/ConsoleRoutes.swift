@@ -2,29 +2,30 @@ import Foundation
 import Hummingbird
 import VigilCore
 
-/// The routes the operator's shift console needs beyond the session API: the recorded location reveal, who is
+/// The routes the operator's shift console needs beyond the session API: the recorded reveal and check-in link, who is
 /// connected, the history of ended sessions, a timeline export and the shift's figures.
 enum ConsoleRoutes {
     /// Adds the console's routes to `/v1`.
     static func add(to v1: RouterGroup<VigilContext>, _ env: APIEnvironment) {
-        // Reveals the location and callback number, and records who looked (least privilege: operator and up; a
-        // viewer watches the board but is refused, since a reveal is for giving the address to a dispatcher).
+        // Reveals the whole session (the location, the callback number, the notes), and records who looked (least
+        // privilege: operator and up; a viewer watches the board but is refused, since a reveal is for giving the
+        // address to a dispatcher). Recorded on every call: an Idempotency-Key never replays it.
         v1.post("/sessions/{id}/location/reveal") { req, ctx in
-            let p = try ctx.caller()
-            let id = try VigilAPI.sessionID(ctx)
-            var req = req
-            try Input.onlyKeys(try Input.object(try await VigilAPI.body(&req), allowEmpty: true), [], in: "")
-            guard let s = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
-            let event = NewEvent(
-                EventData.LocationViewed(by: p.actorName, role: p.role.rawValue, state: s.state), at: env.engine.now())
-            _ = try await env.store.commit(
-                CommitBatch(
-                    session: nil, expectedVersion: nil, sessionID: id, events: [event], outbox: [], outboxUpdates: []))
-            env.logger.info("location revealed", metadata: ["session": "\(id)", "by": "\(p.name)"])
-            let location = try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(s.location))
+            let (p, s) = try await recordedRead(req, ctx, env) { p, s in
+                EventData.LocationViewed(by: p.actorName, role: p.role.rawValue, state: s.state)
+            }
+            env.logger.info("location revealed", metadata: ["session": "\(s.id)", "by": "\(p.name)"])
+            return try VigilAPI.sessionResponse(s, env, status: .ok, disclosure: .full)
+        }
+        // The person's check-in link, which checks them in (and so stops a ladder): staff only, recorded every time.
+        v1.post("/sessions/{id}/check-in-link") { req, ctx in
+            let (p, s) = try await recordedRead(req, ctx, env, refuseEnded: true) { p, s in
+                EventData.LinkViewed(by: p.actorName, role: p.role.rawValue, state: s.state)
+            }
+            env.logger.info("check-in link viewed", metadata: ["session": "\(s.id)", "by": "\(p.name)"])
             return VigilAPI.json([
-                "session_id": .string(id.rawValue), "location": location,
-                "caller": ["alias": .optional(s.caller.alias), "callback_number": .optional(s.caller.callbackNumber)],
+                "id": .string(s.id.rawValue), "state": .string(s.state.rawValue),
+                "check_in_url": .string(VigilAPI.checkInURL(s, env)),
             ])
         }
         v1.get("/operators/connected") { req, ctx in
@@ -56,9 +57,10 @@ enum ConsoleRoutes {
             ])
         }
         v1.get("/sessions/{id}/timeline") { req, ctx in
+            let p = try ctx.caller()
             let id = try VigilAPI.sessionID(ctx)
             guard try await env.engine.session(id) != nil else { throw VigilError.sessionNotFound }
-            let events = try await env.store.events(of: id)
+            let events = try await env.store.events(of: id).map { p.role.isStaff ? $0 : $0.redacted() }
             switch req.uri.queryParameters["format"].map(String.init) ?? "json" {
             case "json":
                 let list = try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(events))
@@ -81,6 +83,27 @@ enum ConsoleRoutes {
             let events = try await ShiftFigures.events(since: firstHour, store: env.store)
             return VigilAPI.json(ShiftFigures.stats(events, from: firstHour, hours: hours, now: now))
         }
+    }
+
+    /// A read that is recorded before it is answered: the caller, the session, and its event committed. The
+    /// body must be empty or `{}`; an ended session's link no longer works, so asking for it is a conflict.
+    static func recordedRead(
+        _ req: Request, _ ctx: VigilContext, _ env: APIEnvironment, refuseEnded: Bool = false,
+        _ record: (Principal, Session) -> some EventPayload
+    ) async throws -> (Principal, Session) {
+        let p = try ctx.caller()
+        let id = try VigilAPI.sessionID(ctx)
+        var req = req
+        try Input.onlyKeys(try Input.object(try await VigilAPI.body(&req), allowEmpty: true), [], in: "")
+        guard let s = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
+        if refuseEnded, s.state == .ended {
+            throw VigilError.conflict("the session has ended: its check-in link no longer works")
+        }
+        let event = NewEvent(record(p, s), at: env.engine.now())
+        _ = try await env.store.commit(
+            CommitBatch(
+                session: nil, expectedVersion: nil, sessionID: id, events: [event], outbox: [], outboxUpdates: []))
+        return (p, s)
     }
 
     static func intParameter(_ req: Request, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int

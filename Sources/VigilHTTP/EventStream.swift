@@ -6,7 +6,8 @@ enum EventStream {
     /// Streams open at once per token: a leaked tab cannot exhaust the server.
     static let perTokenLimit = 8
 
-    static func response(env: APIEnvironment, after last: Int64?, owner: String) throws -> Response {
+    /// The stream for `owner`; `staff` false (a viewer) redacts the personal data of every event it carries.
+    static func response(env: APIEnvironment, after last: Int64?, owner: String, staff: Bool) throws -> Response {
         // Subscribe before reading the backlog, so nothing falls between the two.
         guard let live = env.hub.subscribe(owner: owner, limit: perTokenLimit, at: env.engine.now()) else {
             throw APIError.tooManyStreams(perTokenLimit)
@@ -18,7 +19,7 @@ enum EventStream {
                 var cursor = last
                 while true {
                     let page = try await env.store.events(after: cursor, limit: 1000)
-                    for e in page { try await writer.write(frame(e)) }
+                    for e in page { try await writer.write(frame(staff ? e : e.redacted())) }
                     guard let end = page.last?.seq else { break }
                     cursor = end
                     sent = end
@@ -30,7 +31,7 @@ enum EventStream {
                 case .event(let e):
                     guard e.seq > sent else { continue }
                     sent = e.seq
-                    try await writer.write(frame(e))
+                    try await writer.write(frame(staff ? e : e.redacted()))
                 case .tick:
                     try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                 }

@@ -27,7 +27,7 @@ struct EventsController {
                 }
                 last = n
             }
-            return try EventStream.response(env: env, after: last, owner: p.name)
+            return try EventStream.response(env: env, after: last, owner: p.name, staff: p.role.isStaff)
         }
     }
 }

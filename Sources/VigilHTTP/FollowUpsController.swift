@@ -7,13 +7,15 @@ struct FollowUpsController {
 
     func add(to v1: RouterGroup<VigilContext>) {
         let env = env
-        v1.get("/follow-ups") { req, _ in
+        v1.get("/follow-ups") { req, ctx in
+            let p = try ctx.caller()
             let state = req.uri.queryParameters["state"].map(String.init)
             if let state, state != "open", state != "closed" {
                 throw VigilError.invalid("state must be open or closed")
             }
             let sessions = try await env.store.followUps(state: state)
-            let list = sessions.compactMap(FollowUp.json).sorted {
+            // Staff call the person back: an open follow-up carries the number (until the purge empties it).
+            let list = sessions.compactMap { FollowUp.json($0, callbackNumber: p.role.isStaff) }.sorted {
                 ($0["due_at"]?.stringValue ?? "") < ($1["due_at"]?.stringValue ?? "")
             }
             return VigilAPI.json(["follow_ups": .array(list)])

@@ -21,9 +21,12 @@ struct SessionsController {
             }
             let s = try await env.engine.start(start, key: VigilAPI.idempotencyKey(req), actor: p.actor)
             env.logger.info("session started", metadata: ["session": "\(s.id)", "by": "\(p.name)"])
-            return try VigilAPI.sessionResponse(s, env, status: .created)
+            // The one read that carries the person's link: whoever starts the session gives it to them.
+            return try VigilAPI.sessionResponse(
+                s, env, status: .created, disclosure: .full, checkInURL: VigilAPI.checkInURL(s, env))
         }
-        v1.get("/sessions") { req, _ in
+        v1.get("/sessions") { req, ctx in
+            let p = try ctx.caller()
             let filter: SessionFilter
             switch req.uri.queryParameters["state"].map(String.init) {
             case nil, "open": filter = .open
@@ -50,14 +53,16 @@ struct SessionsController {
             } else {
                 sessions = try await env.store.sessions(filter, limit: limit)
             }
-            let views = try sessions.map { try VigilAPI.viewJSON($0, env) }
+            let views = try sessions.map { try VigilAPI.viewJSON($0, disclosure: VigilAPI.disclosure(p, $0)) }
             return VigilAPI.json(["sessions": .array(views)])
         }
         v1.get("/sessions/{id}") { req, ctx in
+            let p = try ctx.caller()
             let id = try VigilAPI.sessionID(ctx)
             guard let s = try await env.engine.session(id) else { throw VigilError.sessionNotFound }
-            var view = try VigilAPI.viewJSON(s, env)
-            let events = try await env.store.events(of: id)
+            var view = try VigilAPI.viewJSON(s, disclosure: VigilAPI.disclosure(p, s))
+            // A viewer's timeline carries no note or text anyone typed.
+            let events = try await env.store.events(of: id).map { p.role.isStaff ? $0 : $0.redacted() }
             if case .object(var o) = view {
                 o["events"] = try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(events.map(EventJSON.init)))
                 view = .object(o)
@@ -122,7 +127,7 @@ struct SessionsController {
                 key: try VigilAPI.idempotencyKey(req),
                 actor: p.actor)
             if p.role == .dispatch { return Response(status: .noContent) }
-            return try VigilAPI.sessionResponse(s, env, status: .ok)
+            return try VigilAPI.sessionResponse(s, env, status: .ok, disclosure: VigilAPI.disclosure(p, s))
         }
     }
 

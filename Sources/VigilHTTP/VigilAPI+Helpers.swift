@@ -52,7 +52,7 @@ extension VigilAPI {
         actor: Principal
     ) async throws -> Response {
         let s = try await env.engine.execute(id, command, key: try idempotencyKey(req), actor: actor.actor)
-        return try sessionResponse(s, env, status: status)
+        return try sessionResponse(s, env, status: status, disclosure: disclosure(actor, s))
     }
 
     static func checkInURL(_ s: Session, _ env: APIEnvironment) -> String {
@@ -61,13 +61,22 @@ extension VigilAPI {
         return base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
     }
 
-    static func viewJSON(_ s: Session, _ env: APIEnvironment) throws -> JSONValue {
-        try VigilJSON.decode(
-            JSONValue.self, from: VigilJSON.encode(SessionView(api: s, checkInURL: checkInURL(s, env))))
+    /// What `p` reads of `s`: personal data only for staff, and only while the session is in alarm.
+    static func disclosure(_ p: Principal, _ s: Session) -> Disclosure {
+        Disclosure.read(staff: p.role.isStaff, state: s.state)
     }
 
-    static func sessionResponse(_ s: Session, _ env: APIEnvironment, status: HTTPResponse.Status) throws -> Response {
-        let bytes = try VigilJSON.encode(SessionView(api: s, checkInURL: checkInURL(s, env)))
+    /// The session as a read shows it; never with the person's check-in link.
+    static func viewJSON(_ s: Session, disclosure: Disclosure) throws -> JSONValue {
+        try VigilJSON.decode(JSONValue.self, from: VigilJSON.encode(SessionView(api: s, disclosure: disclosure)))
+    }
+
+    /// A session answer; `checkInURL` only for the answer that starts the session.
+    static func sessionResponse(
+        _ s: Session, _ env: APIEnvironment, status: HTTPResponse.Status, disclosure: Disclosure,
+        checkInURL: String? = nil
+    ) throws -> Response {
+        let bytes = try VigilJSON.encode(SessionView(api: s, disclosure: disclosure, checkInURL: checkInURL))
         return Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

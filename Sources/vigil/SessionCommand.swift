@@ -34,8 +34,8 @@ func pretty(_ v: JSONValue) -> String {
 
 struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "session", abstract: "Start, list, show and end sessions.",
-        subcommands: [Start.self, List.self, Show.self, End.self])
+        commandName: "session", abstract: "Start, list, show and end sessions, and give out a check-in link.",
+        subcommands: [Start.self, List.self, Show.self, End.self, Link.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a monitored session.")
@@ -113,6 +113,19 @@ struct SessionCommand: AsyncParsableCommand {
         @Argument(help: "Session id.") var id: String
 
         func run() async throws { try show(try await options.client().send("GET", "/v1/sessions/\(id.urlPathSafe)")) }
+    }
+
+    struct Link: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the person's check-in link (recorded on the timeline as link.viewed).")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Session id.") var id: String
+
+        func run() async throws {
+            let r = try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/check-in-link", body: [:])
+            try show(r, json: false)
+            print(r.1?["check_in_url"]?.stringValue ?? "")
+        }
     }
 
     struct End: AsyncParsableCommand {

@@ -43,8 +43,13 @@ struct DispatchNow: AsyncParsableCommand {
     func run() async throws {
         let client = try options.client()
         if !yes {
-            let (status, s) = try await client.send("GET", "/v1/sessions/\(id.urlPathSafe)")
+            var (status, s) = try await client.send("GET", "/v1/sessions/\(id.urlPathSafe)")
             try show((status, s), json: false)
+            if s?["location"]?["redacted"] == .bool(true) {
+                // Not in alarm yet: the address is read through the recorded reveal, as the console does.
+                (status, s) = try await client.send("POST", "/v1/sessions/\(id.urlPathSafe)/location/reveal", body: [:])
+                try show((status, s), json: false)
+            }
             let address = s?["location"]?["address"]?.stringValue ?? "?"
             print("Dispatch emergency services to \(address)? Type yes to confirm: ", terminator: "")
             guard readLine()?.lowercased() == "yes" else {

@@ -174,6 +174,22 @@ struct DispatchGoldenTests {
         }
     }
 
+    @Test("the escalation in a dispatch body never carries paused_until, even one sent during an acknowledge's pause")
+    func noPausedUntil() throws {
+        var story = DispatchStory(DispatchStory.full)
+        let due = story.session.due
+        try story.run(.deadline, at: due)
+        try story.run(.deadline, at: due + story.session.grace)
+        try story.run(.acknowledge(operator: "dana", note: nil), at: due + story.session.grace + .seconds(5))
+        #expect(story.session.escalation?.pausedUntil != nil, "the story dispatches inside the pause")
+        try story.run(.dispatchNow(by: "dana"), at: story.now + .seconds(5))
+        let body = try VigilJSON.decode(
+            JSONValue.self, from: Array(try DispatchStory.render(try story.last(.dispatchRequested), .json).utf8))
+        let escalation = try #require(body["data"]?["session"]?["escalation"])
+        #expect(escalation["paused_until"] == nil)
+        #expect(escalation["acknowledged_by"]?.stringValue == "dana", "the rest of the escalation stays")
+    }
+
     @Test("a target's fields: reach every part of every format", arguments: PayloadFormat.allCases)
     func fieldsApplyEverywhere(format: PayloadFormat) throws {
         var story = DispatchStory(DispatchStory.full)

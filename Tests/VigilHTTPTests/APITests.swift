@@ -165,7 +165,8 @@ struct APITests {
         ("check-in", [.operator, .supervisor, .admin, .device]), ("acknowledge", [.operator, .supervisor, .admin]),
         ("dispatch", [.operator, .supervisor, .admin]), ("end", [.operator, .supervisor, .admin]),
         ("dispatch-status", [.admin, .dispatch]), ("metrics", [.supervisor, .admin, .metrics]),
-        ("events", [.viewer, .operator, .supervisor, .admin]),
+        ("events", [.viewer, .operator, .supervisor, .admin]), ("check-in-link", [.operator, .supervisor, .admin]),
+        ("reveal", [.operator, .supervisor, .admin]),
     ]
 
     @Test("each role against every route: allowed is 2xx, refused is 403", arguments: Role.allCases)
@@ -195,6 +196,8 @@ struct APITests {
                 case "dispatch-status":
                     ("/v1/sessions/\(id)/dispatch-status", .post, #"{"status":"accepted","target":"ems"}"#)
                 case "metrics": ("/metrics", .get, nil)
+                case "check-in-link": ("/v1/sessions/\(id)/check-in-link", .post, nil)
+                case "reveal": ("/v1/sessions/\(id)/location/reveal", .post, nil)
                 default: ("/v1/events", .get, nil)
                 }
             try await h.app.test(.router) { client in

@@ -64,6 +64,9 @@ def test_route_warning_confirm_failover_alarm_reports_and_follow_up_close(browse
         # The follow-up appears in the list, and the operator closes it with the form.
         wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, '#follow-up-body tr[data-state="open"]'), 10)
         shot(d, "24-follow-up-open")
+        # The call back needs the number: an open follow-up's row offers it to staff.
+        tel = d.find_element(By.CSS_SELECTOR, '#follow-up-body tr[data-state="open"] a.tel')
+        assert tel.get_attribute("href") == "tel:+15551234567", tel.get_attribute("href")
         d.find_element(By.CSS_SELECTOR, '#follow-up-body [data-action="close-follow-up"]').click()
         wait(d, EC.visibility_of_element_located((By.ID, "follow-up-dialog")))
         Select(d.find_element(By.ID, "follow-up-outcome")).select_by_value("transported")

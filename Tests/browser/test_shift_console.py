@@ -83,10 +83,27 @@ def test_the_location_is_on_an_overdue_row_and_a_reveal_before_that_is_recorded(
         assert "ana" in reveal_row.text
         shot(d, "22-reveal-in-timeline")
 
+        # Edit on an active session fills in what the reveal answered (a read of it carries no address), and
+        # saving sends the whole location back.
+        d.execute_script("document.getElementById('timeline-dialog').close()")
+        click(d, calm["id"], "edit")
+        wait(d, EC.visibility_of_element_located((By.ID, "edit-dialog")))
+        form = d.find_element(By.ID, "edit-form")
+        assert form.find_element(By.NAME, "address").get_attribute("value") == "9 Elm St"
+        assert form.find_element(By.NAME, "access_notes").get_attribute("value") == "side door code 1234"
+        form.find_element(By.NAME, "unit").clear()
+        form.find_element(By.NAME, "unit").send_keys("5C")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(d, lambda d: not d.find_element(By.ID, "edit-dialog").is_displayed())
+        saved = v.call("POST", f"/v1/sessions/{calm['id']}/location/reveal", {})[1]
+        assert saved["location"]["address"] == "9 Elm St" and saved["location"]["unit"] == "5C", saved
+        assert "redacted" not in saved["location"]
+
         # Least privilege: a viewer watches the board but may not reveal.
         status, body = v.call("POST", f"/v1/sessions/{calm['id']}/location/reveal", {}, token=TOKENS["vera"])
         assert status == 403 and body["error"]["code"] == "forbidden"
-        assert len([e for e in events_of(v, calm["id"]) if e["type"] == "location.viewed"]) == 1
+        assert len([e for e in events_of(v, calm["id"]) if e["type"] == "location.viewed"]) == 2, \
+            "the reveal and the check after the edit; the edit itself asked no second reveal"
     finally:
         v.stop()
 

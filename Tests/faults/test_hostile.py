@@ -136,9 +136,13 @@ def test_substance_round_trips_and_is_patched(vigils):
     v.start()
     s = v.start_session(interval=600, substance="fentanyl")
     assert s["substance"] == "fentanyl"
-    assert v.call("GET", f"/v1/sessions/{s['id']}")[1]["substance"] == "fentanyl"
+    # An active session's read leaves the substance out; the recorded reveal has it.
+    assert "substance" not in v.call("GET", f"/v1/sessions/{s['id']}")[1]
+    reveal = f"/v1/sessions/{s['id']}/location/reveal"
+    assert v.call("POST", reveal, {})[1]["substance"] == "fentanyl"
     status, p = v.call("PATCH", f"/v1/sessions/{s['id']}", {"substance": "xylazine and fentanyl"})
-    assert status == 200 and p["substance"] == "xylazine and fentanyl"
+    assert status == 200 and "substance" not in p
+    assert v.call("POST", reveal, {})[1]["substance"] == "xylazine and fentanyl"
     status, body = v.call("POST", "/v1/sessions", {"location": {"address": "x"}, "check_in_interval_s": 60,
                                                    "substance": "a\u202eb"})
     assert status == 400 and "substance" in body["error"]["message"]
@@ -203,5 +207,5 @@ def test_keys_rotate_reseals_the_database_and_the_service_reads_it_after(vigils,
     assert open(key).read() != before and os.path.exists(key + ".previous")
     os.remove(key + ".previous")  # the old key is gone: only the new one can open the data now
     v.start()
-    got = v.call("GET", f"/v1/sessions/{s['id']}")[1]
+    got = v.call("POST", f"/v1/sessions/{s['id']}/location/reveal", {})[1]
     assert got["location"]["address"] == "123 Main St" and got["substance"] == "fentanyl"

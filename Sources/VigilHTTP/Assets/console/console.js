@@ -334,17 +334,21 @@
     if (el) el.focus({ preventScroll: true });
   }
 
-  // Locations the operator revealed on this page, by session (the reveal is recorded on the server).
+  // Sessions the operator revealed on this page, by id: the whole session as the reveal answered it (recorded on the
+  // server). A staff read carries the location only while the session is in alarm.
   const revealed = new Map();
   const SHOW_LOCATION = new Set(["overdue", "escalating", "dispatched"]);
+  // The session with its personal data, when this page may show it: in alarm, or revealed.
+  function fullSession(s) { return SHOW_LOCATION.has(s.state) && !s.location.redacted ? s : revealed.get(s.id); }
 
   function locationBlock(s, loc, caller) {
     const box = document.createElement("div");
     box.className = "location";
     const addr = document.createElement("div");
     addr.className = "address";
-    addr.textContent = "Address: " + [loc.address, loc.unit ? "unit " + loc.unit : null, loc.city, loc.region, loc.postal_code]
-      .filter(Boolean).join(", ");
+    // A read that leaves the address out (a viewer's token) names the area only, and says so.
+    addr.textContent = (loc.redacted ? "Area (address hidden): " : "Address: ") +
+      [loc.address, loc.unit ? "unit " + loc.unit : null, loc.city, loc.region, loc.postal_code].filter(Boolean).join(", ");
     box.appendChild(addr);
     if (loc.access_notes) {
       const n = document.createElement("div");
@@ -478,6 +482,8 @@
 
   // ---- actions ----
   let current = null;
+  // The whole session the edit form was filled from (a read in alarm, or a reveal).
+  let editBase = null;
 
   async function act(action, id) {
     const s = sessions.get(id);
@@ -488,18 +494,22 @@
       else if (action === "reveal") { await revealLocation(id); }
       else if (action === "acknowledge") { upsert(await api("POST", "/v1/sessions/" + id + "/acknowledge", {}), false); render(); }
       else if (action === "dispatch") {
-        $("#dispatch-address").textContent = [s.location.address, s.location.unit, s.location.city].filter(Boolean).join(", ");
+        const where = (fullSession(s) || s).location;
+        $("#dispatch-address").textContent = [where.address, where.unit, where.city].filter(Boolean).join(", ");
         $("#dispatch-error").textContent = "";
         $("#dispatch-dialog").showModal();
       } else if (action === "end") { $("#end-error").textContent = ""; $("#end-dialog").showModal(); }
       else if (action === "edit") {
         // The form shows the address: opening it before the session is in alarm is a reveal, recorded as one.
-        if (!SHOW_LOCATION.has(s.state) && !revealed.has(id)) await revealLocation(id);
+        if (!fullSession(s)) await revealLocation(id);
+        const full = fullSession(s);
+        if (!full) return;
+        editBase = full;
         const f = $("#edit-form");
-        f.address.value = s.location.address || "";
-        f.unit.value = s.location.unit || "";
-        f.access_notes.value = s.location.access_notes || "";
-        f.substance.value = s.substance || "";
+        f.address.value = full.location.address || "";
+        f.unit.value = full.location.unit || "";
+        f.access_notes.value = full.location.access_notes || "";
+        f.substance.value = full.substance || "";
         f.check_in_interval_s.value = s.check_in_interval_s;
         f.grace_s.value = s.grace_s;
         $("#edit-error").textContent = "";
@@ -572,19 +582,28 @@
 
   async function saveEdit(ev) {
     ev.preventDefault();
-    const f = ev.target, s = sessions.get(current);
+    const f = ev.target, s = editBase && editBase.id === current ? editBase : sessions.get(current);
     const errors = [];
     if (!text(f, "address")) errors.push("Address is required");
     const interval = intField(f, "check_in_interval_s", errors, false, 1);
     const grace = intField(f, "grace_s", errors, false, 0);
     if (errors.length) { $("#edit-error").textContent = errors.join(". ") + "."; return; }
     const location = Object.assign({}, s.location, { address: text(f, "address"), unit: text(f, "unit"), access_notes: text(f, "access_notes") });
+    delete location.redacted;
     for (const k of Object.keys(location)) if (location[k] === undefined || location[k] === null) delete location[k];
     const body = { location };
     if (text(f, "substance") && text(f, "substance") !== s.substance) body.substance = text(f, "substance");
     if (interval !== undefined) body.check_in_interval_s = interval;
     if (grace !== undefined) body.grace_s = grace;
-    try { upsert(await api("PATCH", "/v1/sessions/" + current, body), false); render(); $("#edit-dialog").close(); }
+    try {
+      upsert(await api("PATCH", "/v1/sessions/" + current, body), false);
+      // What this page revealed stays what the operator just saved (the answer of an active session is redacted).
+      if (revealed.has(current)) {
+        revealed.set(current, Object.assign({}, revealed.get(current), { location }, body.substance ? { substance: body.substance } : {}));
+      }
+      render();
+      $("#edit-dialog").close();
+    }
     catch (e) { $("#edit-error").textContent = e.message; }
   }
 

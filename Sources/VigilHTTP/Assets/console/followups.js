@@ -36,6 +36,14 @@
         f.outcome ? f.outcome + (f.naloxone_used === true ? " · naloxone" : "") + " · by " + f.closed_by : "—"];
       const labels = ["Person", "Due", "State", "Outcome"];
       cells.forEach((c, i) => { const td = document.createElement("td"); td.dataset.label = labels[i]; td.textContent = c; tr.appendChild(td); });
+      // Staff read an open follow-up's number: the call back needs it (a viewer's read has none).
+      if (f.state === "open" && f.callback_number) {
+        const a = document.createElement("a");
+        a.className = "tel";
+        a.href = "tel:" + f.callback_number.replace(/[^+0-9]/g, "");
+        a.textContent = " Call " + f.callback_number;
+        tr.firstChild.appendChild(a);
+      }
       if (f.state === "open" && Date.parse(f.due_at) < Date.now()) tr.className = "due";
       const td = document.createElement("td");
       if (f.state === "open") {
