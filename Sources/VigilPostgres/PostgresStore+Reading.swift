@@ -170,11 +170,7 @@ extension PostgresStore {
         var purged = 0
         for blob in blobs {
             var s = try decodeSession(blob)
-            s.caller = Caller()
-            s.location = Location(address: "")
-            s.notes = nil
-            s.responders = nil
-            s.followUp?.note = nil
+            s.purgePersonalData()
             let snapshot = Data(try sealer.seal(VigilJSON.encode(s), context: Self.context(session: s.id)))
             let id = s.id.rawValue
             let empty = Data(try sealer.seal(purgedData, context: Self.context(events: s.id)))

@@ -134,11 +134,7 @@ extension SQLiteStore {
             ).map { try self.session(from: $0) }
         }
         for var s in rows {
-            s.caller = Caller()
-            s.location = Location(address: "")
-            s.notes = nil
-            s.responders = nil
-            s.followUp?.note = nil
+            s.purgePersonalData()
             let snapshot = try seal(VigilJSON.encode(s), Self.context(session: s.id))
             let id = s.id.rawValue
             do {
