@@ -49,6 +49,9 @@ extension SQLiteStore {
                 count += try self.resealRows(db, table: "outbox", column: "body", with: sealer) {
                     Self.context(outbox: NotificationID(rawValue: $0))
                 }
+                count += try self.resealRows(db, table: "plans", key: "name_hash", column: "body", with: sealer) {
+                    Self.context(plan: $0)
+                }
                 return count
             }
         } catch {
@@ -56,17 +59,18 @@ extension SQLiteStore {
         }
     }
 
-    /// Re-seals `column` of every row of `table` (keyed by `id`), each under its own context.
+    /// Re-seals `column` of every row of `table` (keyed by `key`), each under its own context.
     func resealRows(
-        _ db: Database, table: String, column: String, with sealer: any DataSealer, context: (String) -> String
+        _ db: Database, table: String, key: String = "id", column: String, with sealer: any DataSealer,
+        context: (String) -> String
     ) throws -> Int {
         var count = 0
-        for row in try Row.fetchAll(db, sql: "SELECT id, \(column) AS blob FROM \(table)") {
+        for row in try Row.fetchAll(db, sql: "SELECT \(key) AS id, \(column) AS blob FROM \(table)") {
             let id: String = row["id"]
             let plain = try unseal(Array(row["blob"] as Data), context(id))
             // An emptied (purged) body stays empty.
             let sealed = plain.isEmpty ? [] : try sealer.seal(plain, context: context(id))
-            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [Data(sealed), id])
+            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(key) = ?", arguments: [Data(sealed), id])
             count += 1
         }
         return count
