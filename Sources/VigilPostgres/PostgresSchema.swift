@@ -126,5 +126,19 @@ enum PostgresSchema {
             )
             """
         ],
+        // 3: rows that cannot be read, set aside (as on SQLite).
+        [
+            """
+            CREATE TABLE quarantine (
+                kind text NOT NULL,
+                row_id text NOT NULL,
+                session_id text NOT NULL,
+                reason text NOT NULL,
+                at bigint NOT NULL,
+                PRIMARY KEY (kind, row_id)
+            )
+            """,
+            "CREATE INDEX quarantine_session ON quarantine (session_id)",
+        ],
     ]
 }

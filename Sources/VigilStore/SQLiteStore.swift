@@ -128,6 +128,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
         }
         m.registerMigration("v3: response plans", migrate: Self.migratePlans)
+        m.registerMigration("v4: unreadable rows set aside", migrate: Self.migrateQuarantine)
         return m
     }
 
