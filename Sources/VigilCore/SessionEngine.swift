@@ -3,7 +3,7 @@
 /// Commands on one session are serialized; commands on different sessions proceed together, so their writes
 /// can share one commit.
 public actor SessionEngine {
-    private let store: any SessionRepository
+    let store: any SessionRepository
     private let scheduler: any TimerScheduler
     let clock: any WallClock
     let ids: IDGenerator
@@ -121,6 +121,8 @@ public actor SessionEngine {
         var current: Session
         if let s = open[id] {
             current = s
+        } else if let ended = try await endIfUnreadable(id, command) {
+            return ended
         } else if let s = try await store.session(id) {
             current = s
         } else {

@@ -128,5 +128,19 @@ enum PostgresSchema {
         ],
         // 3: when the first attempt on a row's current target was claimed (a dispatch target's failover time).
         ["ALTER TABLE outbox ADD COLUMN target_since bigint"],
+        // 4: rows that cannot be read, set aside (as on SQLite).
+        [
+            """
+            CREATE TABLE quarantine (
+                kind text NOT NULL,
+                row_id text NOT NULL,
+                session_id text NOT NULL,
+                reason text NOT NULL,
+                at bigint NOT NULL,
+                PRIMARY KEY (kind, row_id)
+            )
+            """,
+            "CREATE INDEX quarantine_session ON quarantine (session_id)",
+        ],
     ]
 }

@@ -66,6 +66,7 @@ extension PostgresStore {
                 WHERE id IN (
                     SELECT id FROM sessions
                     WHERE state <> 'ended' AND due_at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                        AND id NOT IN (SELECT row_id FROM quarantine WHERE kind = 'snapshot')
                         AND (claim_until IS NULL OR claim_until < clock_timestamp()
                             OR (claim_owner = \(owner) AND claim_incarnation < \(incarnation)))
                     ORDER BY due_at, id

@@ -8,7 +8,8 @@ import VigilCore
 extension PostgresStore {
     // MARK: Reading
 
-    /// Every session not ended, decoded on every core.
+    /// Every session not ended, decoded on every core, row by row: a snapshot that cannot be read is set aside (and
+    /// alarmed by the service), never a reason to fail the others' recovery.
     public func openSessions() async throws -> [Session] {
         let quiet = self.quiet
         let blobs = try await call("open sessions") { conn in
@@ -23,18 +24,15 @@ extension PostgresStore {
         // Opening and decoding the snapshots is most of a restart: spread it over every core.
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blobs.count / 1000))
         let size = (blobs.count + parts - 1) / parts
-        return try await withThrowingTaskGroup(of: (Int, [Session]).self) { group in
-            for part in 0..<parts {
-                let slice = Array(blobs[min(part * size, blobs.count)..<min((part + 1) * size, blobs.count)])
-                group.addTask { (part, try slice.map { try self.decodeSession($0) }) }
-            }
-            var results = [[Session]](repeating: [], count: parts)
-            for try await (part, sessions) in group { results[part] = sessions }
-            return results.flatMap { $0 }
+        // Through ConcurrentResults: see there why not a task group of indexed results.
+        let decoded = await ConcurrentResults.map(parts, unfilled: [Session]()) { part in
+            let slice = Array(blobs[min(part * size, blobs.count)..<min((part + 1) * size, blobs.count)])
+            return await self.sessions(from: slice)
         }
+        return decoded.flatMap { $0 }
     }
 
-    /// One session by id.
+    /// One session by id; throws `VigilError.unreadable` (after setting it aside) when its snapshot cannot be read.
     public func session(_ id: SessionID) async throws -> Session? {
         let quiet = self.quiet
         let blob = try await call("session") { conn -> (String, Data)? in
@@ -46,7 +44,9 @@ extension PostgresStore {
             }
             return found
         }
-        return try blob.map { try decodeSession($0) }
+        guard let blob else { return nil }
+        guard let s = await sessions(from: [blob]).first else { throw VigilError.unreadable(id) }
+        return s
     }
 
     /// Sessions matching a filter, newest first.
@@ -67,7 +67,7 @@ extension PostgresStore {
             for try await b in try await conn.query(q, logger: quiet).decode((String, Data).self) { out.append(b) }
             return out
         }
-        return try blobs.map { try decodeSession($0) }
+        return await sessions(from: blobs)
     }
 
     /// A session's events in order.
@@ -142,7 +142,10 @@ extension PostgresStore {
         return try await call("sessions due") { conn in
             var out: [SessionID] = []
             for try await id in try await conn.query(
-                "SELECT id FROM sessions WHERE state <> 'ended' AND due_at <= \(instant.millis)", logger: quiet
+                """
+                SELECT id FROM sessions WHERE state <> 'ended' AND due_at <= \(instant.millis)
+                    AND id NOT IN (SELECT row_id FROM quarantine WHERE kind = 'snapshot')
+                """, logger: quiet
             ).decode(String.self) {
                 out.append(SessionID(rawValue: id))
             }
@@ -168,13 +171,9 @@ extension PostgresStore {
             EventType.checkInReceived, .escalationAcknowledged, .sessionEnded, .dispatchStatus, .smsReceived,
         ].map(\.rawValue)
         var purged = 0
-        for blob in blobs {
-            var s = try decodeSession(blob)
-            s.caller = Caller()
-            s.location = Location(address: "")
-            s.notes = nil
-            s.responders = nil
-            s.followUp?.note = nil
+        // One by one: a snapshot that cannot be read is set aside, and the others are still purged.
+        for var s in await sessions(from: blobs) {
+            s.purgePersonalData()
             let snapshot = Data(try sealer.seal(VigilJSON.encode(s), context: Self.context(session: s.id)))
             let id = s.id.rawValue
             let empty = Data(try sealer.seal(purgedData, context: Self.context(events: s.id)))

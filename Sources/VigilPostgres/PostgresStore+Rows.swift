@@ -93,36 +93,46 @@ extension PostgresStore {
             for try await r in try await conn.query(query(), logger: quiet).decode(OutboxRow.self) { out.append(r) }
             return out
         }
-        return try rows.map { try outboxItem($0) }
+        // One by one: a row that cannot be read is set aside, never a reason to send nothing.
+        return await notifications(from: rows)
     }
 
+    /// A notification from its row; throws `Unreadable`, saying which step failed, when it cannot be read.
     func outboxItem(_ r: OutboxRow) throws -> OutboxItem {
         let (
-            id, sid, type, targets, webhooks, body, createdAt, isDispatch, status, targetIndex, attempts, next, since
-        ) =
-            r
-        var item = OutboxItem(
-            id: NotificationID(rawValue: id), sessionID: SessionID(rawValue: sid),
-            type: try EventType.stored(type),
-            targets: try VigilJSON.decode([TargetName].self, from: Array(targets.utf8)),
-            webhookIDs: try VigilJSON.decode([WebhookID].self, from: Array(webhooks.utf8)),
-            body: try sealer.open(Array(body), context: Self.context(outbox: NotificationID(rawValue: id))),
-            createdAt: Timestamp(millis: createdAt), isDispatch: isDispatch)
-        item.status = try OutboxStatus.stored(status)
-        guard let t = Int(exactly: targetIndex), let a = Int(exactly: attempts) else {
-            throw VigilError(.internalError, "an outbox row holds an impossible count")
+            id, sid, type, targets, webhooks, sealed, createdAt, isDispatch, status, targetIndex, attempts, next, since
+        ) = r
+        let body: [UInt8]
+        do { body = try sealer.open(Array(sealed), context: Self.context(outbox: NotificationID(rawValue: id))) } catch
+        {
+            throw Unreadable.opening
         }
-        item.targetIndex = t
-        item.attempts = a
-        item.nextAttemptAt = Timestamp(millis: next)
-        item.targetSince = since.map { Timestamp(millis: $0) }
-        return item
+        do {
+            var item = OutboxItem(
+                id: NotificationID(rawValue: id), sessionID: SessionID(rawValue: sid),
+                type: try EventType.stored(type),
+                targets: try VigilJSON.decode([TargetName].self, from: Array(targets.utf8)),
+                webhookIDs: try VigilJSON.decode([WebhookID].self, from: Array(webhooks.utf8)),
+                body: body, createdAt: Timestamp(millis: createdAt), isDispatch: isDispatch)
+            item.status = try OutboxStatus.stored(status)
+            guard let t = Int(exactly: targetIndex), let a = Int(exactly: attempts) else { throw Unreadable.decoding }
+            item.targetIndex = t
+            item.attempts = a
+            item.nextAttemptAt = Timestamp(millis: next)
+            item.targetSince = since.map { Timestamp(millis: $0) }
+            return item
+        } catch {
+            throw Unreadable.decoding
+        }
     }
 
+    /// A session from its row; throws `Unreadable`, saying which step failed, when it cannot be read.
     func decodeSession(_ row: (String, Data)) throws -> Session {
-        try VigilJSON.decode(
-            Session.self,
-            from: sealer.open(Array(row.1), context: Self.context(session: SessionID(rawValue: row.0))))
+        let plain: [UInt8]
+        do { plain = try sealer.open(Array(row.1), context: Self.context(session: SessionID(rawValue: row.0))) } catch {
+            throw Unreadable.opening
+        }
+        do { return try VigilJSON.decode(Session.self, from: plain) } catch { throw Unreadable.decoding }
     }
 
     // Each blob is bound to where it lives (the same contexts as on SQLite): one copied into another row or table

@@ -164,7 +164,7 @@ extension SQLiteStore: KeyRotatable {}
 
 /// `vigil keys rotate`: the configuration's key file, re-sealed under a new key.
 public enum KeyRotation {
-    /// Rotates the key of the store `config` names; the service must be stopped.
+    /// Rotates the key of the store `config` names; refuses while an instance serves it.
     public static func run(config: VigilConfig) async throws -> String {
         guard config.keyEnv == nil else {
             throw VigilError.invalid(
@@ -173,6 +173,11 @@ public enum KeyRotation {
         }
         let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
         let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
+        // A live instance would go on sealing with the old key and fail to open what this re-seals: refuse it.
+        let lock = try InstanceLock.exclusive(
+            database: config.sqlitePath, holder: "vigil keys rotate", purpose: "rotating the key")
+        defer { withExtendedLifetime(lock) {} }
+        try InstanceLock.refuseOtherHolders(of: config.sqlitePath, purpose: "rotating the key")
         let r = try await AESGCMSealer.rotate(keyFile: keyFile) { reader in
             try SQLiteStore(path: config.sqlitePath, sealer: reader)
         }

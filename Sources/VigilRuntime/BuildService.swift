@@ -91,12 +91,19 @@ extension VigilServer {
             engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
             alarmTargets: alarms.targets, alarm: direct, clock: clock, after: config.unattendedAfter,
             registry: registry, logger: Logger(label: "vigil.console"))
+        let quarantine = (store as? any QuarantineStore).map {
+            QuarantineWatch(
+                store: $0, sessions: store, alarm: direct, clock: clock, targets: alarms.targets,
+                logger: Logger(label: "vigil.quarantine"))
+        }
         let serving = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
         let boundPort = Atomic<Int>(-1)
         let readiness: @Sendable () async -> Readiness = {
             var checks = watchdog.report.checks
             checks["http"] = serving.load(ordering: .relaxed) ? "ok" : "starting"
+            // Listed, not failed: the rest of the service works, and its alarm stands meanwhile.
+            if let quarantine { checks["unreadable"] = quarantine.readinessCheck }
             let ok = serving.load(ordering: .relaxed) && watchdog.report.ok
             return Readiness(ready: ok, checks: checks)
         }
@@ -167,6 +174,9 @@ extension VigilServer {
                 }
             },
         ]
+        if let quarantine {
+            services.append(LoopService(name: "quarantine", interval: .seconds(2)) { await quarantine.check() })
+        }
         if let url = config.heartbeatURL {
             services.append(
                 LoopService(name: "heartbeat", interval: .milliseconds(config.heartbeatInterval.value)) {

@@ -5,10 +5,11 @@ import VigilCore
     import Glibc
 #endif
 
-/// The lock beside a SQLite database (`<database>.lock`, holding the pid of the last holder): `vigil serve` holds it
-/// shared for its whole life, `vigil restore` exclusively, so that a restore never writes under a running instance
-/// and an instance never starts on a half-restored database. The kernel drops the lock when its process ends, even
-/// by `kill -9`: a stale file blocks nothing.
+/// The lock beside a SQLite database (`<database>.lock`, naming its holder: pid and what it runs): `vigil serve`
+/// holds it exclusively for its whole life, and so do `vigil restore`, `vigil keys rotate` and `vigil migrate`, so
+/// that one instance serves a database at a time (two would both send every webhook), and a command that rewrites
+/// or copies the data never runs under a live instance. The kernel drops the lock when its process ends, even by
+/// `kill -9`: a stale file blocks nothing.
 final class InstanceLock: Sendable {
     private let fd: Int32
     /// The lock file's path.
@@ -24,26 +25,26 @@ final class InstanceLock: Sendable {
     /// The lock file of a database.
     static func path(forDatabase database: String) -> String { database + ".lock" }
 
-    /// Takes the lock shared (a serving instance); throws when a restore holds it.
-    static func serving(database: String) throws -> InstanceLock {
-        let lock = try open(database: database)
-        guard flock(lock.fd, LOCK_SH | LOCK_NB) == 0 else {
-            throw VigilError.unavailable(
-                "a restore is in progress on \(database) (\(lock.path) is locked); start again when it has finished")
-        }
-        lock.writePID()
-        return lock
+    /// Takes the lock for a serving instance (`holder` says what serves, e.g. `vigil serve on 127.0.0.1:8080`);
+    /// throws, naming the holder, when another instance serves the database or a command holds it.
+    static func serving(database: String, holder: String = "vigil serve") throws -> InstanceLock {
+        try exclusive(database: database, holder: holder, purpose: "starting a second instance on it")
     }
 
-    /// Takes the lock exclusively (a restore); throws, naming the pid, when an instance serves the database.
-    static func exclusive(database: String) throws -> InstanceLock {
+    /// Takes the lock exclusively for `holder` (a restore, a key rotation, a migration); throws, naming the live
+    /// holder and its pid, when an instance serves the database or another command holds it. `purpose` ends the
+    /// refusal's sentence ("stop it before …").
+    static func exclusive(
+        database: String, holder: String = "vigil restore", purpose: String = "restoring into its data"
+    ) throws -> InstanceLock {
         let lock = try open(database: database)
         guard flock(lock.fd, LOCK_EX | LOCK_NB) == 0 else {
-            let pid = lock.recordedPID().map { " (pid \($0))" } ?? ""
+            let who = lock.recordedHolder()
+            let pid = who.pid.map { " (pid \($0)\(who.what.map { ", \($0)" } ?? ""))" } ?? ""
             throw VigilError.conflict(
-                "a vigil instance is running on \(database)\(pid): stop it before restoring into its data")
+                "a vigil instance is running on \(database)\(pid): stop it before \(purpose)")
         }
-        lock.writePID()
+        lock.record(holder)
         return lock
     }
 
@@ -56,17 +57,32 @@ final class InstanceLock: Sendable {
         return InstanceLock(fd: fd, path: path)
     }
 
-    private func writePID() {
-        let text = Array("\(getpid())\n".utf8)
+    /// Writes who holds the lock: the pid on the first line, what it runs on the second.
+    private func record(_ holder: String) {
+        let text = Array("\(getpid())\n\(holder)\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, text, text.count, 0)
     }
 
-    private func recordedPID() -> Int32? {
-        var buffer = [UInt8](repeating: 0, count: 32)
+    /// The pid and what it runs, as the holder wrote them (an older Vigil wrote only the pid).
+    private func recordedHolder() -> (pid: Int32?, what: String?) {
+        var buffer = [UInt8](repeating: 0, count: 512)
         let n = pread(fd, &buffer, buffer.count, 0)
-        guard n > 0 else { return nil }
-        return Int32(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        guard n > 0 else { return (nil, nil) }
+        let lines = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let what = lines.count > 1 && !lines[1].isEmpty ? String(lines[1].prefix(200)) : nil
+        return (lines.first.flatMap { Int32($0) }, what)
+    }
+
+    /// Throws, naming the pid, when a live process other than this one has the database open (an instance of an
+    /// older Vigil takes no lock).
+    static func refuseOtherHolders(of database: String, purpose: String) throws {
+        if let pid = processesHolding([database, database + "-wal"]).first {
+            throw VigilError.conflict(
+                "a running process (pid \(pid)) has \(database) open: stop the instance before \(purpose)")
+        }
     }
 
     /// Live processes (other than this one) that hold any of `paths` open, found through `/proc/*/fd`: an instance

@@ -4,18 +4,22 @@ import VigilCore
 import VigilPostgres
 import VigilStore
 
-/// `vigil migrate`: a SQLite installation's sessions, events and outbox copied into an empty PostgreSQL database,
-/// under the same encryption key, so that any number of instances can take over from the one.
+/// `vigil migrate`: a SQLite installation's sessions, events, outbox and response plans copied into an empty
+/// PostgreSQL database, under the same encryption key, so that any number of instances can take over from the one.
 public enum Migration {
-    /// Copies everything; `progress` is told how far it got. Refuses a destination that holds anything.
+    /// Copies everything; `progress` is told how far it got. Refuses a destination that holds anything, and a source
+    /// that an instance serves (what it wrote during the copy would be lost).
     public static func run(
         from sqlitePath: String, to settings: PostgresSettings, keyEnv: String?, keyFile: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         progress: @escaping @Sendable (String) -> Void
-    ) async throws -> (sessions: Int, events: Int, notifications: Int) {
+    ) async throws -> (sessions: Int, events: Int, notifications: Int, plans: Int) {
         guard FileManager.default.fileExists(atPath: sqlitePath) else {
             throw VigilError.invalid("no SQLite database at \(sqlitePath)")
         }
+        let lock = try InstanceLock.exclusive(database: sqlitePath, holder: "vigil migrate", purpose: "migrating it")
+        defer { withExtendedLifetime(lock) {} }
+        try InstanceLock.refuseOtherHolders(of: sqlitePath, purpose: "migrating it")
         let dir = (sqlitePath as NSString).deletingLastPathComponent
         let key = keyFile ?? ((dir.isEmpty ? "." : dir) + "/vigil.key")
         if keyEnv == nil, !FileManager.default.fileExists(atPath: key) {
@@ -67,7 +71,11 @@ public enum Migration {
                         session: nil, expectedVersion: nil, sessionID: item.sessionID, events: [], outbox: [item],
                         outboxUpdates: []))
             }
-            return (sessions.count, events, outbox.count)
+            let plans = try await source.allPlans()
+            for plan in plans {
+                try await dest.savePlan(named: plan.name, responders: plan.responders, at: plan.updatedAt)
+            }
+            return (sessions.count, events, outbox.count, plans.count)
         }
     }
 

@@ -27,17 +27,19 @@ public enum VigilServer {
         }
         let dataDir = (config.sqlitePath as NSString).deletingLastPathComponent
         let keyFile = config.keyFile ?? ((dataDir.isEmpty ? "." : dataDir) + "/vigil.key")
-        // Held for the whole run: `vigil restore` refuses to write under it, and this start waits for no restore.
+        // Held exclusively for the whole run: a second instance on this file (both would send every webhook),
+        // `vigil restore`, `vigil keys rotate` and `vigil migrate` refuse while it is held, naming this one.
+        let holder = "vigil serve on \(config.host):\(config.port)"
         var lock: InstanceLock?
         if FileManager.default.isWritableFile(atPath: dataDir.isEmpty ? "." : dataDir) {
-            lock = try InstanceLock.serving(database: config.sqlitePath)
+            lock = try InstanceLock.serving(database: config.sqlitePath, holder: holder)
         }
         let store: SQLiteStore
         do {
             // Opening the store first checks the data directory, before a key file is written into it.
             store = try SQLiteStore(path: config.sqlitePath, sealer: nil)
         }
-        if lock == nil { lock = try InstanceLock.serving(database: config.sqlitePath) }
+        if lock == nil { lock = try InstanceLock.serving(database: config.sqlitePath, holder: holder) }
         let (sealer, created) = try AESGCMSealer.load(keyEnv: config.keyEnv, keyFile: keyFile, environment: environment)
         if created {
             logger.notice(

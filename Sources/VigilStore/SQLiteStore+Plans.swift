@@ -47,6 +47,20 @@ extension SQLiteStore: PlanStore {
         }
     }
 
+    /// Every saved plan, opened, with when it was last saved (for `vigil migrate`).
+    public func allPlans() async throws -> [(name: String, responders: [Responder], updatedAt: Timestamp)] {
+        let rows = try await read { db in
+            try Row.fetchAll(db, sql: "SELECT name_hash, updated_at, body FROM plans ORDER BY name_hash").map {
+                (hash: $0["name_hash"] as String, at: $0["updated_at"] as Int64, body: $0["body"] as Data)
+            }
+        }
+        return try rows.map { row in
+            let plan = try VigilJSON.decode(
+                StoredPlan.self, from: unseal(Array(row.body), Self.context(plan: row.hash)))
+            return (plan.name, plan.responders, Timestamp(millis: row.at))
+        }
+    }
+
     public func deletePlan(named name: String) async throws -> Bool {
         let hash = SHA256Digest.hex(name)
         do {

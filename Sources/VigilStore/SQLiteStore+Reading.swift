@@ -7,6 +7,8 @@ import VigilCore
 extension SQLiteStore {
     // MARK: Reading
 
+    /// Every open session. Read and decoded row by row: a snapshot that cannot be read is set aside (and alarmed
+    /// by the service), never a reason to fail the others' recovery.
     public func openSessions() async throws -> [Session] {
         let blobs = try await read { db in
             try Row.fetchAll(db, sql: "SELECT id, snapshot FROM sessions WHERE state != 'ended'").map {
@@ -16,37 +18,28 @@ extension SQLiteStore {
         // Opening and decoding the snapshots is most of a restart: spread it over every core.
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blobs.count / 1000))
         let size = (blobs.count + parts - 1) / max(parts, 1)
-        return try await withThrowingTaskGroup(of: (Int, [Session]).self) { group in
-            for part in 0..<parts {
-                let slice = Array(blobs[min(part * size, blobs.count)..<min((part + 1) * size, blobs.count)])
-                group.addTask {
-                    (
-                        part,
-                        try slice.map {
-                            try VigilJSON.decode(
-                                Session.self,
-                                from: self.unseal(Array($0.snapshot), Self.context(session: SessionID(rawValue: $0.id)))
-                            )
-                        }
-                    )
-                }
-            }
-            var results = [[Session]](repeating: [], count: parts)
-            for try await (part, sessions) in group { results[part] = sessions }
-            return results.flatMap { $0 }
+        // Through ConcurrentResults: see there why not a task group of indexed results.
+        let decoded = await ConcurrentResults.map(parts, unfilled: [Session]()) { part in
+            let slice = Array(blobs[min(part * size, blobs.count)..<min((part + 1) * size, blobs.count)])
+            return await self.sessions(from: slice)
         }
+        return decoded.flatMap { $0 }
     }
 
+    /// One session; throws `VigilError.unreadable` (after setting it aside) when its snapshot cannot be read.
     public func session(_ id: SessionID) async throws -> Session? {
-        try await read { db in
-            try Row.fetchOne(db, sql: "SELECT id, snapshot FROM sessions WHERE id = ?", arguments: [id.rawValue]).map {
-                try self.session(from: $0)
-            }
+        let blob = try await read { db in
+            try Data.fetchOne(db, sql: "SELECT snapshot FROM sessions WHERE id = ?", arguments: [id.rawValue])
         }
+        guard let blob else { return nil }
+        guard let s = await sessions(from: [(id: id.rawValue, snapshot: blob)]).first else {
+            throw VigilError.unreadable(id)
+        }
+        return s
     }
 
     public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session] {
-        try await read { db in
+        let rows = try await read { db in
             let rows: [Row]
             switch filter {
             case .open:
@@ -62,8 +55,9 @@ extension SQLiteStore {
                 rows = try Row.fetchAll(
                     db, sql: "SELECT id, snapshot FROM sessions ORDER BY started_at DESC LIMIT ?", arguments: [limit])
             }
-            return try rows.map { try self.session(from: $0) }
+            return rows.map { (id: $0["id"] as String, snapshot: $0["snapshot"] as Data) }
         }
+        return await sessions(from: rows)
     }
 
     public func events(of id: SessionID) async throws -> [StoredEvent] {
@@ -84,25 +78,31 @@ extension SQLiteStore {
         }
     }
 
+    /// Pending notifications due at `now`. Read and decoded row by row: a row that cannot be read is set aside
+    /// (it leaves the pending outbox, and the service alarms it), never a reason to send nothing.
     public func dueNotifications(at now: Timestamp, limit: Int) async throws -> [OutboxItem] {
-        try await read { db in
-            try Row.fetchAll(
+        let decoded = try await read { db in
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?
                     ORDER BY next_attempt_at LIMIT ?
-                    """, arguments: [now.millis, limit]
-            ).map { try self.outboxItem(from: $0) }
+                    """, arguments: [now.millis, limit])
+            return self.notifications(from: rows)
         }
+        await quarantine(decoded.failed)
+        return decoded.items
     }
 
-    /// Every notification, oldest first (for `vigil migrate`).
+    /// Every notification that can be read, oldest first (for `vigil migrate`); the ones set aside stay behind.
     public func allNotifications() async throws -> [OutboxItem] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY created_at, id").map {
-                try self.outboxItem(from: $0)
-            }
+        let decoded = try await read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM outbox WHERE status != 'quarantined' ORDER BY created_at, id")
+            return self.notifications(from: rows)
         }
+        await quarantine(decoded.failed)
+        return decoded.items
     }
 
     public func oldestPendingNotification() async throws -> Timestamp? {
@@ -120,7 +120,11 @@ extension SQLiteStore {
     public func sessionsDue(before instant: Timestamp) async throws -> [SessionID] {
         try await read { db in
             try String.fetchAll(
-                db, sql: "SELECT id FROM sessions WHERE state != 'ended' AND next_deadline <= ?",
+                db,
+                sql: """
+                    SELECT id FROM sessions WHERE state != 'ended' AND next_deadline <= ?
+                        AND id NOT IN (SELECT row_id FROM quarantine WHERE kind = 'snapshot')
+                    """,
                 arguments: [instant.millis]
             ).map { SessionID(rawValue: $0) }
         }
@@ -131,14 +135,12 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db, sql: "SELECT id, snapshot FROM sessions WHERE state = 'ended' AND purged = 0 AND ended_at < ?",
                 arguments: [instant.millis]
-            ).map { try self.session(from: $0) }
+            ).map { (id: $0["id"] as String, snapshot: $0["snapshot"] as Data) }
         }
-        for var s in rows {
-            s.caller = Caller()
-            s.location = Location(address: "")
-            s.notes = nil
-            s.responders = nil
-            s.followUp?.note = nil
+        // One by one: a snapshot that cannot be read is set aside, and the others are still purged.
+        let readable = await sessions(from: rows)
+        for var s in readable {
+            s.purgePersonalData()
             let snapshot = try seal(VigilJSON.encode(s), Self.context(session: s.id))
             let id = s.id.rawValue
             do {
@@ -164,7 +166,7 @@ extension SQLiteStore {
                 throw Self.map(error)
             }
         }
-        return rows.count
+        return readable.count
     }
 
     public func ping() async throws {

@@ -49,6 +49,9 @@ extension SQLiteStore {
                 count += try self.resealRows(db, table: "outbox", column: "body", with: sealer) {
                     Self.context(outbox: NotificationID(rawValue: $0))
                 }
+                count += try self.resealRows(db, table: "plans", key: "name_hash", column: "body", with: sealer) {
+                    Self.context(plan: $0)
+                }
                 return count
             }
         } catch {
@@ -56,17 +59,18 @@ extension SQLiteStore {
         }
     }
 
-    /// Re-seals `column` of every row of `table` (keyed by `id`), each under its own context.
+    /// Re-seals `column` of every row of `table` (keyed by `key`), each under its own context.
     func resealRows(
-        _ db: Database, table: String, column: String, with sealer: any DataSealer, context: (String) -> String
+        _ db: Database, table: String, key: String = "id", column: String, with sealer: any DataSealer,
+        context: (String) -> String
     ) throws -> Int {
         var count = 0
-        for row in try Row.fetchAll(db, sql: "SELECT id, \(column) AS blob FROM \(table)") {
+        for row in try Row.fetchAll(db, sql: "SELECT \(key) AS id, \(column) AS blob FROM \(table)") {
             let id: String = row["id"]
             let plain = try unseal(Array(row["blob"] as Data), context(id))
             // An emptied (purged) body stays empty.
             let sealed = plain.isEmpty ? [] : try sealer.seal(plain, context: context(id))
-            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [Data(sealed), id])
+            try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(key) = ?", arguments: [Data(sealed), id])
             count += 1
         }
         return count
@@ -79,13 +83,6 @@ extension SQLiteStore {
     /// Where a notification's body lives.
     static func context(outbox id: NotificationID) -> String { "outbox:" + id.rawValue }
 
-    func session(from row: Row) throws -> Session {
-        let data: Data = row["snapshot"]
-        let id: String = row["id"]
-        return try VigilJSON.decode(
-            Session.self, from: unseal(Array(data), Self.context(session: SessionID(rawValue: id))))
-    }
-
     func event(from row: Row) throws -> StoredEvent {
         let data: Data = row["data"]
         let sid: String? = row["session_id"]
@@ -97,26 +94,33 @@ extension SQLiteStore {
                 JSONValue.self, from: unseal(Array(data), Self.context(events: sid.map { SessionID(rawValue: $0) }))))
     }
 
+    /// A notification from its row; throws `Unreadable`, saying which step failed, when it cannot be read.
     func outboxItem(from row: Row) throws -> OutboxItem {
-        let targets: String = row["targets"]
-        let webhooks: String = row["webhook_ids"]
-        let body: Data = row["body"]
-        let type: String = row["type"]
-        let status: String = row["status"]
-        var item = OutboxItem(
-            id: NotificationID(rawValue: row["id"]), sessionID: SessionID(rawValue: row["session_id"]),
-            type: try EventType.stored(type),
-            targets: try VigilJSON.decode([TargetName].self, from: Array(targets.utf8)),
-            webhookIDs: try VigilJSON.decode([WebhookID].self, from: Array(webhooks.utf8)),
-            body: try unseal(Array(body), Self.context(outbox: NotificationID(rawValue: row["id"]))),
-            createdAt: Timestamp(millis: row["created_at"]),
-            isDispatch: row["is_dispatch"])
-        item.status = try OutboxStatus.stored(status)
-        item.targetIndex = row["target_index"]
-        item.attempts = row["attempts"]
-        item.nextAttemptAt = Timestamp(millis: row["next_attempt_at"])
-        item.targetSince = (row["target_since"] as Int64?).map { Timestamp(millis: $0) }
-        return item
+        let id = NotificationID(rawValue: row["id"])
+        let sealed: Data = row["body"]
+        let body: [UInt8]
+        do { body = try unseal(Array(sealed), Self.context(outbox: id)) } catch {
+            throw Unreadable(reason: Self.reason(error, opening: true))
+        }
+        do {
+            let targets: String = row["targets"]
+            let webhooks: String = row["webhook_ids"]
+            let type: String = row["type"]
+            let status: String = row["status"]
+            var item = OutboxItem(
+                id: id, sessionID: SessionID(rawValue: row["session_id"]), type: try EventType.stored(type),
+                targets: try VigilJSON.decode([TargetName].self, from: Array(targets.utf8)),
+                webhookIDs: try VigilJSON.decode([WebhookID].self, from: Array(webhooks.utf8)),
+                body: body, createdAt: Timestamp(millis: row["created_at"]), isDispatch: row["is_dispatch"])
+            item.status = try OutboxStatus.stored(status)
+            item.targetIndex = row["target_index"]
+            item.attempts = row["attempts"]
+            item.nextAttemptAt = Timestamp(millis: row["next_attempt_at"])
+            item.targetSince = (row["target_since"] as Int64?).map { Timestamp(millis: $0) }
+            return item
+        } catch {
+            throw Unreadable(reason: Self.reason(error, opening: false))
+        }
     }
 
     /// Maps SQLite's errors to Vigil's: a full disk says so; anything else is "unavailable".

@@ -133,6 +133,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             // from there, across restarts.
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN target_since INTEGER")
         }
+        m.registerMigration("v5: unreadable rows set aside", migrate: Self.migrateQuarantine)
         return m
     }
 

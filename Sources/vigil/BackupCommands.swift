@@ -20,7 +20,7 @@ struct BackupCommand: AsyncParsableCommand {
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Put a backup in place of the configured database and key (stop the service first).")
+        abstract: "Put a backup in place of the configured database and key (refused while an instance serves it).")
     @Option(help: "The configuration file (default: the built-in one, data under ./var/).") var config: String?
     @Option(help: "The directory `vigil backup` wrote.") var from: String
     @Flag(help: "Replace a database or key that is already there.") var force = false

@@ -10,7 +10,9 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-seal every stored blob under a new key (stop the service first; start it again after).")
+            abstract:
+                "Re-seal every stored blob under a new key (refused while an instance serves it; start it again after)."
+        )
         @Option(help: "The configuration file (default: the built-in one, data under ./var/).") var config: String?
 
         func run() async throws {

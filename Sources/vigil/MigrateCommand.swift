@@ -7,7 +7,7 @@ import VigilRuntime
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Copy a SQLite installation into an empty PostgreSQL database (stop the service first).")
+        abstract: "Copy a SQLite installation into an empty PostgreSQL database (refused while an instance serves it).")
     @Option(help: "The SQLite database.") var from: String = "var/vigil.sqlite"
     @Option(help: "postgres://USER@HOST:PORT/DB (no password in it).") var to: String
     @Option(name: .customLong("password-env"), help: "The environment variable holding the database password.")
@@ -32,7 +32,8 @@ struct MigrateCommand: AsyncParsableCommand {
             let r = try await Migration.run(
                 from: from, to: settings, keyEnv: keyEnv, keyFile: keyFile, progress: { print("migrate: \($0)") })
             print(
-                "migrated \(r.sessions) sessions, \(r.events) events and \(r.notifications) notifications; start the "
+                "migrated \(r.sessions) sessions, \(r.events) events, \(r.notifications) notifications and \(r.plans) "
+                    + "response plans; start the "
                     + "instances with storage.postgres and the same encryption key")
         }
     }

@@ -13,19 +13,24 @@ struct InstanceLockTests {
         return dir.appendingPathComponent("vigil.sqlite").path
     }
 
-    @Test("a serving instance blocks a restore, which names its pid; several instances may serve")
-    func servingBlocksRestore() throws {
+    @Test("a serving instance blocks a second instance and a restore, and each refusal names it and its pid")
+    func servingIsExclusive() throws {
         let db = try Self.database()
-        let serving = try InstanceLock.serving(database: db)
-        let second = try InstanceLock.serving(database: db)
-        #expect(throws: VigilError.self) { _ = try InstanceLock.exclusive(database: db) }
-        do {
-            _ = try InstanceLock.exclusive(database: db)
-        } catch let e as VigilError {
-            #expect(e.message.contains("pid \(getpid())"))
-            #expect(e.code == .conflict)
+        let serving = try InstanceLock.serving(database: db, holder: "vigil serve on 127.0.0.1:8080")
+        for attempt in [
+            { _ = try InstanceLock.serving(database: db) },
+            { _ = try InstanceLock.exclusive(database: db) },
+        ] as [() throws -> Void] {
+            do {
+                try attempt()
+                Issue.record("a second holder took the lock beside a serving instance")
+            } catch let e as VigilError {
+                #expect(e.code == .conflict)
+                #expect(e.message.contains("pid \(getpid())"))
+                #expect(e.message.contains("vigil serve on 127.0.0.1:8080"))
+            }
         }
-        withExtendedLifetime((serving, second)) {}
+        withExtendedLifetime(serving) {}
     }
 
     @Test("a restore blocks a start, and both are free again once the holder lets go")

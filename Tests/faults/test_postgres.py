@@ -202,6 +202,7 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
     escalating = old.start_session(interval=1, grace=1)
     ended = old.start_session(interval=3600)
     old.call("POST", f"/v1/sessions/{ended['id']}/end", {"outcome": "safe"})
+    assert old.call("PUT", "/v1/plans/J", {"responders": [{"name": "Sam", "phone": "+15557654321"}]})[0] == 200
     end = time.time() + 10
     while time.time() < end and old.call("GET", f"/v1/sessions/{escalating['id']}")[1]["state"] != "escalating":
         time.sleep(0.1)
@@ -214,7 +215,7 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
     r = fh.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
                         "--password-env", "PGPASS"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "migrated 3 sessions" in r.stdout, r.stdout
+    assert "migrated 3 sessions" in r.stdout and "1 response plans" in r.stdout, r.stdout
     # Into a database that is no longer empty: refused.
     again = fh.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
                             "--password-env", "PGPASS"], capture_output=True, text=True, env=env, timeout=60)
@@ -227,5 +228,7 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
             assert after.get(k) == before[sid].get(k), (sid, k, before[sid].get(k), after.get(k))
         assert [e["type"] for e in after["events"]] == [e["type"] for e in before[sid]["events"]]
         assert [e["at"] for e in after["events"]] == [e["at"] for e in before[sid]["events"]]
+    status, plan = new.call("GET", "/v1/plans/J")
+    assert status == 200 and plan["responders"][0]["name"] == "Sam", (status, plan)
     time.sleep(1.5)
     assert len(receiver.got("/sup")) == 1, "a step already sent is not sent again after the move"
