@@ -32,6 +32,8 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case massLapseReleased = "mass_lapse.released"
     case smsReceived = "sms.received"
     case smsHelp = "sms.help"
+    /// A help word texted from a number no open session has (a system event: no session).
+    case smsUnknownHelp = "sms.unknown_help"
     /// An operator revealed a session's location before it was in alarm (who: `by`, `role`).
     case locationViewed = "location.viewed"
     /// No operator console was connected while sessions were open (`raised`), or one is again (not `raised`).

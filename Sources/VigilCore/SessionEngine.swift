@@ -3,7 +3,7 @@
 /// Commands on one session are serialized; commands on different sessions proceed together, so their writes
 /// can share one commit.
 public actor SessionEngine {
-    private let store: any SessionRepository
+    let store: any SessionRepository
     private let scheduler: any TimerScheduler
     let clock: any WallClock
     let ids: IDGenerator
@@ -351,7 +351,7 @@ public actor SessionEngine {
         return p
     }
 
-    private func remember(_ s: Session, foreign isForeign: Bool = false) {
+    func remember(_ s: Session, foreign isForeign: Bool = false) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
         if s.state.isOpen, let links = s.responderLinks, !links.isEmpty {
@@ -377,7 +377,7 @@ public actor SessionEngine {
         }
     }
 
-    private func acquire(_ id: SessionID) async {
+    func acquire(_ id: SessionID) async {
         if waiting[id] == nil {
             waiting[id] = []
             return
@@ -385,7 +385,7 @@ public actor SessionEngine {
         await withCheckedContinuation { waiting[id, default: []].append($0) }
     }
 
-    private func release(_ id: SessionID) {
+    func release(_ id: SessionID) {
         guard var queue = waiting[id], !queue.isEmpty else {
             waiting[id] = nil
             return
