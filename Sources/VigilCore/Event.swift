@@ -95,4 +95,14 @@ public struct StoredEvent: Hashable, Sendable, Codable {
         case seq, type, at, data
         case sessionID = "session_id"
     }
+
+    /// `session_id` is always written, `null` for a system event, so that readers can tell one without guessing.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(sessionID, forKey: .sessionID)
+        try c.encode(type, forKey: .type)
+        try c.encode(at, forKey: .at)
+        try c.encode(data, forKey: .data)
+    }
 }
