@@ -32,6 +32,8 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case massLapseReleased = "mass_lapse.released"
     case smsReceived = "sms.received"
     case smsHelp = "sms.help"
+    /// A help word texted from a number no open session has (a system event: no session).
+    case smsUnknownHelp = "sms.unknown_help"
     /// An operator revealed a session's location before it was in alarm (who: `by`, `role`).
     case locationViewed = "location.viewed"
     /// A staff member asked for the person's check-in link (who: `by`, `role`): the link checks the person in.
@@ -94,5 +96,15 @@ public struct StoredEvent: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case seq, type, at, data
         case sessionID = "session_id"
+    }
+
+    /// `session_id` is always written, `null` for a system event, so that readers can tell one without guessing.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(sessionID, forKey: .sessionID)
+        try c.encode(type, forKey: .type)
+        try c.encode(at, forKey: .at)
+        try c.encode(data, forKey: .data)
     }
 }

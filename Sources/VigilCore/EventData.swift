@@ -187,6 +187,18 @@ public enum EventData {
         public var text: String
     }
 
+    /// `sms.unknown_help`: a help word from a number that matches no open session; `from` is masked to its last
+    /// four digits (`***4567`).
+    public struct SMSUnknownHelp: EventPayload, Equatable {
+        public var eventType: EventType { .smsUnknownHelp }
+        public var from: String
+        public var reason: String
+        public init(from: String, reason: String) {
+            self.from = from
+            self.reason = reason
+        }
+    }
+
     // MARK: System
 
     /// `system.alarm`.

@@ -343,7 +343,7 @@ public actor SessionEngine {
         return p
     }
 
-    private func remember(_ s: Session, foreign isForeign: Bool = false) {
+    func remember(_ s: Session, foreign isForeign: Bool = false) {
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
         if s.state.isOpen, let links = s.responderLinks, !links.isEmpty {
@@ -369,7 +369,7 @@ public actor SessionEngine {
         }
     }
 
-    private func acquire(_ id: SessionID) async {
+    func acquire(_ id: SessionID) async {
         if waiting[id] == nil {
             waiting[id] = []
             return
@@ -377,7 +377,7 @@ public actor SessionEngine {
         await withCheckedContinuation { waiting[id, default: []].append($0) }
     }
 
-    private func release(_ id: SessionID) {
+    func release(_ id: SessionID) {
         guard var queue = waiting[id], !queue.isEmpty else {
             waiting[id] = nil
             return

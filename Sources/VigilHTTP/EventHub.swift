@@ -3,8 +3,10 @@ import VigilCore
 
 /// Fans committed events out to the live streams of consoles, in sequence order.
 ///
-/// A stream that falls behind is closed rather than thinned: its browser reconnects with `Last-Event-ID` and reads
-/// what it missed from the store, so a slow console never silently misses a `delivery.failed`.
+/// A stream that falls behind is closed rather than thinned: it keeps the events it already holds, the next one is
+/// not added, and the stream ends after the last it holds; its browser reconnects with `Last-Event-ID` and reads
+/// the rest from the store, so a slow console receives every event, in order, and never silently misses a
+/// `delivery.failed`.
 public final class EventHub: Sendable {
     /// What a subscriber receives: an event, or a keep-alive tick.
     public enum Item: Sendable {
@@ -41,21 +43,31 @@ public final class EventHub: Sendable {
     /// A stream of everything published from now on, for `owner` (a token's name); nil when `owner` already has
     /// `limit` streams open.
     public func subscribe(owner: String = "", limit: Int = .max, at since: Timestamp? = nil) -> AsyncStream<Item>? {
-        let (stream, cont) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(bufferLimit))
-        let id = state.withLock { s -> Int? in
-            if s.closed { return -1 }
+        open(owner: owner, limit: limit, at: since)?.stream
+    }
+
+    /// As `subscribe`, with the highest sequence number published before the stream began: the stream carries
+    /// every event after it, so a client that asked for no earlier events starts there without a gap.
+    public func open(owner: String = "", limit: Int = .max, at since: Timestamp? = nil) -> (
+        stream: AsyncStream<Item>, after: Int64
+    )? {
+        // Oldest kept: on overflow the newest is refused (and the stream closed), so what it delivers has no hole.
+        let (stream, cont) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(bufferLimit))
+        let opened = state.withLock { s -> (id: Int, after: Int64)? in
+            if s.closed { return (-1, s.lastSeq) }
             guard s.subscribers.values.filter({ $0.owner == owner }).count < limit else { return nil }
             s.nextID += 1
             s.subscribers[s.nextID] = Subscriber(owner: owner, continuation: cont, since: since)
-            return s.nextID
+            return (s.nextID, s.lastSeq)
         }
-        guard let id else { return nil }
+        guard let opened else { return nil }
+        let id = opened.id
         if id == -1 {
             cont.finish()
-            return stream
+            return (stream, opened.after)
         }
         cont.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) } }
-        return stream
+        return (stream, opened.after)
     }
 
     /// Who has a stream open now: each owner with its number of streams and the time its oldest one opened.
@@ -83,7 +95,8 @@ public final class EventHub: Sendable {
         for sub in subs {
             for e in events {
                 if case .dropped = sub.continuation.yield(.event(e)) {
-                    // Behind by more than the buffer: close, so the client resumes from the store.
+                    // Behind by more than the buffer: this event was not added; close, so that the client resumes
+                    // from the store after the last event it received.
                     sub.continuation.finish()
                     break
                 }

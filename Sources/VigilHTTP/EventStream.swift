@@ -9,11 +9,14 @@ enum EventStream {
     /// The stream for `owner`; `staff` false (a viewer) redacts the personal data of every event it carries.
     static func response(env: APIEnvironment, after last: Int64?, owner: String, staff: Bool) throws -> Response {
         // Subscribe before reading the backlog, so nothing falls between the two.
-        guard let live = env.hub.subscribe(owner: owner, limit: perTokenLimit, at: env.engine.now()) else {
+        guard let opened = env.hub.open(owner: owner, limit: perTokenLimit, at: env.engine.now()) else {
             throw APIError.tooManyStreams(perTokenLimit)
         }
+        let (live, published) = (opened.stream, opened.after)
         let body = ResponseBody { writer in
-            var sent = last ?? env.hub.lastSeq
+            // Without `Last-Event-ID`, from the last event published before the subscription (read with it, so an
+            // event published in between is neither skipped nor sent twice).
+            var sent = last ?? published
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
             if let last {
                 var cursor = last

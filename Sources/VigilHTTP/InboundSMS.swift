@@ -123,12 +123,16 @@ public final class InboundSMS: Sendable {
     static func handle(from: String?, body: String, sid: String?, _ sms: InboundSMS, _ env: APIEnvironment)
         async throws -> String
     {
-        guard let from = from.flatMap(Input.e164),
+        let country = env.defaultCountry
+        let number = from.flatMap { PhoneNumber.e164($0, defaultCountry: country) }
+        // Numbers are stored in E.164; one stored before that, as typed, is read the same way here.
+        guard let number,
             let s = await env.engine.openSessions().filter({
-                $0.caller.callbackNumber.flatMap(Input.e164) == from
+                $0.caller.callbackNumber.flatMap { PhoneNumber.e164($0, defaultCountry: country) } == number
             }).max(by: { $0.startedAt < $1.startedAt })
         else {
             sms.unknownSenders.add(1, ordering: .relaxed)
+            if intent(body) == .help { return await unknownHelp(from: from ?? "", env) }
             return empty
         }
         let actor = Actor(name: "sms", role: "sms")
@@ -158,6 +162,31 @@ public final class InboundSMS: Sendable {
 }
 
 extension InboundSMS {
+    static let unmatched =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>We could not match this number to a check-in. "
+        + "If someone needs help now, call 911.</Message></Response>"
+
+    /// A help word from a number that matches no open session: the sender is told to call 911, and the operators
+    /// see `sms.unknown_help` (a system event, kept in the log, with the number masked to its last four digits).
+    static func unknownHelp(from: String, _ env: APIEnvironment) async -> String {
+        let masked = PhoneNumber.masked(from)
+        let event = EventData.SMSUnknownHelp(
+            from: masked,
+            reason: "a text asked for help from a number that matches no open session (\(masked)); "
+                + "it was told to call 911")
+        env.logger.warning("help asked by text from a number that matches no open session")
+        do {
+            _ = try await env.store.commit(
+                CommitBatch(
+                    session: nil, expectedVersion: nil, sessionID: nil,
+                    events: [NewEvent(event, at: env.engine.now())], outbox: [], outboxUpdates: []))
+        } catch {
+            // The sender is still told to call 911: the answer matters more than the record.
+            env.logger.error("the unmatched help text could not be recorded", metadata: ["error": "\(error)"])
+        }
+        return unmatched
+    }
+
     /// The endpoint's counter in Prometheus text (empty when texts are not configured).
     public static func metrics(_ sms: InboundSMS?) -> String {
         guard let sms else { return "" }

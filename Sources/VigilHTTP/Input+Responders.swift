@@ -4,8 +4,8 @@ extension Input {
     /// The most responders a session or plan may name.
     static let maxResponders = 5
 
-    /// `[{name, phone, relation}]`, at most five, each phone read as E.164.
-    static func responders(_ v: JSONValue, in place: String) throws -> [Responder] {
+    /// `[{name, phone, relation}]`, at most five, each phone read into E.164 (a national number in `country`).
+    static func responders(_ v: JSONValue, in place: String, country: PhoneNumber.Country?) throws -> [Responder] {
         guard case .array(let items) = v else { throw VigilError.invalid("\(place) must be a list") }
         guard items.count <= maxResponders else {
             throw VigilError.invalid("\(place) may name at most \(maxResponders) people")
@@ -20,22 +20,11 @@ extension Input {
             guard let raw = try string(o, "phone", in: where_, max: 40) else {
                 throw VigilError.invalid("\(where_).phone is required")
             }
-            guard let phone = e164(raw) else {
-                throw VigilError.invalid(
-                    "\(where_).phone must be a phone number in E.164 with its country code, e.g. +15557654321")
+            guard let phone = PhoneNumber.e164(raw, defaultCountry: country) else {
+                throw VigilError.invalid("\(where_).phone " + unreadableNumber(country))
             }
             return Responder(name: name, phone: phone, relation: try string(o, "relation", in: where_, max: 100))
         }
-    }
-
-    /// `+` and 8 to 15 digits, once spaces, dashes, dots and brackets are taken out; nil otherwise.
-    static func e164(_ raw: String) -> String? {
-        guard raw.allSatisfy({ $0.isASCII && ($0.isNumber || " +-().".contains($0)) }) else { return nil }
-        let kept = raw.filter { $0 == "+" || $0.isNumber }
-        guard kept.first == "+", kept.dropFirst().allSatisfy(\.isNumber), (8...15).contains(kept.count - 1),
-            kept.dropFirst().first != "0"
-        else { return nil }
-        return kept
     }
 
     /// A plan's name: 1 to 100 letters, digits, `_`, `.` or `-` (a caller's alias).
@@ -50,11 +39,11 @@ extension Input {
     }
 
     /// `{"responders": [...]}` of `PUT /v1/plans/{name}`.
-    static func plan(_ bytes: [UInt8]) throws -> [Responder] {
+    static func plan(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> [Responder] {
         let o = try object(bytes)
         try onlyKeys(o, ["responders"], in: "")
         guard let list = o["responders"] else { throw VigilError.invalid("responders is required") }
-        let r = try responders(list, in: "responders")
+        let r = try responders(list, in: "responders", country: country)
         if r.isEmpty { throw VigilError.invalid("responders must name at least one person") }
         return r
     }

@@ -77,16 +77,20 @@ enum Input {
         return d
     }
 
-    static func caller(_ v: JSONValue?) throws -> Caller? {
+    static func caller(_ v: JSONValue?, country: PhoneNumber.Country?) throws -> Caller? {
         switch v {
         case nil, .null: return nil
         case .object(let o):
             try onlyKeys(o, ["alias", "callback_number"], in: "caller")
-            let number = try string(o, "callback_number", in: "caller", max: 40)
-            if let number, !number.isEmpty,
-                !number.allSatisfy({ $0.isNumber || " +-().".contains($0) })
-            {
-                throw VigilError.invalid("caller.callback_number may hold only digits, spaces and + - ( ) .")
+            var number = try string(o, "callback_number", in: "caller", max: 40)
+            // Stored in E.164, so that a text from the number finds the session however the number was typed.
+            if let raw = number, raw.contains(where: { !$0.isWhitespace }) {
+                guard let e164 = PhoneNumber.e164(raw, defaultCountry: country) else {
+                    throw VigilError.invalid("caller.callback_number " + unreadableNumber(country))
+                }
+                number = e164
+            } else {
+                number = nil
             }
             return Caller(alias: try string(o, "alias", in: "caller", max: 100), callbackNumber: number)
         default: throw VigilError.invalid("caller must be an object")
@@ -132,7 +136,16 @@ enum Input {
     static let intervalRange: ClosedRange<Int64> = 1...86_400
     static let graceRange: ClosedRange<Int64> = 0...86_400
 
-    static func start(_ bytes: [UInt8]) throws -> StartRequest {
+    /// Why a phone number was refused, after the field's name.
+    static func unreadableNumber(_ country: PhoneNumber.Country?) -> String {
+        "cannot be read as a phone number: give + and the country code, e.g. +15551234567"
+            + (country.map {
+                " (or a number of the default country \($0.rawValue): ten digits, or eleven starting with 1)"
+            }
+                ?? "")
+    }
+
+    static func start(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> StartRequest {
         let o = try object(bytes)
         try onlyKeys(
             o,
@@ -147,19 +160,22 @@ enum Input {
         let grace = try seconds(o, "grace_s", range: graceRange) ?? .seconds(30)
         let policy = try string(o, "policy", max: 100) ?? "default"
         var req = StartRequest(
-            caller: try caller(o["caller"]) ?? Caller(), location: location, interval: interval, grace: grace,
+            caller: try caller(o["caller"], country: country) ?? Caller(), location: location, interval: interval,
+            grace: grace,
             policy: policy, notes: try string(o, "notes", max: 4000), substance: try string(o, "substance", max: 200),
             device: try string(o, "device", max: 100))
-        if let list = o["responders"], list != .null { req.responders = try responders(list, in: "responders") }
+        if let list = o["responders"], list != .null {
+            req.responders = try responders(list, in: "responders", country: country)
+        }
         return req
     }
 
-    static func patch(_ bytes: [UInt8]) throws -> SessionPatch {
+    static func patch(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> SessionPatch {
         let o = try object(bytes)
         try onlyKeys(
             o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route"], in: "")
         var p = SessionPatch(
-            caller: try caller(o["caller"]), location: try location(o["location"], required: false),
+            caller: try caller(o["caller"], country: country), location: try location(o["location"], required: false),
             interval: try seconds(o, "check_in_interval_s", range: intervalRange),
             grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000),
             substance: try string(o, "substance", max: 200))

@@ -13,7 +13,7 @@ enum PlansAPI {
         let p = try ctx.caller()
         let name = try Input.planName(try ctx.parameters.require("name"))
         var req = req
-        let responders = try Input.plan(try await VigilAPI.body(&req))
+        let responders = try Input.plan(try await VigilAPI.body(&req), country: env.defaultCountry)
         try await store(env).savePlan(named: name, responders: responders, at: env.engine.now())
         env.logger.info("plan saved", metadata: ["by": "\(p.name)", "responders": "\(responders.count)"])
         return try json(name, responders)

@@ -14,7 +14,7 @@ struct SessionsController {
             let p = try ctx.caller()
             var req = req
             let bytes = try await VigilAPI.body(&req)
-            var start = try Input.start(bytes)
+            var start = try Input.start(bytes, country: env.defaultCountry)
             try await PlansAPI.resolve(&start, body: bytes, env)
             if let device = start.device, !env.auth.deviceNames.contains(device) {
                 throw VigilError.invalid("device must name a configured token of the device role")
@@ -69,7 +69,9 @@ struct SessionsController {
             }
             return VigilAPI.json(view)
         }
-        command(v1, .patch, "/sessions/{id}") { p, body in .update(try Input.patch(body), by: p.actorName) }
+        command(v1, .patch, "/sessions/{id}") { p, body in
+            .update(try Input.patch(body, country: env.defaultCountry), by: p.actorName)
+        }
         // Who acknowledged is the token's name; an `operator` in the body is accepted and ignored.
         command(v1, .post, "/sessions/{id}/acknowledge") { p, body in
             .acknowledge(operator: p.actorName, note: try Input.acknowledge(body))

@@ -62,6 +62,7 @@ extension VigilServer {
                 "sessions": "\(recovered)",
                 "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
+        await normalizeStoredNumbers(engine, country: config.defaultCountry, logger: logger)
         let orphans = try await store.releaseOrphanedClaims(at: clock.now())
         if orphans > 0 {
             logger.warning(
@@ -117,6 +118,7 @@ extension VigilServer {
             metrics: { await scrape.text() }, logger: Logger(label: "vigil.http"),
             tickets: StreamTickets(secret: secret))
         env.sms = sms
+        env.defaultCountry = config.defaultCountry
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled
@@ -211,6 +213,29 @@ extension VigilServer {
                 let p = boundPort.load(ordering: .relaxed)
                 return p >= 0 ? p : nil
             })
+    }
+}
+
+extension VigilServer {
+    /// Open sessions whose callback number was stored as typed (before numbers were read into E.164 at intake) get
+    /// it in E.164, so that a text from the number finds them; a number that cannot be read is left as it is and
+    /// logged by session, never the number itself.
+    static func normalizeStoredNumbers(_ engine: SessionEngine, country: PhoneNumber.Country?, logger: Logger) async {
+        let r = await engine.normalizeCallbackNumbers { PhoneNumber.e164($0, defaultCountry: country) }
+        if !r.normalized.isEmpty {
+            logger.notice("stored callback numbers rewritten in E.164", metadata: ["sessions": "\(r.normalized.count)"])
+        }
+        for id in r.unreadable {
+            // Texts from it will not match: default_country reads national numbers.
+            logger.warning(
+                "a stored callback number cannot be read as a phone number; left as it is",
+                metadata: ["session": "\(id)", "hint": "set default_country for numbers without a country code"])
+        }
+        for id in r.failed {
+            logger.warning(
+                "a stored callback number could not be rewritten in E.164 now; it will be at the next start",
+                metadata: ["session": "\(id)"])
+        }
     }
 }
 

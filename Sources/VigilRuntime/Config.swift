@@ -75,6 +75,9 @@ public struct VigilConfig: Sendable {
     public var massLapseNotify: [TargetName]?
     /// `sms:`: check-ins by text.
     public var sms: SMSSettings?
+    /// `default_country`: the country whose national numbers may be typed without `+` (`US` or `CA`); nil: every
+    /// number needs `+` and its country code.
+    public var defaultCountry: PhoneNumber.Country?
     /// `unattended_after_s`: sessions open this long with no operator console connected raise `system.unattended`;
     /// zero is off.
     public var unattendedAfter = Millis.seconds(120)

@@ -12,6 +12,7 @@ extension ConfigLoader.Parser {
             "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
             "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
             "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
+            "default_country",
         ]
         guard let fields = map(root, "the configuration", allowed: top) else { return c }
         var policyNodes: Node?
@@ -115,6 +116,17 @@ extension ConfigLoader.Parser {
                     }
                     if k == "outbox_slack_s", let d = duration(sv, "watchdog.outbox_slack_s", min: 1, max: 3600) {
                         c.watchdogOutboxSlack = d
+                    }
+                }
+            case "default_country":
+                if let s = string(v, "default_country") {
+                    if let country = PhoneNumber.Country(rawValue: s.uppercased()) {
+                        c.defaultCountry = country
+                    } else {
+                        fail(
+                            v,
+                            "default_country must be US or CA (the North American numbering plan); numbers of "
+                                + "any other country must be given with + and their country code")
                     }
                 }
             case "unattended_after_s":

@@ -20,7 +20,7 @@ struct APIHarness {
     /// A token for each role, named after it (the device token is named `dev`, the dispatch token reports for `ems`).
     static func token(_ role: Role) -> String { role == .operator ? op : "\(role.rawValue)-token-0123456789" }
 
-    init() {
+    init(defaultCountry: PhoneNumber.Country? = nil, hubBufferLimit: Int = 10_000) {
         engine = SessionEngine(
             store: store, scheduler: time, clock: time,
             policies: [
@@ -28,8 +28,8 @@ struct APIHarness {
                     name: "default", ackTimeout: .seconds(60), steps: [Step(after: .zero, action: .dispatch(["ems"]))])
             ],
             observer: RecordingObserver())
-        env = APIEnvironment(
-            engine: engine, store: store, hub: EventHub(),
+        var env = APIEnvironment(
+            engine: engine, store: store, hub: EventHub(bufferLimit: hubBufferLimit),
             auth: TokenAuthenticator(
                 Role.allCases.map { role in
                     switch role {
@@ -41,6 +41,8 @@ struct APIHarness {
                 }), publicURL: "https://vigil.example", assetsDirectory: nil,
             readiness: { Readiness(ready: true, checks: [:]) }, metrics: { "" }, logger: Logger(label: "test"),
             tickets: StreamTickets(secret: Array(repeating: 7, count: 32)))
+        env.defaultCountry = defaultCountry
+        self.env = env
         app = Application(router: VigilAPI.router(env))
     }
 

@@ -72,6 +72,7 @@ struct ConfigTests {
                 "auth: {tokens: [{name: a, role: operator, token_env: OP}]}\ntargets:\n  t: {url: \"ftp://x\", secret_env: EMS}",
                 3, "must start with https://"
             ),
+            ("auth: {tokens: [{name: a, role: operator, token_env: OP}]}\ndefault_country: GB", 2, "must be US or CA"),
         ])
     func namesLines(yaml: String, line: Int, fragment: String) {
         do {
@@ -82,6 +83,16 @@ struct ConfigTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test("default_country US or CA reads national numbers; without it, none", arguments: ["US", "ca", nil])
+    func defaultCountry(value: String?) throws {
+        let yaml =
+            "auth: {tokens: [{name: a, role: operator, token_env: OP}]}"
+            + (value.map { "\ndefault_country: \($0)" } ?? "")
+        let c = try ConfigLoader.parse(yaml, environment: Self.env, baseDirectory: nil)
+        #expect(c.defaultCountry == value.flatMap { PhoneNumber.Country(rawValue: $0.uppercased()) })
+        #expect(value == nil || c.defaultCountry != nil)
     }
 
     @Test("the built-in default: loopback, SQLite under var/, a generated operator token kept across starts")

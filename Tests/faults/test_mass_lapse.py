@@ -1,6 +1,6 @@
 """A mass lapse against the real binary: many sessions lapsing together raise one system.mass_lapse alarm, and a
 policy's hold keeps their dispatches back until it ends or a supervisor releases it (CONTRACT, "Mass lapse")."""
-import json, time
+import json, time, urllib.request
 import fault_harness as fh
 
 SUP_TOKEN = "mass-lapse-supervisor-token-0123"
@@ -51,8 +51,19 @@ def test_a_supervisor_releases_the_hold_and_an_operator_may_dispatch_one_by_hand
     v = vigils(config(fh.free_port(), receiver, hold=300, sessions=3, within=10), name="mass-lapse-release",
                env={"SUP_TOKEN": SUP_TOKEN})
     v.start()
+    console = urllib.request.urlopen(urllib.request.Request(
+        v.base + "/v1/events", headers={"Authorization": f"Bearer {fh.TOKEN}"}), timeout=20)
     sessions = start_many(v, 5)
     assert receiver.wait_for("/alarm", 1, timeout=15)
+    # The console sees it on its live stream, as a system event (no session).
+    while True:
+        line = console.readline().decode()
+        if line.startswith("data: ") and '"system.mass_lapse"' in line:
+            event = json.loads(line[len("data: "):])
+            assert event["type"] == "system.mass_lapse" and event["session_id"] is None
+            assert event["data"]["count"] > 3, event
+            break
+    console.close()
     time.sleep(6)
     assert receiver.got("/ems") == [], "held"
     s = v.call("GET", f"/v1/sessions/{sessions[0]['id']}")[1]

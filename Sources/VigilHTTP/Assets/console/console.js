@@ -192,6 +192,10 @@
         raiseAlarm((s ? label(s) : "A session") + (e.type === "sms.help" ? ": the person texted HELP" :
           ": the person texted: " + ((e.data && e.data.text) || "")));
       }
+      if (e.type === "sms.unknown_help" && e.data) {
+        raiseAlarm("HELP texted from a number that matches no session (" + (e.data.from || "unknown") +
+          "): the sender was told to call 911");
+      }
       if (e.type === "system.unattended" && e.data && e.data.raised) raiseAlarm("Nobody is watching: " + e.data.reason);
       if (e.type === "escalation.resumed" && e.session_id) {
         const s = sessions.get(e.session_id);
@@ -217,7 +221,7 @@
       ["routing.resolved", "routing.pinned", "routing.unpinned", "routing.default", "follow_up.created", "follow_up.closed"],
       ["responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
         "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
-        "sms.received", "sms.help"])) {
+        "sms.received", "sms.help", "sms.unknown_help"])) {
       source.addEventListener(t, handle);
     }
   }
