@@ -1,4 +1,4 @@
-/// The closed dispatch loop: a 2xx is not a dispatcher who saw it (CONTRACT "The closed loop").
+/// The closed dispatch loop: a 2xx is not a dispatcher who saw it (docs/contract.md, "The closed loop").
 extension Builder {
     func loop(_ target: TargetName) -> LoopTimeouts { s.policy.loops?[target] ?? LoopTimeouts() }
 

@@ -1,4 +1,4 @@
-/// The `contact: responders` step and the responders' answers (CONTRACT, "Responders").
+/// The `contact: responders` step and the responders' answers (docs/contract.md, "Responders").
 ///
 /// Responders are contacted one at a time, in order; each has the step's `answer_s` to answer before the next is
 /// contacted. The time to answer is a deadline of the session like a step's, so it survives a restart. Later steps
@@ -187,7 +187,7 @@ extension Builder {
     }
 }
 
-/// Mass-lapse holds (CONTRACT, "Mass lapse").
+/// Mass-lapse holds (docs/contract.md, "Mass lapse").
 extension Builder {
     mutating func massLapseHold(until: Timestamp, count: Int) {
         guard s.state.isOpen, s.state != .dispatched, !(s.dispatch?.isLive ?? false) else { return }
@@ -203,7 +203,7 @@ extension Builder {
     }
 }
 
-/// Check-ins by text (CONTRACT, "Check-ins by text"); an `OK` is a plain check-in with source `sms`.
+/// Check-ins by text (docs/contract.md, "Check-ins by text"); an `OK` is a plain check-in with source `sms`.
 extension Builder {
     mutating func smsHelp() throws {
         guard s.state.isOpen else { throw VigilError.sessionEnded }

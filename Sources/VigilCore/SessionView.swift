@@ -1,6 +1,6 @@
 import Foundation
 
-/// A session as the API and webhooks show it (CONTRACT "A session as returned").
+/// A session as the API and webhooks show it (docs/contract.md, "A session as returned").
 public struct SessionView: Encodable, Sendable {
     /// The escalation part.
     public struct EscalationView: Encodable, Sendable {

@@ -12,7 +12,7 @@ public enum SessionField: String, Hashable, Sendable, CaseIterable, Comparable {
     }
 }
 
-/// Which parts of the session each webhook carries (CONTRACT, Configuration: `fields:`).
+/// Which parts of the session each webhook carries (docs/contract.md, Configuration: `fields:`).
 ///
 /// The outbox keeps the whole session, sealed; each target gets its own projection at send time, the same bytes on
 /// every attempt. The session `id` (and state, times, escalation) always stay.

@@ -22,7 +22,7 @@ public struct RetrySettings: Sendable, Hashable {
     /// The cap on any backoff, `Retry-After` included.
     public var maxBackoff: Millis
 
-    /// Creates settings; the defaults are CONTRACT's.
+    /// Creates settings; the defaults are those of docs/contract.md.
     public init(maxAttempts: Int = 5, initialBackoff: Millis = .seconds(1), maxBackoff: Millis = .seconds(30)) {
         self.maxAttempts = maxAttempts
         self.initialBackoff = initialBackoff

@@ -12,7 +12,7 @@ enum Access: Sendable, Equatable {
     case tokenOrTicket(Permission)
 }
 
-/// The role table applied to every route in one place (CONTRACT, "Roles"): the permission each route needs.
+/// The role table applied to every route in one place (docs/contract.md, "Roles"): the permission each route needs.
 /// A route that is not listed here is refused with 403 before it runs, so a new route cannot be opened by
 /// forgetting a check; `AccessTableTests` checks that every registered route is listed.
 enum RouteAccess {

@@ -1,6 +1,6 @@
 import VigilCore
 
-/// What a token may do: the least its holder needs (CONTRACT, the role table).
+/// What a token may do: the least its holder needs (docs/contract.md, the role table).
 public enum Role: String, Sendable, Hashable, CaseIterable {
     /// Reads sessions, timelines and the event stream; changes nothing.
     case viewer

@@ -23,7 +23,7 @@ public struct APIError: Error, Sendable {
         status: .contentTooLarge, code: "body_too_large", message: "the request body is larger than 1 MiB")
 }
 
-/// Turns every error into CONTRACT's JSON body `{"error": {"code", "message"}}` with its status, in one place.
+/// Turns every error into the JSON body `{"error": {"code", "message"}}` of docs/contract.md, with its status.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = VigilContext
     let logger: Logger

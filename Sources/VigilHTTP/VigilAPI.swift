@@ -75,7 +75,7 @@ public struct APIEnvironment: Sendable {
     }
 }
 
-/// Builds the router of every route in CONTRACT: one controller per concern, every route's access decided by
+/// Builds the router of every route in docs/contract.md: one controller per concern, every route's access decided by
 /// `AccessMiddleware` from `RouteAccess.table` before the route runs.
 public enum VigilAPI {
     /// The largest request body accepted.

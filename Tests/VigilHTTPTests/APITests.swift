@@ -160,7 +160,7 @@ struct APITests {
         }
     }
 
-    /// Every route, and the roles that may use it (CONTRACT's role table).
+    /// Every route, and the roles that may use it (the role table of docs/contract.md).
     static let routeTable: [(name: String, allowed: Set<Role>)] = [
         ("list", [.viewer, .operator, .supervisor, .admin]), ("read", [.viewer, .operator, .supervisor, .admin]),
         ("start", [.operator, .supervisor, .admin]), ("patch", [.operator, .supervisor, .admin]),

@@ -1,4 +1,4 @@
-"""Check-ins by text against the real binary, signed as Twilio signs its inbound webhooks (CONTRACT, "Check-ins by
+"""Check-ins by text against the real binary, signed as Twilio signs its inbound webhooks (docs/contract.md, "Check-ins by
 text"). The expected signature is computed here from Twilio's published algorithm: base64 HMAC-SHA1, keyed with the
 auth token, of the full URL followed by every POST parameter's name and value, sorted by name."""
 import base64, hashlib, hmac, json, time, urllib.parse, urllib.request, urllib.error

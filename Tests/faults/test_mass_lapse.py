@@ -1,5 +1,5 @@
 """A mass lapse against the real binary: many sessions lapsing together raise one system.mass_lapse alarm, and a
-policy's hold keeps their dispatches back until it ends or a supervisor releases it (CONTRACT, "Mass lapse")."""
+policy's hold keeps their dispatches back until it ends or a supervisor releases it (docs/contract.md, "Mass lapse")."""
 import json, time, urllib.request
 import fault_harness as fh
 

@@ -1,4 +1,4 @@
-"""Response plans against the real binary: a friend first, EMS when nobody answers (CONTRACT, "Responders")."""
+"""Response plans against the real binary: a friend first, EMS when nobody answers (docs/contract.md, "Responders")."""
 import http.client, json, os, time, urllib.parse
 import fault_harness as fh
 
