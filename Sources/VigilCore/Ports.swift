@@ -27,6 +27,33 @@ public struct CommitBatch: Sendable {
     }
 }
 
+extension CommitBatch {
+    /// The shape of every store's `commitAll`: prepares each batch (encoding, sealing; one that cannot be prepared
+    /// fails alone), writes the prepared ones with `write` (one result each, in order), and returns a result for
+    /// every batch in the batches' order.
+    public static func commitEach<Prepared>(
+        _ batches: [CommitBatch], prepare: (CommitBatch) throws -> Prepared,
+        write: ([Prepared]) async -> [Result<[StoredEvent], any Error>]
+    ) async -> [Result<[StoredEvent], any Error>] {
+        var out = [Result<[StoredEvent], any Error>](
+            repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
+        var prepared: [Prepared] = []
+        var positions: [Int] = []
+        for (i, b) in batches.enumerated() {
+            do {
+                prepared.append(try prepare(b))
+                positions.append(i)
+            } catch {
+                out[i] = .failure(error)
+            }
+        }
+        if prepared.isEmpty { return out }
+        let results = await write(prepared)
+        for (k, i) in positions.enumerated() where k < results.count { out[i] = results[k] }
+        return out
+    }
+}
+
 /// Which sessions a listing wants.
 public enum SessionFilter: Hashable, Sendable {
     /// Every session not ended.

@@ -47,27 +47,16 @@ extension PostgresStore {
     /// when one is refused, so one failing fails alone), sharing the group commit with whatever else is queued.
     /// The results are in the batches' order. A burst of lapses is a few transactions, not one commit each.
     public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
-        var out = [Result<[StoredEvent], any Error>](
-            repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
-        var prepared: [PreparedBatch] = []
-        var positions: [Int] = []
-        for (i, b) in batches.enumerated() {
-            do {
-                prepared.append(try prepare(b))
-                positions.append(i)
-            } catch {
-                out[i] = .failure(error)
+        await CommitBatch.commitEach(batches, prepare: prepare) { prepared in
+            var results: [Result<[StoredEvent], any Error>] = []
+            var from = 0
+            while from < prepared.count {
+                let to = min(from + Self.maxGroup, prepared.count)
+                results += await enqueue(Array(prepared[from..<to]))
+                from = to
             }
+            return results
         }
-        var results: [Result<[StoredEvent], any Error>] = []
-        var from = 0
-        while from < prepared.count {
-            let to = min(from + Self.maxGroup, prepared.count)
-            results += await enqueue(Array(prepared[from..<to]))
-            from = to
-        }
-        for (k, i) in positions.enumerated() where k < results.count { out[i] = results[k] }
-        return out
     }
 
     /// Encodes and seals a batch's blobs.

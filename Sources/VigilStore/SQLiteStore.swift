@@ -148,22 +148,9 @@ public final class SQLiteStore: SessionStore, Sendable {
     /// Writes the batches in one transaction (each in its own savepoint, so one failing fails alone), sharing the
     /// group commit with whatever else is queued.
     public func commitAll(_ batches: [CommitBatch]) async -> [Result<[StoredEvent], any Error>] {
-        var out = [Result<[StoredEvent], any Error>](
-            repeating: .failure(VigilError.unavailable("not written")), count: batches.count)
-        var prepared: [Prepared] = []
-        var positions: [Int] = []
-        for (i, b) in batches.enumerated() {
-            do {
-                prepared.append(try prepare(b))
-                positions.append(i)
-            } catch {
-                out[i] = .failure(error)
-            }
+        await CommitBatch.commitEach(batches, prepare: prepare) { prepared in
+            await withCheckedContinuation { cont in enqueue(prepared, .group(cont)) }
         }
-        if prepared.isEmpty { return out }
-        let results = await withCheckedContinuation { cont in enqueue(prepared, .group(cont)) }
-        for (k, i) in positions.enumerated() where k < results.count { out[i] = results[k] }
-        return out
     }
 
     func enqueue(_ prepared: [Prepared], _ waiter: Waiter) {
