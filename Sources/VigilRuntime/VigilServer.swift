@@ -14,6 +14,8 @@ public enum VigilServer {
     /// Opens the store, recovers every open session, then serves until SIGTERM or SIGINT.
     public static func run(config: VigilConfig, assetsDirectory: String?, logger: Logger) async throws {
         let environment = ProcessInfo.processInfo.environment
+        let hangup = HangupGuard.install(logger: logger)
+        defer { withExtendedLifetime(hangup) {} }
         for warning in config.warnings { logger.warning("\(warning)") }
         if !["127.0.0.1", "::1", "localhost"].contains(config.host) {
             logger.warning(
