@@ -19,19 +19,14 @@ struct ServiceBootTests {
           default: {ack_timeout_s: 60, steps: [{after_s: 0, dispatch: [ems]}]}
         """
 
-    /// Waits (in real time, the service's tasks being real) until `condition` holds, for at most 10 s.
-    static func eventually(_ condition: () async -> Bool) async throws -> Bool {
-        for _ in 0..<200 {
-            if await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return await condition()
-    }
-
-    @Test("a missed check-in flows timer → deadline service → engine → outbox → transport, and HTTP answers")
-    func missedCheckInReachesTheTransport() async throws {
+    /// The whole service built from `yaml` on an in-memory store, a manual clock whose due sessions the test feeds
+    /// through `timer`, and a recording transport; port 0.
+    static func boot(_ yaml: String) async throws -> (
+        service: VigilService, store: InMemoryStore, manual: ManualTime,
+        timer: AsyncStream<[SessionID]>.Continuation, transport: RecordingTransport
+    ) {
         var config = try ConfigLoader.parse(
-            Self.yaml,
+            yaml,
             environment: ["OP_TOKEN": "operator-token-0123456789", "EMS_SECRET": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="],
             baseDirectory: nil)
         config.port = 0
@@ -46,6 +41,21 @@ struct ServiceBootTests {
             time: ServiceTime(clock: manual, scheduler: manual, due: due), transport: transport,
             secret: Array(repeating: 7, count: 32), assetsDirectory: nil, logger: Logger(label: "test"),
             handleSignals: false)
+        return (service, store, manual, timer, transport)
+    }
+
+    /// Waits (in real time, the service's tasks being real) until `condition` holds, for at most 10 s.
+    static func eventually(_ condition: () async -> Bool) async throws -> Bool {
+        for _ in 0..<200 {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return await condition()
+    }
+
+    @Test("a missed check-in flows timer → deadline service → engine → outbox → transport, and HTTP answers")
+    func missedCheckInReachesTheTransport() async throws {
+        let (service, store, manual, timer, transport) = try await Self.boot(Self.yaml)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.group.run() }
             let session = try await service.engine.start(

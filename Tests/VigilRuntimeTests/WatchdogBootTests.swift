@@ -43,23 +43,7 @@ struct WatchdogBootTests {
 
     @Test("a deadline that does not fire: /readyz red, the alarm raised and retried, then cleared when it fires")
     func stalledDeadline() async throws {
-        var config = try ConfigLoader.parse(
-            Self.yaml,
-            environment: ["OP_TOKEN": "operator-token-0123456789", "EMS_SECRET": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="],
-            baseDirectory: nil)
-        config.port = 0
-        let manual = ManualTime()
-        let (due, timer) = AsyncStream.makeStream(of: [SessionID].self)
-        let transport = RecordingTransport()
-        let store = InMemoryStore()
-        let service = try await VigilServer.buildService(
-            config: config,
-            storage: Storage(
-                store: store, shared: false, wakeups: nil, claimDue: nil, databaseNow: nil,
-                lastSequence: { 0 }),
-            time: ServiceTime(clock: manual, scheduler: manual, due: due), transport: transport,
-            secret: Array(repeating: 7, count: 32), assetsDirectory: nil, logger: Logger(label: "test"),
-            handleSignals: false)
+        let (service, store, manual, timer, transport) = try await ServiceBootTests.boot(Self.yaml)
         let client = CurlClient()
         defer { client.shutdown() }
         func readyz() async -> Int {
