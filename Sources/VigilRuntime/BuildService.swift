@@ -101,11 +101,12 @@ extension VigilServer {
         let stopping = Atomic<Bool>(false)
         let boundPort = Atomic<Int>(-1)
         let readiness: @Sendable () async -> Readiness = {
-            var checks = watchdog.report.checks
+            let report = watchdog.report
+            var checks = report.checks
             checks["http"] = serving.load(ordering: .relaxed) ? "ok" : "starting"
             // Listed, not failed: the rest of the service works, and its alarm stands meanwhile.
             if let quarantine { checks["unreadable"] = quarantine.readinessCheck }
-            let ok = serving.load(ordering: .relaxed) && watchdog.report.ok
+            let ok = serving.load(ordering: .relaxed) && report.ok
             return Readiness(ready: ok, checks: checks)
         }
         let sms = config.sms.map { InboundSMS(authToken: $0.authToken, publicURL: config.publicURL ?? "") }
