@@ -27,12 +27,15 @@ extension ConfigLoader.Parser {
             case "listen":
                 if let s = string(v, "listen") {
                     if let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]),
-                        (1...65535).contains(port), colon != s.startIndex
+                        (0...65535).contains(port), colon != s.startIndex
                     {
                         c.host = String(s[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
                         c.port = port
                     } else {
-                        fail(v, "listen must be HOST:PORT, e.g. \"127.0.0.1:8080\"")
+                        fail(
+                            v,
+                            "listen must be HOST:PORT, e.g. \"127.0.0.1:8080\" (port 0: any free port, printed at start)"
+                        )
                     }
                 }
             case "public_url":

@@ -10,7 +10,7 @@ def ladder(receiver, ack=3, retry="", chain="[ems]"):
   alarm: {{url: "{receiver.url('/alarm')}", format: json, secret_env: FAULT_SECRET}}"""
     policy = (f"default: {{ack_timeout_s: {ack}, steps: [{{after_s: 0, notify: [sup]}}, {{after_s: 1, dispatch: {chain}}}],"
               " on_delivery_failure: [alarm]}")
-    return fh.yaml_config(fh.free_port(), "data", targets, policy)
+    return fh.yaml_config(0, "data", targets, policy)
 
 
 def session_state(v, sid):

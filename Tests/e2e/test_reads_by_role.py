@@ -11,7 +11,7 @@ PERSONAL = ["123 Main St", "4B", "+15551234567", "side door code 1234", "naloxon
 
 
 def config():
-    return fh.yaml_config(fh.free_port(), "data", tokens=["{name: wall, role: viewer, token_env: WALL_TOKEN}"])
+    return fh.yaml_config(0, "data", tokens=["{name: wall, role: viewer, token_env: WALL_TOKEN}"])
 
 
 def read_stream(v, token, seconds=2.0):

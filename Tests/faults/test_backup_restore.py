@@ -31,7 +31,7 @@ def view(v):
 @pytest.fixture
 def shift(vigils):
     """A running instance with three sessions that have histories: checked in and moved, ended, just started."""
-    a = vigils(fh.yaml_config(fh.free_port(), "data"), name="backup-a").start()
+    a = vigils(fh.yaml_config(0, "data"), name="backup-a").start()
     s0 = a.start_session(interval=3600, grace=60)
     s1 = a.start_session(interval=3600, grace=60, address="9 Elm Court")
     s2 = a.start_session(interval=1800, grace=30, address="1 Harbour Road")
@@ -70,7 +70,7 @@ def test_a_backup_taken_while_serving_restores_into_a_fresh_directory_with_the_s
         assert secret not in raw
 
     fresh = tempfile.mkdtemp(prefix="vigil-restored-")
-    b = vigils(fh.yaml_config(fh.free_port(), "data"), name="backup-b", workdir=fresh)
+    b = vigils(fh.yaml_config(0, "data"), name="backup-b", workdir=fresh)
     r = vigil("restore", "--config", b.config_path, "--from", backup, cwd=b.dir)
     assert r.returncode == 0, r.stderr
     assert "restored 3 sessions" in r.stdout
@@ -105,7 +105,7 @@ def test_restore_refuses_a_running_instance_existing_data_and_a_backup_directory
     assert len(view(a)[0]) == 3
 
     fresh = tempfile.mkdtemp(prefix="vigil-restored-")
-    b = vigils(fh.yaml_config(fh.free_port(), "data"), name="restore-b", workdir=fresh)
+    b = vigils(fh.yaml_config(0, "data"), name="restore-b", workdir=fresh)
     assert vigil("restore", "--config", b.config_path, "--from", backup, cwd=b.dir).returncode == 0
     r = vigil("restore", "--config", b.config_path, "--from", backup, cwd=b.dir)
     assert r.returncode == 1
@@ -127,7 +127,7 @@ def test_restore_refuses_a_key_that_did_not_seal_the_backup_and_a_directory_that
     assert vigil("backup", "--config", a.config_path, "--to", backup, cwd=a.dir).returncode == 0
     other_key = base64.b64encode(os.urandom(32)).decode()
     fresh = tempfile.mkdtemp(prefix="vigil-restored-")
-    config = fh.yaml_config(fh.free_port(), "data", extra="encryption: {key_env: OTHER_KEY}")
+    config = fh.yaml_config(0, "data", extra="encryption: {key_env: OTHER_KEY}")
     path = os.path.join(fresh, "vigil.yaml")
     open(path, "w").write(config)
     r = vigil("restore", "--config", path, "--from", backup, cwd=fresh, env={"OTHER_KEY": other_key})

@@ -42,7 +42,7 @@ def test_a_clock_step_neither_fires_the_ladder_early_nor_skips_it(vigils, receiv
     targets = f"""  sup: {{url: "{receiver.url('/sup')}", format: json, secret_env: FAULT_SECRET}}
   ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET}}"""
     policy = "default: {ack_timeout_s: 3, steps: [{after_s: 0, notify: [sup]}, {after_s: 1, dispatch: [ems]}]}"
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy))
+    v = vigils(fh.yaml_config(0, "data", targets, policy))
     v.start(preload={"LD_PRELOAD": wallstep, "WALLSTEP_FILE": stamp})
     t0 = time.time()
     s = v.start_session(interval=4, grace=1)
@@ -70,7 +70,7 @@ def test_a_clock_step_raises_one_system_alarm_and_is_listed_in_readyz(vigils, re
     with open(stamp, "w") as f:
         f.write("0\n")
     targets = f"""  alarm: {{url: "{receiver.url('/alarm')}", format: json, secret_env: FAULT_SECRET}}"""
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, extra="alarm_targets: [alarm]"))
+    v = vigils(fh.yaml_config(0, "data", targets, extra="alarm_targets: [alarm]"))
     v.start(preload={"LD_PRELOAD": wallstep, "WALLSTEP_FILE": stamp})
     time.sleep(1.5)
     assert receiver.got("/alarm") == [], "no alarm before the step"

@@ -38,7 +38,7 @@ def dispatch_config(primary_url, receiver, primary_extra="", tokens=()):
     targets = f"""  primary: {{url: "{primary_url}", format: json, secret_env: FAULT_SECRET{primary_extra}}}
   backup: {{url: "{receiver.url('/backup')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}"""
     policy = "default: {ack_timeout_s: 5, steps: [{after_s: 600, dispatch: [primary, backup]}]}"
-    return fh.yaml_config(fh.free_port(), "data", targets, policy, tokens=tokens)
+    return fh.yaml_config(0, "data", targets, policy, tokens=tokens)
 
 
 def test_a_silent_primary_hands_the_dispatch_over_at_failover_after_s(vigils, receiver):
@@ -87,7 +87,7 @@ def test_during_a_secret_rotation_receivers_with_either_secret_verify(vigils, re
     targets = (f'  ems: {{url: "{receiver.url("/ems")}", format: json, secret_env: NEW_SECRET, '
                f'previous_secret_env: FAULT_SECRET}}')
     policy = "default: {ack_timeout_s: 5, steps: [{after_s: 600, dispatch: [ems]}]}"
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), env={"NEW_SECRET": NEW_SECRET}).start()
+    v = vigils(fh.yaml_config(0, "data", targets, policy), env={"NEW_SECRET": NEW_SECRET}).start()
     s = v.start_session(interval=3600)
     assert v.call("POST", f"/v1/sessions/{s['id']}/dispatch", {})[0] == 202
     got = receiver.wait_for("/ems")

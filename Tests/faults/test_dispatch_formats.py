@@ -22,7 +22,7 @@ def config(receiver, order):
         for f in FORMATS)
     chain = ", ".join(f"ems-{f}" for f in order)
     policy = f"default: {{ack_timeout_s: 30, steps: [{{after_s: 0, dispatch: [{chain}]}}]}}"
-    return fh.yaml_config(fh.free_port(), "data", targets, policy, extra=HOTLINE)
+    return fh.yaml_config(0, "data", targets, policy, extra=HOTLINE)
 
 
 def body_of(request, fmt):
@@ -173,7 +173,7 @@ def test_the_validators_can_fail():
 
 @pytest.mark.parametrize("accuracy", [-1, 100001, "25", 1e300])
 def test_accuracy_m_is_validated(vigils, accuracy):
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="accuracy").start()
+    v = vigils(fh.yaml_config(0, "data"), name="accuracy").start()
     raw = json.dumps({"location": {"address": "1 A St", "latitude": 1, "longitude": 2, "accuracy_m": accuracy},
                       "check_in_interval_s": 60}).encode()
     status, body = v.call("POST", "/v1/sessions", raw=raw)
@@ -195,7 +195,7 @@ def test_accuracy_m_is_validated(vigils, accuracy):
 ])
 def test_config_check_refuses_a_bad_hotline(tmp_path, line, message):
     path = tmp_path / "vigil.yaml"
-    path.write_text(fh.yaml_config(fh.free_port(), str(tmp_path)) + "hotline:\n  " + line + "\n")
+    path.write_text(fh.yaml_config(0, str(tmp_path)) + "hotline:\n  " + line + "\n")
     r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True,
                        env=dict(os.environ, FAULT_TOKEN=fh.TOKEN))
     assert r.returncode != 0 and message in r.stdout, r.stdout + r.stderr
@@ -204,7 +204,7 @@ def test_config_check_refuses_a_bad_hotline(tmp_path, line, message):
 
 def test_config_check_accepts_the_example_hotline(tmp_path):
     path = tmp_path / "vigil.yaml"
-    path.write_text(fh.yaml_config(fh.free_port(), str(tmp_path)) + HOTLINE)
+    path.write_text(fh.yaml_config(0, str(tmp_path)) + HOTLINE)
     r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True,
                        env=dict(os.environ, FAULT_TOKEN=fh.TOKEN))
     assert r.returncode == 0, r.stdout + r.stderr

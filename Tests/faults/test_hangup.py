@@ -7,7 +7,7 @@ import fault_harness as fh
 def test_sighup_leaves_the_watcher_running_and_its_ladder_firing(vigils, receiver):
     targets = f"""  sup: {{url: "{receiver.url('/sup')}", format: json, secret_env: FAULT_SECRET}}"""
     policy = "default: {ack_timeout_s: 30, steps: [{after_s: 0, notify: [sup]}]}"
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="hangup")
+    v = vigils(fh.yaml_config(0, "data", targets, policy), name="hangup")
     v.start()
     s = v.start_session(interval=2, grace=1)
     v.proc.send_signal(signal.SIGHUP)

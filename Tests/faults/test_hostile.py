@@ -20,7 +20,7 @@ def ladder(receiver, extra_targets=""):
 def test_an_absurd_retry_after_leaves_the_process_up_and_the_next_step_on_time(vigils, receiver, retry_after):
     receiver.set("/sup", {"status": 503, "headers": {"Retry-After": retry_after}})
     targets, policy = ladder(receiver)
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="retry-after")
+    v = vigils(fh.yaml_config(0, "data", targets, policy), name="retry-after")
     v.start()
     t0 = time.time()
     v.start_session(interval=1, grace=1)
@@ -33,7 +33,7 @@ def test_an_absurd_retry_after_leaves_the_process_up_and_the_next_step_on_time(v
 
 
 def test_numbers_past_int64_on_every_numeric_field_are_400s_naming_the_field(vigils):
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="numbers")
+    v = vigils(fh.yaml_config(0, "data"), name="numbers")
     v.start()
     s = v.start_session(interval=600)
     cases = []
@@ -86,7 +86,7 @@ def test_proxy_variables_in_the_environment_are_ignored(vigils, receiver):
     url = f"http://127.0.0.1:{proxy.port}"
     env = {k: url for k in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"]}
     targets, policy = ladder(receiver)
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="proxy", env=env)
+    v = vigils(fh.yaml_config(0, "data", targets, policy), name="proxy", env=env)
     v.start()
     s = v.start_session(interval=1, grace=1)
     assert receiver.wait_for("/ems", 1, timeout=10), "the dispatch reached the real receiver"
@@ -104,7 +104,7 @@ def test_a_targets_fields_allowlist_is_enforced_byte_for_byte(vigils, receiver):
   ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET}}
 {extra}"""
     policy = "default: {ack_timeout_s: 30, steps: [{after_s: 0, notify: [sup, narrow]}, {after_s: 1, dispatch: [ems]}]}"
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="fields")
+    v = vigils(fh.yaml_config(0, "data", targets, policy), name="fields")
     v.start()
     v.start_session(interval=1, grace=1, substance="fentanyl")
     narrow = receiver.wait_for("/narrow", 1, timeout=8)[0]
@@ -132,7 +132,7 @@ def test_a_targets_fields_allowlist_is_enforced_byte_for_byte(vigils, receiver):
 
 
 def test_substance_round_trips_and_is_patched(vigils):
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="substance")
+    v = vigils(fh.yaml_config(0, "data"), name="substance")
     v.start()
     s = v.start_session(interval=600, substance="fentanyl")
     assert s["substance"] == "fentanyl"
@@ -150,7 +150,7 @@ def test_substance_round_trips_and_is_patched(vigils):
 
 def test_cleartext_targets_off_loopback_are_refused_by_config_check(tmp_path):
     import subprocess
-    cfg = fh.yaml_config(fh.free_port(), "data", '  far: {url: "http://192.0.2.10/hook", format: json, secret_env: FAULT_SECRET}')
+    cfg = fh.yaml_config(0, "data", '  far: {url: "http://192.0.2.10/hook", format: json, secret_env: FAULT_SECRET}')
     path = tmp_path / "v.yaml"
     path.write_text(cfg)
     env = dict(fh.os.environ, FAULT_TOKEN=fh.TOKEN, FAULT_SECRET=fh.SECRET)
@@ -163,7 +163,7 @@ def test_cleartext_targets_off_loopback_are_refused_by_config_check(tmp_path):
 
 def test_a_hundred_concurrent_starts_with_one_idempotency_key_make_one_session(vigils):
     from concurrent.futures import ThreadPoolExecutor
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="idempotency")
+    v = vigils(fh.yaml_config(0, "data"), name="idempotency")
     v.start()
     body = {"location": {"address": "1 A St"}, "check_in_interval_s": 600}
 
@@ -179,7 +179,7 @@ def test_a_hundred_concurrent_starts_with_one_idempotency_key_make_one_session(v
 
 def test_key_and_token_files_are_private_and_a_readable_key_is_refused(vigils):
     import os, stat, subprocess
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="keys")
+    v = vigils(fh.yaml_config(0, "data"), name="keys")
     v.start()
     v.stop()
     key = os.path.join(v.dir, "data", "vigil.key")
@@ -194,7 +194,7 @@ def test_key_and_token_files_are_private_and_a_readable_key_is_refused(vigils):
 
 def test_keys_rotate_reseals_the_database_and_the_service_reads_it_after(vigils, receiver):
     import os, subprocess
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="rotate")
+    v = vigils(fh.yaml_config(0, "data"), name="rotate")
     v.start()
     s = v.start_session(interval=600, substance="fentanyl")
     v.stop()

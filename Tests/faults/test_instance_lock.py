@@ -9,12 +9,12 @@ def vigil(*args, cwd, env):
 
 
 def test_a_second_serve_on_the_same_sqlite_file_refuses_to_start_and_names_the_live_one(vigils):
-    a = vigils(fh.yaml_config(fh.free_port(), "data"), name="lock-first").start()
+    a = vigils(fh.yaml_config(0, "data"), name="lock-first").start()
     s = a.start_session(interval=600)
     # The same data directory, another port: only the database is shared.
     second = os.path.join(a.dir, "second.yaml")
     with open(second, "w") as f:
-        f.write(fh.yaml_config(fh.free_port(), "data"))
+        f.write(fh.yaml_config(0, "data"))
     p = subprocess.Popen([fh.BIN, "serve", "--config", second], cwd=a.dir, env=a.env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
@@ -30,7 +30,7 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_to_start_and_names_the_l
 
 
 def test_keys_rotate_and_migrate_refuse_a_live_instance_and_rotate_reseals_the_plans(vigils):
-    a = vigils(fh.yaml_config(fh.free_port(), "data"), name="lock-rotate").start()
+    a = vigils(fh.yaml_config(0, "data"), name="lock-rotate").start()
     assert a.call("PUT", "/v1/plans/J", {"responders": [{"name": "Sam", "phone": "+15557654321"}]})[0] == 200
     key = os.path.join(a.dir, "data", "vigil.key")
     before = open(key).read()

@@ -92,7 +92,7 @@ def scraped():
     targets = f"""  bad: {{url: "{receiver.url('/bad')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2, retry: {{max_attempts: 2, initial_backoff_s: 0.1, max_backoff_s: 0.2}}}}
   good: {{url: "{receiver.url('/good')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}"""
     policy = "default: {ack_timeout_s: 5, steps: [{after_s: 600, dispatch: [bad, good]}]}"
-    config = fh.yaml_config(fh.free_port(), "data", targets, policy).replace(
+    config = fh.yaml_config(0, "data", targets, policy).replace(
         "    - {name: console, role: operator, token_env: FAULT_TOKEN}",
         "    - {name: console, role: operator, token_env: FAULT_TOKEN}\n"
         "    - {name: prometheus, role: metrics, token_env: FAULT_METRICS}")

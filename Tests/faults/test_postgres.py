@@ -183,7 +183,7 @@ def test_config_check_refuses_a_password_in_the_url_and_cleartext_off_loopback(t
     env = dict(os.environ, FAULT_TOKEN=fh.TOKEN, FAULT_SECRET=fh.SECRET, VIGIL_KEY=KEY)
     for url, message in [("postgres://u:secret@127.0.0.1:5432/v", "password is never written in the URL"),
                          ("postgres://u@db.example.org:5432/v", "needs tls")]:
-        text = fh.yaml_config(fh.free_port(), "data", extra="encryption: {key_env: VIGIL_KEY}").replace(
+        text = fh.yaml_config(0, "data", extra="encryption: {key_env: VIGIL_KEY}").replace(
             'storage: {sqlite: "data/vigil.sqlite"}', f'storage: {{postgres: "{url}"}}')
         p = tmp_path / "v.yaml"
         p.write_text(text)
@@ -197,7 +197,7 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
     policy = "default: {ack_timeout_s: 600, steps: [{after_s: 0, notify: [sup]}, {after_s: 600, dispatch: [ems]}]}"
     targets = f"""  sup: {{url: "{receiver.url('/sup')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}
   ems: {{url: "{receiver.url('/ems')}", format: json, secret_env: FAULT_SECRET, timeout_s: 2}}"""
-    old = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="migrate-sqlite").start()
+    old = vigils(fh.yaml_config(0, "data", targets, policy), name="migrate-sqlite").start()
     open_s = old.start_session(interval=3600, substance="fentanyl")
     escalating = old.start_session(interval=1, grace=1)
     ended = old.start_session(interval=3600)

@@ -13,7 +13,7 @@ def setup(vigils, receiver, faulty_url, faulty_extra="", good=True, timeout="1")
   alarm: {{url: "{receiver.url('/alarm')}", format: json, secret_env: FAULT_SECRET}}"""
     chain = "[faulty, good]" if good else "[faulty]"
     policy = f"default: {{ack_timeout_s: 5, steps: [{{after_s: 60, dispatch: {chain}}}], on_delivery_failure: [alarm]}}"
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy)).start()
+    v = vigils(fh.yaml_config(0, "data", targets, policy)).start()
     s = v.start_session(interval=3600)
     status, _ = v.call("POST", f"/v1/sessions/{s['id']}/dispatch", {})
     assert status == 202

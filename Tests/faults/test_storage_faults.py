@@ -28,7 +28,7 @@ def fill(path):
 
 
 def test_a_full_disk_answers_503_writes_nothing_half_and_recovers_by_itself(vigils, small_fs):
-    v = vigils(fh.yaml_config(fh.free_port(), os.path.join(small_fs, "data")), workdir=tempfile.mkdtemp())
+    v = vigils(fh.yaml_config(0, os.path.join(small_fs, "data")), workdir=tempfile.mkdtemp())
     v.start()
     ok = [v.start_session(interval=3600)["id"] for _ in range(3)]
     filler = fill(small_fs)
@@ -69,7 +69,7 @@ def run_serve(config_text):
 
 
 def test_a_missing_data_directory_stops_start_up_with_a_clear_message():
-    r = run_serve(fh.yaml_config(fh.free_port(), "/nonexistent-vigil-parent/deeper"))
+    r = run_serve(fh.yaml_config(0, "/nonexistent-vigil-parent/deeper"))
     assert r.returncode != 0
     assert "data directory" in r.stderr and "missing" in r.stderr
 
@@ -82,7 +82,7 @@ def test_a_read_only_data_directory_stops_start_up_with_a_clear_message():
     if os.access(ro, os.W_OK):
         os.chmod(ro, 0o500)
     try:
-        r = run_serve(fh.yaml_config(fh.free_port(), ro))
+        r = run_serve(fh.yaml_config(0, ro))
         assert r.returncode != 0
         assert "not writable" in r.stderr or "cannot be written" in r.stderr, r.stderr
     finally:

@@ -16,7 +16,7 @@ def ticket(v):
 
 
 def test_a_ticket_opens_one_stream_once_and_a_token_in_the_url_opens_none(vigils):
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="tickets").start()
+    v = vigils(fh.yaml_config(0, "data"), name="tickets").start()
     t = ticket(v)
     s = open_stream(v, "?ticket=" + urllib.parse.quote(t))
     assert s.status == 200 and s.headers["Content-Type"] == "text/event-stream"
@@ -31,7 +31,7 @@ def test_a_ticket_opens_one_stream_once_and_a_token_in_the_url_opens_none(vigils
 
 
 def test_a_token_may_hold_eight_streams_not_more(vigils):
-    v = vigils(fh.yaml_config(fh.free_port(), "data"), name="stream-cap").start()
+    v = vigils(fh.yaml_config(0, "data"), name="stream-cap").start()
     auth = {"Authorization": f"Bearer {fh.TOKEN}"}
     streams = [open_stream(v, headers=auth) for _ in range(8)]
     try:
@@ -48,7 +48,7 @@ def test_a_token_may_hold_eight_streams_not_more(vigils):
 def test_shutdown_with_fifty_open_streams_finishes_within_two_seconds(vigils):
     # Seven viewers (a token may hold eight streams) and the operator token the harness uses.
     tokens = {f"VIEWER_{i}": f"viewer-token-{i}-0123456789abcdef" for i in range(7)}
-    config = fh.yaml_config(fh.free_port(), "data").replace(
+    config = fh.yaml_config(0, "data").replace(
         "    - {name: console, role: operator, token_env: FAULT_TOKEN}",
         "    - {name: console, role: operator, token_env: FAULT_TOKEN}\n" +
         "\n".join(f"    - {{name: viewer{i}, role: viewer, token_env: VIEWER_{i}}}" for i in range(7)))

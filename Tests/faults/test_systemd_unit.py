@@ -36,7 +36,7 @@ def test_the_units_filter_returns_an_error_instead_of_killing():
 def test_the_real_binary_serves_and_escalates_under_the_units_syscall_filter(vigils, receiver):
     targets = f"  sup: {{url: \"{receiver.url('/sup')}\", format: json, secret_env: FAULT_SECRET}}"
     policy = "default: {ack_timeout_s: 3, steps: [{after_s: 0, notify: [sup]}]}"
-    v = vigils(fh.yaml_config(fh.free_port(), "data", targets, policy), name="seccomp")
+    v = vigils(fh.yaml_config(0, "data", targets, policy), name="seccomp")
     v.start(preexec_fn=seccomp_unit.preexec(UNIT))
     s = v.start_session(interval=1, grace=1)
     got = receiver.wait_for("/sup", 1, timeout=10)

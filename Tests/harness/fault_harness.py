@@ -1,5 +1,5 @@
 """Real processes for fault tests: `vigil serve` on a real SQLite file, webhook receivers on 127.0.0.1."""
-import base64, hashlib, hmac, json, os, signal, socket, ssl, subprocess, tempfile, threading, time
+import base64, hashlib, hmac, json, os, re, signal, socket, ssl, subprocess, tempfile, threading, time
 import http.server
 import urllib.request, urllib.error
 
@@ -155,13 +155,29 @@ class Vigil:
         for line in config_text.splitlines():
             if line.startswith("listen:"):
                 self.port = int(line.split(":")[-1].strip().strip('"'))
+        # Port 0: the kernel picks a free port when Vigil binds, and Vigil prints it ("serving on http://…:N/");
+        # no port is chosen here and released for another process to take first.
+        self.listen_port = self.port
+        self.log_offset = 0
         self.base = f"http://127.0.0.1:{self.port}"
+
+    def _bound_port(self):
+        """The port this start of the process bound, read from its own banner (port 0 in the configuration)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            m = re.search(rb"serving on http://[^:/]+:(\d+)/", f.read())
+        if not m:
+            return False
+        self.port = int(m.group(1))
+        self.base = f"http://127.0.0.1:{self.port}"
+        return True
 
     def start(self, wait=True, timeout=30, preload=None, preexec_fn=None):
         env = dict(self.env)
         if preload:
             env.update(preload)
         log = open(self.log_path, "ab")
+        self.log_offset = log.tell()
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config_path], cwd=self.dir,
                                      stdout=log, stderr=log, env=env, preexec_fn=preexec_fn)
         self.started_at = time.time()
@@ -174,6 +190,9 @@ class Vigil:
         while time.time() < end:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"vigil exited with {self.proc.returncode}: {open(self.log_path).read()[-2000:]}")
+            if self.listen_port == 0 and not self._bound_port():
+                time.sleep(0.02)
+                continue
             try:
                 if urllib.request.urlopen(self.base + "/readyz", timeout=1).status == 200:
                     self.ready_at = time.time()
