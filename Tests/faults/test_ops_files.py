@@ -44,3 +44,18 @@ def test_the_two_instance_example_configuration_passes_config_check(tmp_path):
                VIGIL_OPERATOR_TOKEN="operator-token-0123456789", EMS_SECRET=fh.SECRET)
     r = fh.run([fh.BIN, "config", "check", str(path)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_configuration_key_the_loader_accepts_is_documented_in_the_example():
+    """config/vigil.example.yaml is the configuration's reference: each key any `allowed:` list of the loader
+    accepts appears there as a key (commented out or not)."""
+    import glob, re
+    keys = set()
+    for path in glob.glob(os.path.join(fh.ROOT, "Sources", "VigilRuntime", "ConfigLoader*.swift")):
+        for m in re.finditer(r"allowed:\s*\[([^\]]*)\]", open(path).read()):
+            keys |= set(re.findall(r'"([a-z_0-9]+)"', m.group(1)))
+    assert len(keys) > 30, f"the loader's keys were not found ({len(keys)})"
+    example = open(os.path.join(fh.ROOT, "config", "vigil.example.yaml")).read()
+    written = set(re.findall(r"(?:^|[\s{,])#?\s*([a-z_0-9]+):", example, re.M))
+    missing = sorted(keys - written)
+    assert not missing, f"accepted by the loader but not documented in config/vigil.example.yaml: {missing}"
