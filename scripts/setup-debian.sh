@@ -21,6 +21,11 @@ if [[ "${1:-}" == "--test" ]]; then
   dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)
   # promtool (`promtool check rules`, `promtool test rules` on ops/prometheus/) ships in Debian's prometheus package.
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  # The Debian package: built with dpkg-deb under fakeroot, checked by lintian, installed and removed by a test.
+  dpkg -s fakeroot >/dev/null 2>&1 || need+=(fakeroot)
+  dpkg -s lintian >/dev/null 2>&1 || need+=(lintian)
+  dpkg -s adduser >/dev/null 2>&1 || need+=(adduser)
+  dpkg -s binutils >/dev/null 2>&1 || need+=(binutils)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi

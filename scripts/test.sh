@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine with Swift: installs what is missing, builds without
 # warnings, runs the Swift tests, then the end-to-end, fault and browser tests against the real binary.
-# Then builds the release binary that operators run and runs the lapse storms, the failover and kill -9 tests
-# against it.
+# Then builds the release binary that operators run (the Swift runtime linked in) and runs the lapse storms, the
+# failover and kill -9 tests against it, and packages it as a .deb that is installed, run and removed.
 # Usage: scripts/test.sh [--soak] [--tsan]
 #   --soak  the long fault-injection variants, and the release storms 20 times in a row (3 otherwise)
 #   --tsan  also the Swift concurrency suites under ThreadSanitizer (a build of its own, about 15 minutes more)
@@ -22,8 +22,22 @@ if grep -E "^/.*/(Sources|Tests)/.*warning:" .build/build-log.txt | grep -vq "/.
   echo "build: the project's code has warnings"; exit 1
 fi
 
+echo "== swift format lint (the toolchain's swift-format, .swift-format)"
+swift format lint --strict -r Sources Tests Package.swift
+
 echo "== swift test"
-swift test --skip-build --parallel 2>&1 | tail -n 40
+# The whole log is kept; a failure prints every failing test's lines in full, not only the tail.
+set +e
+swift test --skip-build --parallel > .build/swift-test-log.txt 2>&1
+status=$?
+set -e
+if [[ $status -ne 0 ]]; then
+  grep -E "error:|failed|Expectation failed|Issue recorded|Fatal error|Crash" .build/swift-test-log.txt || true
+  tail -n 60 .build/swift-test-log.txt
+  echo "swift test failed (exit $status); the whole log is .build/swift-test-log.txt"
+  exit $status
+fi
+grep -E "Test run with|Executed [0-9]+ tests" .build/swift-test-log.txt | tail -n 3
 
 echo "== fuzzing the request parsers and the Retry-After parser (libFuzzer, bounded)"
 scripts/fuzz.sh "${VIGIL_FUZZ_SECONDS:-20}"
@@ -43,7 +57,7 @@ rm -rf .build/test-logs
 
 echo "== release build (what operators run)"
 set +e
-swift build -c release --product vigil > .build/build-release-log.txt 2>&1
+swift build -c release --product vigil --static-swift-stdlib > .build/build-release-log.txt 2>&1
 status=$?
 set -e
 if [[ $status -ne 0 ]]; then tail -n 30 .build/build-release-log.txt; exit $status; fi
@@ -56,6 +70,16 @@ runs=3
 VIGIL_BIN="$PWD/.build/release/vigil" VIGIL_STORM_RUNS="$runs" .venv-test/bin/python -m pytest "${args[@]}" \
   Tests/faults/test_lapse_storms.py Tests/faults/test_postgres_failover.py Tests/faults/test_process_death.py \
   Tests/faults/test_mass_lapse.py
+
+echo "== the Debian package: built, checked by lintian, installed, run as the vigil user, removed"
+scripts/package-deb.sh --binary .build/release/vigil --out .build/deb
+deb="$(ls -t .build/deb/vigil_*_amd64.deb | head -n 1)"
+if [[ $(id -u) -eq 0 ]]; then
+  VIGIL_BIN="$PWD/.build/release/vigil" VIGIL_DEB="$PWD/$deb" .venv-test/bin/python -m pytest "${args[@]}" -s \
+    Tests/package
+else
+  echo "the package's install test needs root: run it with sudo VIGIL_DEB=$deb .venv-test/bin/python -m pytest Tests/package"
+fi
 
 if [[ " $* " == *" --tsan "* ]]; then
   echo "== Swift concurrency suites under ThreadSanitizer"

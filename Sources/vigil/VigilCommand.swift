@@ -29,6 +29,7 @@ struct VigilCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Vigil: check-in monitoring for people who use alone.",
+        version: VigilVersion.string,
         subcommands: [
             Serve.self, ConfigCommand.self, SessionCommand.self, CheckIn.self, Acknowledge.self, DispatchNow.self,
             TargetsCommand.self, KeysCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
