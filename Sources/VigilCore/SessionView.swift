@@ -50,6 +50,8 @@ public struct SessionView: Encodable, Sendable {
     var massLapseHoldUntil: Timestamp?
     /// The dispatch route; nil when routing is off (and then left out).
     let routing: RoutingState?
+    /// Whether the person gets reminders by text.
+    let reminders: Bool
     /// How much personal data the view carries (webhooks: all of it, cut down per target at send time).
     var disclosure: Disclosure = .full
 
@@ -86,6 +88,7 @@ public struct SessionView: Encodable, Sendable {
         checkInUrl = s.state == .ended ? nil : checkInURL
         version = s.version
         routing = s.routing
+        reminders = s.reminders ?? true
     }
 
     /// The view the API shows: with the responders and how each stands (webhooks never carry them), and as much
@@ -110,6 +113,7 @@ public struct SessionView: Encodable, Sendable {
         case endedAt = "ended_at"
         case checkInUrl = "check_in_url"
         case route, warnings
+        case reminders
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -139,6 +143,7 @@ public struct SessionView: Encodable, Sendable {
         try c.encode(endedAt, forKey: .endedAt)
         try c.encode(outcome, forKey: .outcome)
         try c.encode(version, forKey: .version)
+        try c.encode(reminders, forKey: .reminders)
         if let u = checkInUrl { try c.encode(u, forKey: .checkInUrl) }
         if let r = responders { try c.encode(r, forKey: .responders) }
         if let h = massLapseHoldUntil { try c.encode(h, forKey: .massLapseHoldUntil) }
