@@ -50,7 +50,7 @@ struct PersonTextTests {
         try await h.advance(by: Millis(239_900))
         #expect(h.sent.isEmpty)
         try await h.advance(by: Millis(100))
-        #expect(h.sent.map(\.0) == [.personReminder])
+        try #require(h.sent.map(\.0) == [.personReminder])
         #expect(h.sent.first?.1 == [Self.sms])
         let data = try Self.data(h.store.notifications[0])
         #expect(data?["to"]?.stringValue == "+15551234567")
@@ -79,7 +79,7 @@ struct PersonTextTests {
         try await h.advance(by: .seconds(239))
         #expect(h.sent.count == 1)
         try await h.advance(by: .seconds(1))
-        #expect(h.sent.map(\.0) == [.personReminder, .personReminder])
+        try #require(h.sent.map(\.0) == [.personReminder, .personReminder])
         #expect(try Self.data(h.store.notifications[1])?["due_at"]?.stringValue == due.rfc3339)
     }
 
@@ -135,7 +135,7 @@ struct PersonTextTests {
         try await h.advance(by: Millis(329_900))
         #expect(h.sent.isEmpty)
         try await h.advance(by: Millis(100))
-        #expect(h.sent.map(\.0) == [.personPrompted])
+        try #require(h.sent.map(\.0) == [.personPrompted])
         let data = try Self.data(h.store.notifications[0])
         #expect(data?["to"]?.stringValue == "+15551234567")
         #expect(data?["due_at"]?.stringValue == s.due.rfc3339, "the due time that was missed")
@@ -174,7 +174,7 @@ struct PersonTextTests {
         r.responders = [Responder(name: "Sam", phone: "+15557654321"), Responder(name: "Kim", phone: "+15550001111")]
         let s = try await h.start(r)
         try await h.advance(by: .seconds(330))
-        #expect(h.sent.map(\.0) == [.responderRequested])
+        try #require(h.sent.map(\.0) == [.responderRequested])
         let first = h.store.notifications[0]
         try await h.engine.execute(
             s.id, .textStatus(TextStatusReport(status: .delivered, notification: first.id, type: first.type)))
@@ -186,7 +186,7 @@ struct PersonTextTests {
                 TextStatusReport(
                     status: .undelivered, notification: first.id, type: first.type, target: Self.sms,
                     errorCode: "30003")))
-        #expect(h.sent.map(\.0) == [.responderRequested, .responderRequested, .deliveryFailed])
+        try #require(h.sent.map(\.0) == [.responderRequested, .responderRequested, .deliveryFailed])
         #expect(try Self.data(h.store.notifications[1])?["responder"]?["name"]?.stringValue == "Kim")
         #expect(h.store.notifications[2].targets == [Harness.alarm])
         let after = try await h.session(s.id)
@@ -201,6 +201,7 @@ struct PersonTextTests {
         let h = Harness(policy: Self.policy(steps: []))
         let s = try await h.start(Self.request())
         try await h.advance(by: .seconds(240))
+        try #require(h.sent.map(\.0) == [.personReminder])
         let item = h.store.notifications[0]
         try await h.engine.execute(
             s.id, .textStatus(TextStatusReport(status: .failed, notification: item.id, type: item.type)))
