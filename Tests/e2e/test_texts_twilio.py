@@ -9,6 +9,7 @@ import fault_harness as fh
 SID = "AC" + "1" * 32
 TWILIO_TOKEN = "twilio-auth-token-for-tests-0123"
 FROM = "+18005550100"
+INVALID = "+15550009999"   # the fake answers 400, as Twilio does for a number it cannot text (error 21211)
 SAM = {"name": "Sam", "phone": "+1 (555) 765-4321", "relation": "friend"}
 KIM = {"name": "Kim", "phone": "+15550001111", "relation": "neighbour"}
 
@@ -40,6 +41,8 @@ class FakeTwilio:
                     problem = (400, "fields " + ", ".join(sorted(form)))
                 elif any(k.startswith("webhook-") for k in (h.lower() for h in self.headers.keys())):
                     problem = (400, "a Standard Webhooks signature on a Twilio request")
+                elif form.get("To") == INVALID:
+                    problem = (400, "21211 invalid To")
                 with outer.lock:
                     (outer.refused if problem else outer.messages).append(
                         dict(form, _problem=problem and problem[1], _at=time.time()))
@@ -193,5 +196,39 @@ def test_no_reminder_for_a_session_with_reminders_false_or_without_a_number(vigi
         # PATCH turns them back on for the next due time.
         assert v.call("PATCH", f"/v1/sessions/{off['id']}", {"reminders": True})[0] == 200
         assert v.call("PATCH", f"/v1/sessions/{off['id']}", {"reminders": "yes"})[0] == 400
+    finally:
+        twilio.close()
+
+
+def test_a_refused_number_fails_at_once_and_alarms_and_a_supervisor_gets_a_summary_without_the_address(
+        vigils, receiver):
+    twilio = FakeTwilio()
+    try:
+        port = fh.free_port()
+        targets = (f'  sms: {{url: "{twilio.url}", format: twilio, account_sid: {SID}, auth_token_env: TWILIO_TOKEN, '
+                   f'from: "{FROM}", retry: {{max_attempts: 5, initial_backoff_s: 1}}}}\n'
+                   f'  boss: {{url: "{twilio.url}", format: twilio, account_sid: {SID}, auth_token_env: TWILIO_TOKEN, '
+                   f'from: "{FROM}", to: "+15554440000"}}')
+        policy = ("default: {ack_timeout_s: 30, remind: {before_s: 2, via: sms}, "
+                  "steps: [{after_s: 0, notify: [boss]}]}")
+        v = vigils(fh.yaml_config(port, "data", targets, policy, extra=f'public_url: "http://127.0.0.1:{port}"'),
+                   name="texts-refused", env={"TWILIO_TOKEN": TWILIO_TOKEN})
+        v.start()
+        s = v.start_session(interval=3, grace=1, caller={"alias": "J", "callback_number": INVALID})
+        # The reminder is refused with a 400: one attempt, no retry, and the console's alarm.
+        end = time.time() + 10
+        while time.time() < end and not any(e["type"] == "delivery.failed" for e in events(v, s["id"])):
+            time.sleep(0.1)
+        ev = events(v, s["id"])
+        failed = [e for e in ev if e["type"] == "delivery.failed"]
+        assert failed and failed[0]["data"]["type"] == "person.reminder", [e["type"] for e in ev]
+        target_failed = [e for e in ev if e["type"] == "delivery.target_failed"]
+        assert target_failed[0]["data"]["attempts"] == 1 and "400" in target_failed[0]["data"]["reason"]
+        assert len([m for m in twilio.refused if m["To"] == INVALID]) == 1
+        # The notify step texts the supervisor a one-line summary: the alias, what happened, no address.
+        boss = twilio.wait_for("+15554440000", 1, timeout=10)[0]
+        assert boss["Body"].startswith("Vigil: J: escalation.step (step 1): missed the check-in due at "), boss["Body"]
+        for banned in ("Main St", "side door", "5550009999"):
+            assert banned not in boss["Body"], boss["Body"]
     finally:
         twilio.close()
