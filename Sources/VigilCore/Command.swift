@@ -18,6 +18,8 @@ public struct StartRequest: Hashable, Sendable {
     public var device: String?
     /// The people the caller chose to come first, in order.
     public var responders: [Responder] = []
+    /// Whether the person gets reminders by text (nil: yes).
+    public var reminders: Bool?
 
     /// Creates a request.
     public init(
@@ -51,6 +53,8 @@ public struct SessionPatch: Hashable, Sendable {
     public var substance: String?
     /// An operator's pin (or unpin) of the dispatch route.
     public var route: RouteEdit?
+    /// Whether the person gets reminders by text.
+    public var reminders: Bool?
     /// Set by the engine when routing is on: what the session's location (after the patch) resolves to.
     public var resolvedRoute: SessionRoute?
 
@@ -70,7 +74,7 @@ public struct SessionPatch: Hashable, Sendable {
     /// Whether the patch changes nothing.
     public var isEmpty: Bool {
         caller == nil && location == nil && interval == nil && grace == nil && notes == nil && substance == nil
-            && route == nil
+            && route == nil && reminders == nil
     }
 }
 
@@ -112,4 +116,6 @@ public enum Command: Hashable, Sendable {
     case smsText(String)
     /// An operator closes the session's follow-up.
     case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName)
+    /// The SMS gateway reported what became of a text it had taken (its status callback).
+    case textStatus(TextStatusReport)
 }

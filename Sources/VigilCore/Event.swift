@@ -52,6 +52,10 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case dispatchArrivalOverdue = "dispatch.arrival_overdue"
     case followUpCreated = "follow_up.created"
     case followUpClosed = "follow_up.closed"
+    // Texts to the person, and what the gateway reported of a text.
+    case personReminder = "person.reminder"
+    case personPrompted = "person.prompted"
+    case smsStatus = "sms.status"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.

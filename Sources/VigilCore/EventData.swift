@@ -55,6 +55,7 @@ public enum EventData {
         case notify
         case dispatch
         case contactResponders = "contact_responders"
+        case contactPerson = "contact_person"
     }
 
     // MARK: Sessions and check-ins

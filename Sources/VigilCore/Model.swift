@@ -144,6 +144,8 @@ public struct Step: Hashable, Sendable, Codable {
         case dispatch([TargetName])
         /// Contact the session's responders one at a time through the gateway `via`, each with `answer` to answer.
         case contactResponders(via: TargetName, answer: Millis)
+        /// Prompt the person by text through the gateway `via` (`person.prompted`).
+        case contactPerson(via: TargetName)
     }
 
     /// Delay from the end of the grace period.
@@ -168,7 +170,22 @@ public struct Step: Hashable, Sendable, Codable {
         switch action {
         case .notify(let t), .dispatch(let t): return t
         case .contactResponders(let via, _): return [via]
+        case .contactPerson(let via): return [via]
         }
+    }
+}
+
+/// `remind: {before_s, via}`: a text to the person `before` every due time, through the gateway `via`.
+public struct Reminder: Hashable, Sendable, Codable {
+    /// How long before the due time.
+    public var before: Millis
+    /// The gateway target.
+    public var via: TargetName
+
+    /// Creates a reminder setting.
+    public init(before: Millis, via: TargetName) {
+        self.before = before
+        self.via = via
     }
 }
 
@@ -194,6 +211,8 @@ public struct Policy: Hashable, Sendable, Codable {
     public var loops: [TargetName: LoopTimeouts]?
     /// How long after a dispatch (or an `ems_attended` end) a follow-up falls due; nil is 24 h.
     public var followUpAfter: Millis?
+    /// Texts the person `person.reminder` before every due time (nil: no reminders).
+    public var remind: Reminder?
 
     /// Creates a policy; steps are kept in order of their delay.
     public init(name: String, ackTimeout: Millis, steps: [Step], onDeliveryFailure: [TargetName] = []) {

@@ -95,9 +95,8 @@ public protocol PlanStore: Sendable {
 /// may show on a locked phone.
 public enum ResponderMessage {
     /// The default template; `{name}`, `{alias}`, `{address}` and `{link}` are filled in.
-    public static let defaultTemplate =
-        "Hi {name}, {alias} asked us to contact you. Please check on them now at {address}. "
-        + "Tell us if you can go: {link}"
+    public static let defaultTemplate = PersonTexts.text(
+        PersonTexts.responderRequested, language: PersonTexts.defaultLanguage)
 
     /// The placeholders a template may use.
     public static let placeholders = ["{name}", "{alias}", "{address}", "{link}"]

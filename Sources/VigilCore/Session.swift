@@ -164,6 +164,10 @@ public struct Session: Hashable, Sendable, Codable {
     public var routing: RoutingState?
     /// The follow-up, once the session was dispatched or ended `ems_attended`.
     public var followUp: FollowUp?
+    /// Whether the person gets reminders before each due time (nil: yes, when the policy sends them).
+    public var reminders: Bool?
+    /// The due time whose reminder was decided (sent, or passed over), so that each due time has at most one.
+    public var remindedFor: Timestamp?
 
     /// A session as it starts.
     public init(
@@ -200,7 +204,8 @@ public struct Session: Hashable, Sendable, Codable {
     public var nextDeadline: Timestamp? {
         switch state {
         case .active:
-            return due
+            // A reminder before the due time is a deadline like a step's.
+            return reminderAt.map { min($0, due) } ?? due
         case .overdue:
             let start = due + grace
             if let p = escalation?.pausedUntil, p > start { return p }

@@ -67,7 +67,7 @@ extension Builder {
                 EventData.DeliveryFailed(
                     type: item.type, targets: item.targets, reason: why, notification: item.id,
                     dispatch: item.isDispatch))
-            if item.type == .responderRequested { try responderUnreachable(item) }
+            if item.type == .responderRequested { try responderUnreachable(item.id) }
             if item.type != .deliveryFailed {
                 for target in s.policy.onDeliveryFailure {
                     _ = try notification(

@@ -152,6 +152,10 @@ extension Builder {
             s.substance = v
             fields.append("substance")
         }
+        if let r = patch.reminders, r != (s.reminders ?? true) {
+            s.reminders = r
+            fields.append("reminders")
+        }
         if let g = patch.grace, g != s.grace {
             s.grace = g
             fields.append("grace_s")

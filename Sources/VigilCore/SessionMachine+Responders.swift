@@ -79,8 +79,8 @@ extension Builder {
     }
 
     /// The gateway refused a responder's request: the next responder is contacted at once.
-    mutating func responderUnreachable(_ item: OutboxItem) throws {
-        guard var run = s.responderRun, run.notification == item.id, let i = run.current else { return }
+    mutating func responderUnreachable(_ notification: NotificationID) throws {
+        guard var run = s.responderRun, run.notification == notification, let i = run.current else { return }
         // They never got the request: nobody owes them a cancel.
         run.waiting.removeAll { $0 == i }
         s.responderRun = run
@@ -100,7 +100,7 @@ extension Builder {
                 .responderCancelled, via: run.via,
                 ResponderWebhookData(
                     responder: responders[i], attempt: i + 1,
-                    message: "You are no longer needed for this request. Thank you.", reason: reason,
+                    message: PersonTexts.text(PersonTexts.responderCancelled, language: personLanguage), reason: reason,
                     session: responderSession(), sequence: s.notificationCount + 1))
             emit(
                 EventData.ResponderCancelled(

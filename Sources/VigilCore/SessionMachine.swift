@@ -33,6 +33,7 @@ public enum SessionMachine {
         s.device = req.device
         if !req.responders.isEmpty { s.responders = req.responders }
         s.routing = routing
+        s.reminders = req.reminders
         let event = NewEvent(
             EventData.SessionStarted(
                 checkInIntervalS: req.interval.wholeSeconds, graceS: req.grace.wholeSeconds, policy: policy.name,
@@ -114,6 +115,7 @@ struct Builder {
         case .smsText(let text): try smsText(text)
         case .closeFollowUp(let outcome, let naloxone, let note, let by):
             try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
+        case .textStatus(let report): try textStatus(report)
         }
     }
 
@@ -125,6 +127,7 @@ struct Builder {
         for _ in 0..<(s.policy.steps.count + 4 + (s.responders?.count ?? 0)) {
             switch s.state {
             case .active:
+                try remindIfDue()
                 guard now >= s.due else { return }
                 s.state = .overdue
                 s.escalation = Escalation(missedDueAt: s.due)
@@ -232,6 +235,8 @@ struct Builder {
             }
         case .contactResponders(let via, let answer):
             try startResponders(step: k, via: via, answer: answer, scheduledAt: t)
+        case .contactPerson(let via):
+            try promptPerson(step: k, via: via, scheduledAt: t)
         }
     }
 

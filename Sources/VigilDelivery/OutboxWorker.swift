@@ -169,7 +169,10 @@ public final class OutboxWorker: Sendable {
         guard let target = targets[name] else { return }
         let body: [UInt8]
         do {
-            body = try Self.render(item.body, type: item.type, for: target, identifier: webhookID, hotline: hotline)
+            body = try Self.render(
+                item.body, type: item.type, for: target, identifier: webhookID, hotline: hotline,
+                origin: TwilioMessage.Origin(
+                    session: item.sessionID, notification: item.id, type: item.type, target: name))
         } catch {
             logger.critical("the notification's body cannot be rendered for this target", metadata: meta)
             onAttempt?(AttemptRecord(target: name, result: .failed, millis: nil))
@@ -218,9 +221,12 @@ public final class OutboxWorker: Sendable {
     /// The bytes `target` receives for a stored notification: only the fields it is configured for, in its format,
     /// the same on every attempt.
     public static func render(
-        _ stored: [UInt8], type: EventType, for target: Target, identifier: WebhookID, hotline: Hotline
+        _ stored: [UInt8], type: EventType, for target: Target, identifier: WebhookID, hotline: Hotline,
+        origin: TwilioMessage.Origin? = nil
     ) throws -> [UInt8] {
         switch target.format {
+        case .twilio:
+            return try TwilioMessage.form(stored, type: type, target: target, origin: origin)
         case .json:
             return try DispatchPayload.json(stored, type: type, fields: target.fields, hotline: hotline)
         case .cap:

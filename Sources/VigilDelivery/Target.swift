@@ -8,9 +8,17 @@ public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case cap
     /// NENA EIDO (NENA-STA-021.1) JSON.
     case eido
+    /// A Twilio Messages API request: a text, form-encoded, Basic auth, not signed.
+    case twilio
 
     /// The `Content-Type` of its bodies.
-    public var contentType: String { self == .cap ? "application/cap+xml" : "application/json" }
+    public var contentType: String {
+        switch self {
+        case .cap: return "application/cap+xml"
+        case .twilio: return "application/x-www-form-urlencoded"
+        case .json, .eido: return "application/json"
+        }
+    }
 }
 
 /// Retry settings of one target.
@@ -53,6 +61,8 @@ public struct Target: Sendable {
     /// The most time this target may take with a dispatch, retries included, from its first attempt, before the
     /// next target of the failover list gets it.
     public var failoverAfter: Millis
+    /// The account of a `format: twilio` target.
+    public var twilio: TwilioAccount?
 
     /// Creates a target.
     public init(

@@ -16,7 +16,8 @@ extension Target {
     /// The signed request that carries `body` to this target: the one place a webhook request is built, for the
     /// outbox's attempts and for pings and alarms alike.
     public func request(body: [UInt8], webhookID: WebhookID, at now: Timestamp) -> HTTPRequestSpec {
-        HTTPRequestSpec(
+        if format == .twilio, let account = twilio { return twilioRequest(body: body, account: account) }
+        return HTTPRequestSpec(
             url: url,
             headers: [("Content-Type", format.contentType)]
                 + signer.headers(id: webhookID.rawValue, timestamp: now.unixSeconds, body: body),

@@ -27,9 +27,14 @@ public final class InboundSMS: Sendable {
     /// Twilio's scheme: base64 HMAC-SHA1, keyed with the auth token, of the URL followed by every POST parameter's
     /// name and value, sorted by name.
     func expectedSignature(url: String, params: [(String, String)]) -> String {
+        Self.signature(url: url, params: params, key: authToken)
+    }
+
+    /// The signature under `key` (an auth token's bytes).
+    static func signature(url: String, params: [(String, String)], key: [UInt8]) -> String {
         var text = url
         for (k, v) in params.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) { text += k + v }
-        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: authToken))
+        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: key))
         return Data(mac).base64EncodedString()
     }
 

@@ -41,6 +41,15 @@ enum Input {
         }
     }
 
+    /// A `true`/`false` field; nil when absent or null.
+    static func flag(_ o: [String: JSONValue], _ key: String) throws -> Bool? {
+        switch o[key] {
+        case nil, .null: return nil
+        case .bool(let b): return b
+        default: throw VigilError.invalid("\(key) must be true or false")
+        }
+    }
+
     static func seconds(_ o: [String: JSONValue], _ key: String, range: ClosedRange<Int64>) throws -> Millis? {
         switch o[key] {
         case nil, .null: return nil
@@ -151,7 +160,7 @@ enum Input {
             o,
             [
                 "caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance", "device",
-                "responders", "plan",
+                "responders", "plan", "reminders",
             ], in: "")
         let location = try location(o["location"], required: true)!
         guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
@@ -167,19 +176,22 @@ enum Input {
         if let list = o["responders"], list != .null {
             req.responders = try responders(list, in: "responders", country: country)
         }
+        req.reminders = try flag(o, "reminders")
         return req
     }
 
     static func patch(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> SessionPatch {
         let o = try object(bytes)
         try onlyKeys(
-            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route"], in: "")
+            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route", "reminders"],
+            in: "")
         var p = SessionPatch(
             caller: try caller(o["caller"], country: country), location: try location(o["location"], required: false),
             interval: try seconds(o, "check_in_interval_s", range: intervalRange),
             grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000),
             substance: try string(o, "substance", max: 200))
         p.route = try routeEdit(o)
+        p.reminders = try flag(o, "reminders")
         if p.isEmpty { throw VigilError.invalid("nothing to update") }
         return p
     }

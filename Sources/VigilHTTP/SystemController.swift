@@ -8,6 +8,7 @@ struct SystemController {
     func add(to v1: RouterGroup<VigilContext>) {
         let env = env
         v1.post("/inbound/sms") { req, _ in try await InboundSMS.receive(req, env) }
+        v1.post("/inbound/sms/status") { req, _ in try await InboundSMSStatus.receive(req, env) }
         v1.post("/system/mass-lapse/release") { req, ctx in
             let p = try ctx.caller()
             var req = req

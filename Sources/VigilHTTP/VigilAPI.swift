@@ -53,6 +53,8 @@ public struct APIEnvironment: Sendable {
     public var tickets: StreamTickets
     /// Check-ins by text, when `sms:` is configured.
     public var sms: InboundSMS?
+    /// The SMS gateway's status callbacks, when a twilio target or `sms:` is configured.
+    public var smsStatus: InboundSMSStatus?
     /// The country whose national numbers may be typed without `+` (`default_country`), if any.
     public var defaultCountry: PhoneNumber.Country?
 

@@ -119,6 +119,11 @@ extension VigilServer {
             metrics: { await scrape.text() }, logger: Logger(label: "vigil.http"),
             tickets: StreamTickets(secret: secret))
         env.sms = sms
+        let textTokens =
+            (config.sms.map { [$0.authToken] } ?? []) + config.targets.values.compactMap(\.twilio?.authToken)
+        if !textTokens.isEmpty, let url = config.publicURL {
+            env.smsStatus = InboundSMSStatus(authTokens: Array(Set(textTokens)).sorted(), publicURL: url)
+        }
         env.defaultCountry = config.defaultCountry
         let app = Application(
             router: VigilAPI.router(env),

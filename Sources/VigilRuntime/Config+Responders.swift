@@ -42,15 +42,19 @@ extension ConfigLoader.Parser {
         var via: TargetName?
         var answer = Millis.seconds(90)
         var ok = true
+        let person = f.contains { $0.0 == "contact" && $0.2.scalar?.string == "person" }
         for (k, kn, v) in f {
             switch k {
             case "after_s":
                 if let d = duration(v, "\(place).after_s", min: 0, max: 86400) { after = d } else { ok = false }
             case "contact":
-                if v.scalar?.string != "responders" {
-                    fail(v, "\(place).contact must be responders")
+                if v.scalar?.string != "responders" && !person {
+                    fail(v, "\(place).contact must be responders or person")
                     ok = false
                 }
+            case "answer_s" where person:
+                fail(kn, "\(place): a contact: person step takes after_s, contact and via, not answer_s")
+                ok = false
             case "via":
                 guard let t = v.scalar.map({ TargetName(rawValue: $0.string) }), !t.rawValue.isEmpty else {
                     fail(v, "\(place).via must name a target (an SMS or voice gateway)")
@@ -73,6 +77,7 @@ extension ConfigLoader.Parser {
             fail(owner, "\(place) needs via: TARGET (the gateway that texts or calls the responders)")
             return nil
         }
+        if person { return ok ? Step(after: after, action: .contactPerson(via: via)) : nil }
         return ok ? Step(after: after, action: .contactResponders(via: via, answer: answer)) : nil
     }
 

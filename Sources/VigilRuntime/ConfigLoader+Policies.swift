@@ -14,7 +14,8 @@ extension ConfigLoader.Parser {
             guard
                 let pf = map(
                     v, place,
-                    allowed: Set(["ack_timeout_s", "steps", "on_delivery_failure"]).union(Self.responderPolicyKeys))
+                    allowed: Set(["ack_timeout_s", "steps", "on_delivery_failure", "remind"]).union(
+                        Self.responderPolicyKeys))
             else {
                 continue
             }
@@ -22,8 +23,11 @@ extension ConfigLoader.Parser {
             var steps: [Step] = []
             var onFailure: [TargetName] = []
             var responderSettings = Policy(name: name, ackTimeout: .zero, steps: [])
+            var remind: Reminder?
             for (k, _, pv) in pf {
                 switch k {
+                case "remind":
+                    remind = reminder(pv, place, targets: targets)
                 case "ack_timeout_s":
                     if let d = duration(pv, "\(place).ack_timeout_s", min: 1, max: 3600) { ack = d }
                 case _ where Self.responderPolicyKeys.contains(k):
@@ -82,6 +86,7 @@ extension ConfigLoader.Parser {
             policy.goingPause = responderSettings.goingPause
             policy.responderMessage = responderSettings.responderMessage
             policy.holdDispatchOnMassLapse = responderSettings.holdDispatchOnMassLapse
+            policy.remind = remind
             out[name] = policy
         }
         return out

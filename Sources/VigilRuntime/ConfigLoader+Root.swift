@@ -158,6 +158,7 @@ extension ConfigLoader.Parser {
         }
         checkResponderLinks(&c, root)
         if let massLapseNode { massLapse(massLapseNode, &c, targets: names) }
+        checkTexts(&c, root: root, targetsNode: targetsNode, policiesNode: policyNodes)
         if let smsNode { c.sms = sms(smsNode, publicURL: c.publicURL) }
         if let routesNode { c.routes = routes(routesNode, targets: names, baseDirectory: baseDirectory) }
         checkRouteWord(c.policies, hasRoutes: c.routes != nil, targets: names, node: policyNodes ?? targetsNode)

@@ -14,11 +14,11 @@ extension ConfigLoader.Parser {
             guard
                 let tf = map(
                     v, place,
-                    allowed: [
+                    allowed: Set([
                         "url", "format", "secret", "secret_env", "secret_file", "timeout_s", "retry", "tls",
                         "proxy", "insecure_http", "fields", "accept_timeout_s", "arrival_timeout_s",
                         "previous_secret", "previous_secret_env", "previous_secret_file", "failover_after_s",
-                    ])
+                    ]).union(Self.twilioTargetKeys))
             else { continue }
             var url: String?
             var urlNode: Node?
@@ -77,7 +77,7 @@ extension ConfigLoader.Parser {
                     if let s = tv.scalar?.string, let fm = PayloadFormat(rawValue: s) {
                         format = fm
                     } else {
-                        fail(tv, "\(place).format must be json, cap or eido")
+                        fail(tv, "\(place).format must be json, cap, eido or twilio")
                     }
                 case "timeout_s":
                     if let d = duration(tv, "\(place).timeout_s", min: 0.1, max: 120) { timeout = d }
@@ -131,6 +131,9 @@ extension ConfigLoader.Parser {
                     break
                 }
             }
+            if format == .twilio, url == nil, let sid = twilioAccountSID(tf) {
+                url = TwilioAccount.messagesURL(accountSID: sid)
+            }
             guard let url else {
                 fail(v, "\(place) needs a url")
                 continue
@@ -144,6 +147,17 @@ extension ConfigLoader.Parser {
             }
             if url.hasPrefix("http://"), !TargetURL.isLoopback(url), insecureHTTP {
                 warnings.append("\(place) sends personal data over unencrypted http:// (insecure_http: true)")
+            }
+            if !refuseTwilioKeys(tf, format: format, place: place) { continue }
+            if format == .twilio {
+                guard let account = twilioAccount(tf, owner: v, place: place) else { continue }
+                var target = Target(
+                    name: TargetName(rawValue: name), url: url, format: format, signer: WebhookSigner.unused,
+                    timeout: timeout, retry: retry, tls: tls, proxy: proxy, fields: fields, failoverAfter: failoverAfter
+                )
+                target.twilio = account
+                out[TargetName(rawValue: name)] = target
+                continue
             }
             guard let s = secret(tf, "secret", place, owner: v) else { continue }
             guard var signer = WebhookSigner(secret: s) else {

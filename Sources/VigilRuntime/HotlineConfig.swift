@@ -72,7 +72,7 @@ extension ConfigLoader.Parser {
     /// A `cap` or `eido` target receives only `dispatch.*` (and `test.ping`): refuse one named where anything else
     /// goes.
     mutating func refuseEIDOOutsideDispatch(_ c: VigilConfig, targetsNode: Node?, policiesNode: Node?) {
-        let eido = Set(c.targets.filter { $0.value.format != .json }.map(\.key))
+        let eido = Set(c.targets.filter { $0.value.format == .cap || $0.value.format == .eido }.map(\.key))
         guard !eido.isEmpty else { return }
         for name in (c.configuredAlarmTargets ?? []) where eido.contains(name) {
             fail(

@@ -221,7 +221,7 @@
       ["routing.resolved", "routing.pinned", "routing.unpinned", "routing.default", "follow_up.created", "follow_up.closed"],
       ["responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
         "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
-        "sms.received", "sms.help", "sms.unknown_help"])) {
+        "sms.received", "sms.help", "sms.unknown_help"], ["person.reminder", "sms.status"])) {
       source.addEventListener(t, handle);
     }
   }
