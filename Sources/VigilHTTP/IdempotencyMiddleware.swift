@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import VigilCore
 
-/// `Idempotency-Key` on every `POST` under `/v1`, kept in the store for every instance to see: per token, the first
+/// `Idempotency-Key` on every `POST` (and `PATCH`) under `/v1`, kept in the store for every instance to see: per token, the first
 /// request's hash and its answer. A repeat gets the first answer again and changes nothing; the same key with another
 /// method, path or body is a 422; a repeat while the first is still being handled, anywhere, is a 409 `in_progress`.
 /// A request that fails (an error, a 5xx) gives its key back, so the next try runs afresh.
@@ -24,7 +24,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response)
         async throws -> Response
     {
-        guard request.method == .post, request.uri.path.hasPrefix("/v1/"), !Self.isExempt(request.uri.path),
+        guard request.method == .post || request.method == .patch, request.uri.path.hasPrefix("/v1/"),
+            !Self.isExempt(request.uri.path),
             let store, let principal = context.principal, let key = try VigilAPI.idempotencyKey(request)
         else { return try await next(request, context) }
         var request = request

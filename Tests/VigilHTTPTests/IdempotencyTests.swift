@@ -108,6 +108,30 @@ struct IdempotencyTests {
         #expect(!h.store.notifications.contains { $0.isDispatch })
     }
 
+    @Test("a PATCH repeated with its key is answered the same and updates the session once")
+    func patchOnce() async throws {
+        let h = APIHarness()
+        try await h.app.test(.router) { client in
+            let id = try await client.execute(
+                uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op),
+                body: ByteBuffer(string: APIHarness.startBody)
+            ) { r in try #require(jsonBody(r)?["id"]?.stringValue) }
+            var answers: [String] = []
+            for _ in 0..<2 {
+                answers.append(
+                    try await client.execute(
+                        uri: "/v1/sessions/\(id)", method: .patch, headers: Self.keyed("k-patch"),
+                        body: ByteBuffer(string: #"{"notes":"door is open"}"#)
+                    ) { r in
+                        #expect(r.status == .ok)
+                        return String(buffer: r.body)
+                    })
+            }
+            #expect(answers[0] == answers[1])
+        }
+        #expect(h.store.allEvents.filter { $0.type == .sessionUpdated }.count == 1)
+    }
+
     @Test("a request that failed (503) gives its key back: the retry runs")
     func failureFreesTheKey() async throws {
         let h = APIHarness()
