@@ -108,7 +108,7 @@ struct IdempotencyTests {
         #expect(!h.store.notifications.contains { $0.isDispatch })
     }
 
-    @Test("a PATCH repeated with its key is answered the same and updates the session once")
+    @Test("a PATCH repeated with its key gets the first answer, replayed, and updates the session once")
     func patchOnce() async throws {
         let h = APIHarness()
         try await h.app.test(.router) { client in
@@ -116,7 +116,7 @@ struct IdempotencyTests {
                 uri: "/v1/sessions", method: .post, headers: APIHarness.bearer(APIHarness.op),
                 body: ByteBuffer(string: APIHarness.startBody)
             ) { r in try #require(jsonBody(r)?["id"]?.stringValue) }
-            var answers: [String] = []
+            var answers: [(String, String?)] = []
             for _ in 0..<2 {
                 answers.append(
                     try await client.execute(
@@ -124,10 +124,11 @@ struct IdempotencyTests {
                         body: ByteBuffer(string: #"{"notes":"door is open"}"#)
                     ) { r in
                         #expect(r.status == .ok)
-                        return String(buffer: r.body)
+                        return (String(buffer: r.body), r.headers[.init("Idempotent-Replayed")!])
                     })
             }
-            #expect(answers[0] == answers[1])
+            #expect(answers[0].0 == answers[1].0)
+            #expect(answers.map(\.1) == [nil, "true"])
         }
         #expect(h.store.allEvents.filter { $0.type == .sessionUpdated }.count == 1)
     }
