@@ -98,4 +98,20 @@ extension StoreContractTests {
             _ = try await other.claimIdempotency(Self.entry, at: Self.t0 + .seconds(1))
         }
     }
+
+    @Test("a key rotation on SQLite re-seals the recorded answers: they read under the new key")
+    func answerResealed() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-keys-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteStore(path: dir + "/v.sqlite", sealer: TestSealer(key: 0x21))
+        #expect(try await store.claimIdempotency(Self.entry, at: Self.t0) == .claimed)
+        try await store.completeIdempotency(Self.entry, response: Self.answer)
+        let pending = IdempotencyEntry.of(scope: "token:console", key: "k-2", fingerprint: "f-1")
+        #expect(try await store.claimIdempotency(pending, at: Self.t0) == .claimed)
+        _ = try await store.reseal(with: TestSealer(key: 0x22))
+        let rotated = try SQLiteStore(path: dir + "/v.sqlite", sealer: TestSealer(key: 0x22))
+        #expect(try await rotated.claimIdempotency(Self.entry, at: Self.t0 + .seconds(1)) == .completed(Self.answer))
+        #expect(try await rotated.claimIdempotency(pending, at: Self.t0 + .seconds(1)) == .inProgress)
+    }
 }
