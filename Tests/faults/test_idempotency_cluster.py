@@ -111,13 +111,14 @@ def test_the_first_tap_on_the_other_instance_within_100_ms_of_the_start_checks_i
         answered = time.monotonic()
         path = urllib.parse.urlparse(s["check_in_url"]).path
         req = urllib.request.Request(b.base + path, data=b"", method="POST")
+        sent = time.monotonic()
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 status = r.status
         except urllib.error.HTTPError as e:
             status = e.code
-        # Sent at once after the 201 (well inside 100 ms on loopback), answered whatever B had heard by then.
-        assert time.monotonic() - answered < 0.1 or status == 200
+        # The tap leaves within 100 ms of the 201 (a few ms on loopback), whatever B has read of the log by then.
+        assert sent - answered < 0.1, sent - answered
         assert status == 200, "the link works on the other instance at once"
         events = a.call("GET", f"/v1/sessions/{s['id']}")[1]["events"]
         assert [e["type"] for e in events].count("check_in.received") == 1
