@@ -122,8 +122,6 @@ public struct Session: Hashable, Sendable, Codable {
     public var policy: Policy
     /// The token of the person's check-in link.
     public var checkInToken: String
-    /// The idempotency key the session was started with, if any.
-    public var startKey: String?
     /// When the session started.
     public var startedAt: Timestamp
     /// The last check-in (the start counts as one).
@@ -142,8 +140,6 @@ public struct Session: Hashable, Sendable, Codable {
     public var endedAt: Timestamp?
     /// How it ended.
     public var outcome: Outcome?
-    /// Recently seen idempotency keys: a repeated command changes nothing.
-    public var recentCommands: [String]
     /// Counts notifications of this session, for the payload's `sequence`.
     public var notificationCount: Int
     /// The people the caller chose to come first, in order (nil: none).
@@ -172,7 +168,7 @@ public struct Session: Hashable, Sendable, Codable {
     /// A session as it starts.
     public init(
         id: SessionID, caller: Caller, location: Location, notes: String?, interval: Millis, grace: Millis,
-        policy: Policy, checkInToken: String, startKey: String?, at now: Timestamp
+        policy: Policy, checkInToken: String, at now: Timestamp
     ) {
         self.id = id
         self.version = 0
@@ -184,13 +180,11 @@ public struct Session: Hashable, Sendable, Codable {
         self.grace = grace
         self.policy = policy
         self.checkInToken = checkInToken
-        self.startKey = startKey
         self.startedAt = now
         self.lastCheckInAt = now
         self.due = now + interval
         self.owedCancels = []
         self.deliveryFailures = 0
-        self.recentCommands = []
         self.notificationCount = 0
     }
 

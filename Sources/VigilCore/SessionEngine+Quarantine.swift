@@ -9,7 +9,7 @@ extension SessionEngine {
         let now = clock.now()
         var s = Session(
             id: id, caller: Caller(), location: Location(address: ""), notes: nil, interval: .zero, grace: .zero,
-            policy: .consoleOnly, checkInToken: "", startKey: nil, at: stored.startedAt)
+            policy: .consoleOnly, checkInToken: "", at: stored.startedAt)
         s.state = .ended
         s.endedAt = now
         s.outcome = outcome

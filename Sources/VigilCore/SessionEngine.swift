@@ -11,7 +11,6 @@ public actor SessionEngine {
     private var policies: [String: Policy]
     var open: [SessionID: Session] = [:]
     private var byToken: [String: SessionID] = [:]
-    private var byStartKey: [String: SessionID] = [:]
     /// Open sessions by the hash of a responder link's token, and each session's hashes.
     private var byResponderHash: [String: SessionID] = [:]
     private var responderHashes: [SessionID: [String]] = [:]
@@ -71,37 +70,37 @@ public actor SessionEngine {
         return try await store.session(id)
     }
 
-    /// The session a check-in link token belongs to, while it is open.
-    public func session(token: String) -> Session? {
+    /// The session a check-in link token belongs to, while it is open; one this engine has not heard of yet (started
+    /// on another instance a moment ago) is looked up in the store.
+    public func session(token: String) async -> Session? {
+        if byToken[token] == nil { await adoptLinked(SHA256Digest.hex(token)) }
         guard let id = byToken[token] else { return nil }
         return open[id]
     }
 
-    /// The open session a responder link's token belongs to, and the responder's place in its list.
-    public func session(responderToken token: String) -> (Session, Int)? {
+    /// The open session a responder link's token belongs to, and the responder's place in its list; looked up in the
+    /// store as a check-in link is.
+    public func session(responderToken token: String) async -> (Session, Int)? {
         let hash = SHA256Digest.hex(token)
+        if byResponderHash[hash] == nil { await adoptLinked(hash) }
         guard let id = byResponderHash[hash], let s = open[id],
             let link = s.responderLinks?.first(where: { $0.tokenHash == hash })
         else { return nil }
         return (s, link.index)
     }
 
-    /// Starts a session; a repeated idempotency key returns the session it started.
-    public func start(_ req: StartRequest, key: String? = nil, actor: Actor? = nil) async throws -> Session {
-        // One key, one session, under concurrency: starts with the same key wait for each other here, so the second
-        // finds the first's session instead of making its own.
-        let keyLock = key.map { SessionID(rawValue: "start-key:" + $0) }
-        if let keyLock { await acquire(keyLock) }
-        defer { if let keyLock { release(keyLock) } }
-        if let key, let id = byStartKey[key], let s = try await session(id) { return s }
+    /// Starts a session (a repeated request is answered before it gets here: its `Idempotency-Key` is kept in the
+    /// store).
+    public func start(_ req: StartRequest, actor: Actor? = nil) async throws -> Session {
         guard let policy = policies[req.policy] else { throw VigilError.invalid("unknown policy \"\(req.policy)\"") }
         let id = ids.sessionID()
         var d = SessionMachine.start(
-            req, policy: policy, id: id, token: ids.checkInToken(), key: key, at: clock.now(),
+            req, policy: policy, id: id, token: ids.checkInToken(), at: clock.now(),
             routing: routing.map { RoutingState(route: $0.table.resolve(req.location)) })
         if let actor { d.events = d.events.map { stamped($0, actor) } }
         await acquire(id)
         defer { release(id) }
+        await recordLinks(of: d.session, before: nil)
         let events = try await store.commit(
             CommitBatch(
                 session: d.session, expectedVersion: nil, sessionID: id, events: d.events, outbox: [],
@@ -113,7 +112,7 @@ public actor SessionEngine {
 
     /// Runs a command on a session and returns the session after it.
     @discardableResult
-    public func execute(_ id: SessionID, _ command: Command, key: String? = nil, actor: Actor? = nil) async throws
+    public func execute(_ id: SessionID, _ command: Command, actor: Actor? = nil) async throws
         -> Session
     {
         await acquire(id)
@@ -130,10 +129,11 @@ public actor SessionEngine {
         }
         let command = try routed(command, current)
         for attempt in 0..<2 {
-            var d = try SessionMachine.decide(current, command, key: key, at: clock.now(), ids: ids, actor: actor)
+            var d = try SessionMachine.decide(current, command, at: clock.now(), ids: ids, actor: actor)
             if let held = try massLapseCheck(current, d, command) { d = held }
             if d.isNoop && d.outboxUpdates.isEmpty { return current }
             let changed = !d.isNoop
+            if changed { await recordLinks(of: d.session, before: current) }
             do {
                 let events = try await store.commit(
                     CommitBatch(
@@ -170,7 +170,7 @@ public actor SessionEngine {
                 continue
             }
             do {
-                var d = try SessionMachine.decide(current, command, key: nil, at: now, ids: ids, actor: actor)
+                var d = try SessionMachine.decide(current, command, at: now, ids: ids, actor: actor)
                 if let held = try massLapseCheck(current, d, command) { d = held }
                 if d.isNoop && d.outboxUpdates.isEmpty {
                     results[i] = .success(current)
@@ -187,6 +187,7 @@ public actor SessionEngine {
             }
         }
         if !batches.isEmpty {
+            for (_, current, d) in decided where !d.isNoop { await recordLinks(of: d.session, before: current) }
             let outcomes = await store.commitAll(batches)
             var outboxChanged = false
             for (k, outcome) in outcomes.enumerated() where k < decided.count {
@@ -355,7 +356,6 @@ public actor SessionEngine {
             s.policy = shared(s.policy)
             open[s.id] = s
             byToken[s.checkInToken] = s.id
-            if let k = s.startKey { byStartKey[k] = s.id }
             let d = s.nextDeadline
             deadlines[s.id] = d
             if let d { scheduler.arm(s.id, at: d) } else { scheduler.disarm(s.id) }
@@ -364,7 +364,6 @@ public actor SessionEngine {
             deadlines[s.id] = nil
             foreign.remove(s.id)
             byToken[s.checkInToken] = nil
-            if let k = s.startKey { byStartKey[k] = nil }
             scheduler.disarm(s.id)
         }
     }

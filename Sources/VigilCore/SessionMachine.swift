@@ -17,17 +17,14 @@ public struct Decision: Sendable {
 
 /// The session state machine: a pure function of (session, command, now).
 public enum SessionMachine {
-    /// How many idempotency keys a session remembers.
-    public static let rememberedCommands = 32
-
     /// Starts a session.
     public static func start(
-        _ req: StartRequest, policy: Policy, id: SessionID, token: String, key: String?, at now: Timestamp,
+        _ req: StartRequest, policy: Policy, id: SessionID, token: String, at now: Timestamp,
         routing: RoutingState? = nil
     ) -> Decision {
         var s = Session(
             id: id, caller: req.caller, location: req.location, notes: req.notes, interval: req.interval,
-            grace: req.grace, policy: policy, checkInToken: token, startKey: key, at: now)
+            grace: req.grace, policy: policy, checkInToken: token, at: now)
         s.version = 1
         s.substance = req.substance
         s.device = req.device
@@ -45,23 +42,17 @@ public enum SessionMachine {
 
     /// Decides what `command` does to `session` at `now`.
     ///
-    /// A command repeated with the same idempotency key, or a deadline that finds nothing due, decides nothing.
+    /// A deadline that finds nothing due decides nothing (a repeated request is answered before it gets here: its
+    /// `Idempotency-Key` is kept in the store).
     /// `actor` is recorded (`by`, `role`) on every event the command makes.
     public static func decide(
-        _ session: Session, _ command: Command, key: String? = nil, at now: Timestamp, ids: IDGenerator,
+        _ session: Session, _ command: Command, at now: Timestamp, ids: IDGenerator,
         actor: Actor? = nil
     ) throws -> Decision {
-        if let key, session.recentCommands.contains(key) {
-            return Decision(session: session, events: [], outbox: [], outboxUpdates: [])
-        }
         var b = Builder(s: session, now: now, ids: ids)
         try b.apply(command)
         if let actor { b.events = b.events.map { stamped($0, actor) } }
         if b.isNoop { return Decision(session: session, events: [], outbox: [], outboxUpdates: b.updates) }
-        if let key {
-            b.s.recentCommands.append(key)
-            if b.s.recentCommands.count > rememberedCommands { b.s.recentCommands.removeFirst() }
-        }
         if !b.events.isEmpty || !b.outbox.isEmpty { b.s.version += 1 }
         return Decision(session: b.s, events: b.events, outbox: b.outbox, outboxUpdates: b.updates)
     }

@@ -31,7 +31,7 @@ struct FollowUpsController {
                 s = try await env.engine.execute(
                     sid,
                     .closeFollowUp(close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.actorName),
-                    key: try VigilAPI.idempotencyKey(req), actor: p.actor)
+                    actor: p.actor)
             } catch let e as VigilError where e == .sessionNotFound {
                 throw VigilError(.notFound, "no such follow-up")
             }

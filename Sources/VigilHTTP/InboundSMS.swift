@@ -13,10 +13,6 @@ public final class InboundSMS: Sendable {
     let publicURL: String
     /// Texts from numbers that match no open session (the numbers themselves are never kept or logged).
     public let unknownSenders = Atomic<Int>(0)
-    /// Answers already given, by `MessageSid`, so a replay gets the first answer and changes nothing.
-    private let answered = Mutex<[String: String]>([:])
-    private let order = Mutex<[String]>([])
-    static let remembered = 10_000
 
     /// Creates the endpoint's state.
     public init(authToken: String, publicURL: String) {
@@ -36,19 +32,6 @@ public final class InboundSMS: Sendable {
         for (k, v) in params.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) { text += k + v }
         let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: key))
         return Data(mac).base64EncodedString()
-    }
-
-    func remembered(_ sid: String) -> String? { answered.withLock { $0[sid] } }
-
-    func remember(_ sid: String, _ answer: String) {
-        answered.withLock { a in
-            guard a[sid] == nil else { return }
-            a[sid] = answer
-            order.withLock { o in
-                o.append(sid)
-                if o.count > Self.remembered { a[o.removeFirst()] = nil }
-            }
-        }
     }
 
     /// What a text asks for.
@@ -118,14 +101,44 @@ public final class InboundSMS: Sendable {
         }
         let value = { (name: String) in params.first { $0.0 == name }?.1 }
         let sid = value("MessageSid")
-        if let sid, let first = sms.remembered(sid) { return twiml(first) }
-        let answer = try await handle(from: value("From"), body: value("Body") ?? "", sid: sid, sms, env)
-        if let sid { sms.remember(sid, answer) }
+        // Every instance shares the memory of answered texts: in the store, for a day.
+        if let sid, let keys = env.store as? any IdempotencyStore {
+            return try await once(sid, keys, env) {
+                try await handle(from: value("From"), body: value("Body") ?? "", sms, env)
+            }
+        }
+        return twiml(try await handle(from: value("From"), body: value("Body") ?? "", sms, env))
+    }
+
+    /// Answers a text once per `MessageSid` across every instance: a replay (the gateway's retry, or a captured
+    /// request sent again) gets the first answer and changes nothing; one that arrives while the first is still
+    /// being handled is a 409, which the gateway retries.
+    static func once(
+        _ sid: String, _ keys: any IdempotencyStore, _ env: APIEnvironment, _ run: () async throws -> String
+    ) async throws -> Response {
+        // One entry per text, whatever its body: the signature already binds the body to the request.
+        let entry = IdempotencyEntry.of(scope: "sms", key: sid, fingerprint: "sms")
+        switch try await keys.claimIdempotency(entry, at: env.engine.now()) {
+        case .completed(let first): return twiml(String(decoding: first.body, as: UTF8.self))
+        case .inProgress, .mismatch:
+            throw APIError(status: .conflict, code: "in_progress", message: "this text is still being handled")
+        case .claimed: break
+        }
+        let answer: String
+        do { answer = try await run() } catch {
+            try? await keys.releaseIdempotency(entry)
+            throw error
+        }
+        let first = IdempotentResponse(
+            status: 200, contentType: "text/xml; charset=utf-8", body: Array(answer.utf8))
+        do { try await keys.completeIdempotency(entry, response: first) } catch {
+            env.logger.error("a text's answer could not be recorded", metadata: ["error": "\(error)"])
+        }
         return twiml(answer)
     }
 
     /// Applies a text to the most recently started open session whose callback number sent it.
-    static func handle(from: String?, body: String, sid: String?, _ sms: InboundSMS, _ env: APIEnvironment)
+    static func handle(from: String?, body: String, _ sms: InboundSMS, _ env: APIEnvironment)
         async throws -> String
     {
         let country = env.defaultCountry
@@ -141,15 +154,14 @@ public final class InboundSMS: Sendable {
             return empty
         }
         let actor = Actor(name: "sms", role: "sms")
-        let key = sid.map { "sms:" + $0 }
         let text = String(body.prefix(Input.maxText))
         switch intent(body) {
         case .checkIn:
-            try await env.engine.execute(s.id, .checkIn(source: .sms, note: nil), key: key, actor: actor)
+            try await env.engine.execute(s.id, .checkIn(source: .sms, note: nil), actor: actor)
             env.logger.info("check-in by text", metadata: ["session": "\(s.id)"])
             return confirmed
         case .help:
-            try await env.engine.execute(s.id, .smsHelp, key: key, actor: actor)
+            try await env.engine.execute(s.id, .smsHelp, actor: actor)
             env.logger.notice("help asked by text", metadata: ["session": "\(s.id)"])
             return empty
         case .other:
@@ -160,7 +172,7 @@ public final class InboundSMS: Sendable {
                     text.unicodeScalars.filter {
                         CharacterPolicy.isAllowedInXML($0) && !CharacterPolicy.isBidiControl($0)
                     }.map(Character.init))
-            try await env.engine.execute(s.id, .smsText(clean), key: key, actor: actor)
+            try await env.engine.execute(s.id, .smsText(clean), actor: actor)
             return empty
         }
     }

@@ -19,7 +19,7 @@ struct SessionsController {
             if let device = start.device, !env.auth.deviceNames.contains(device) {
                 throw VigilError.invalid("device must name a configured token of the device role")
             }
-            let s = try await env.engine.start(start, key: VigilAPI.idempotencyKey(req), actor: p.actor)
+            let s = try await env.engine.start(start, actor: p.actor)
             env.logger.info("session started", metadata: ["session": "\(s.id)", "by": "\(p.name)"])
             // The one read that carries the person's link: whoever starts the session gives it to them.
             return try VigilAPI.sessionResponse(
@@ -98,8 +98,7 @@ struct SessionsController {
             guard p.anySession || current.device == p.name else {
                 throw APIError.forbidden(p.role, "this device token may check in only the sessions started for it")
             }
-            let s = try await env.engine.execute(
-                id, .checkIn(source: .device, note: note), key: try VigilAPI.idempotencyKey(req), actor: p.actor)
+            let s = try await env.engine.execute(id, .checkIn(source: .device, note: note), actor: p.actor)
             // A device learns when to check in next, and nothing else of the person.
             return VigilAPI.json([
                 "id": .string(s.id.rawValue), "state": .string(s.state.rawValue),
@@ -125,9 +124,7 @@ struct SessionsController {
                 throw VigilError.conflict("this session's dispatch was not sent to \(target)")
             }
             let s = try await env.engine.execute(
-                id, .dispatchStatus(report.status, reference: report.reference, by: target),
-                key: try VigilAPI.idempotencyKey(req),
-                actor: p.actor)
+                id, .dispatchStatus(report.status, reference: report.reference, by: target), actor: p.actor)
             if p.role == .dispatch { return Response(status: .noContent) }
             return try VigilAPI.sessionResponse(s, env, status: .ok, disclosure: VigilAPI.disclosure(p, s))
         }

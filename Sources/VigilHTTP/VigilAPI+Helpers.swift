@@ -51,7 +51,7 @@ extension VigilAPI {
         _ id: SessionID, _ command: Command, _ req: Request, _ env: APIEnvironment, status: HTTPResponse.Status = .ok,
         actor: Principal
     ) async throws -> Response {
-        let s = try await env.engine.execute(id, command, key: try idempotencyKey(req), actor: actor.actor)
+        let s = try await env.engine.execute(id, command, actor: actor.actor)
         return try sessionResponse(s, env, status: status, disclosure: disclosure(actor, s))
     }
 

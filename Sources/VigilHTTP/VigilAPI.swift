@@ -90,6 +90,10 @@ public enum VigilAPI {
         router.add(
             middleware: AccessMiddleware(
                 auth: env.auth, tickets: env.tickets, now: { [engine = env.engine] in engine.now() }))
+        router.add(
+            middleware: IdempotencyMiddleware(
+                store: env.store as? any IdempotencyStore, now: { [engine = env.engine] in engine.now() },
+                logger: env.logger))
         PublicRoutes(env: env, assets: Assets(directory: env.assetsDirectory)).add(to: router)
         let v1 = router.group("/v1")
         SessionsController(env: env).add(to: v1)

@@ -142,5 +142,26 @@ enum PostgresSchema {
             """,
             "CREATE INDEX quarantine_session ON quarantine (session_id)",
         ],
+        // 5: idempotency keys (the answer sealed) and fresh link tokens, each kept 24 h (as on SQLite).
+        [
+            """
+            CREATE TABLE idempotency (
+                id text PRIMARY KEY,
+                fingerprint text NOT NULL,
+                claimed_at bigint NOT NULL,
+                expires_at bigint NOT NULL,
+                response bytea
+            )
+            """,
+            "CREATE INDEX idempotency_expiry ON idempotency (expires_at)",
+            """
+            CREATE TABLE links (
+                hash text PRIMARY KEY,
+                session_id text NOT NULL,
+                expires_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX links_expiry ON links (expires_at)",
+        ],
     ]
 }

@@ -185,6 +185,16 @@ extension VigilServer {
         if let quarantine {
             services.append(LoopService(name: "quarantine", interval: .seconds(2)) { await quarantine.check() })
         }
+        if let keys = store as? any IdempotencyStore {
+            // Idempotency keys and fresh links live a day, the recorded answers (which may hold personal data) with
+            // them; an expired key is never served even before this reaches it.
+            services.append(
+                LoopService(name: "idempotency-sweep", interval: .seconds(300)) {
+                    if let n = try? await keys.purgeIdempotency(at: clock.now()), n > 0 {
+                        logger.info("forgot expired idempotency keys and links", metadata: ["rows": "\(n)"])
+                    }
+                })
+        }
         if let url = config.heartbeatURL {
             services.append(
                 LoopService(name: "heartbeat", interval: .milliseconds(config.heartbeatInterval.value)) {

@@ -52,6 +52,7 @@ extension SQLiteStore {
                 count += try self.resealRows(db, table: "plans", key: "name_hash", column: "body", with: sealer) {
                     Self.context(plan: $0)
                 }
+                count += try self.resealIdempotency(db, with: sealer)
                 return count
             }
         } catch {

@@ -14,6 +14,10 @@ public final class InMemoryStore: SessionStore, Sendable {
 
     private let state = Mutex(State())
     private let listener = CommitListener()
+    /// Idempotency keys, by entry id (see `InMemoryStore+Idempotency.swift`).
+    let keys = Mutex<[String: InMemoryKey]>([:])
+    /// Link tokens' hashes and their sessions.
+    let links = Mutex<[String: SessionID]>([:])
 
     /// Creates an empty store.
     public init() {}

@@ -33,7 +33,7 @@ struct DecideCommand: ParsableCommand {
             substance: "fentanyl")
         let ids = IDGenerator.system
         let started = SessionMachine.start(
-            request, policy: policy, id: ids.sessionID(), token: ids.checkInToken(), key: nil, at: t0
+            request, policy: policy, id: ids.sessionID(), token: ids.checkInToken(), at: t0
         ).session
         let lapseAt = t0 + .seconds(400)
 

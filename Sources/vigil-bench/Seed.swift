@@ -25,7 +25,7 @@ enum Seed {
                             StartRequest(
                                 caller: Caller(alias: "Seed"), location: Location(address: "1 Bench St"),
                                 interval: .seconds(interval), grace: .seconds(30), policy: "default", notes: nil),
-                            policy: policy, id: ids.sessionID(), token: ids.checkInToken(), key: nil, at: clock.now())
+                            policy: policy, id: ids.sessionID(), token: ids.checkInToken(), at: clock.now())
                         _ = try await store.commit(
                             CommitBatch(
                                 session: d.session, expectedVersion: nil, sessionID: d.session.id, events: d.events,

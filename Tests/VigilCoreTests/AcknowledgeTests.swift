@@ -139,22 +139,3 @@ struct AcknowledgeTests {
         #expect(resumes(h, s.id).count == 2)
     }
 }
-
-@Suite("idempotency")
-struct IdempotencyTests {
-    @Test("a hundred concurrent starts under one key make one session")
-    func oneKeyOneSession() async throws {
-        let h = Harness()
-        let ids = try await withThrowingTaskGroup(of: SessionID.self) { group in
-            for _ in 0..<100 { group.addTask { try await h.engine.start(Harness.request, key: "same-key").id } }
-            var out = Set<SessionID>()
-            for try await id in group { out.insert(id) }
-            return out
-        }
-        #expect(ids.count == 1)
-        #expect(try await h.store.sessions(.all, limit: 1000).count == 1)
-        // Another key is another session.
-        _ = try await h.engine.start(Harness.request, key: "other-key")
-        #expect(try await h.store.sessions(.all, limit: 1000).count == 2)
-    }
-}

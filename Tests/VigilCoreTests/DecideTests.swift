@@ -20,7 +20,7 @@ struct DecideTests {
             StartRequest(
                 caller: Caller(alias: "J"), location: Location(address: "1 Main St"), interval: .seconds(60),
                 grace: .seconds(10), policy: "default", notes: nil),
-            policy: policy, id: SessionID(rawValue: "ses_decide"), token: "tok", key: nil, at: t0
+            policy: policy, id: SessionID(rawValue: "ses_decide"), token: "tok", at: t0
         ).session
     }
 
@@ -30,7 +30,7 @@ struct DecideTests {
             StartRequest(
                 caller: Caller(alias: "J"), location: Location(address: "1 Main St"), interval: .seconds(60),
                 grace: .seconds(10), policy: "default", notes: nil),
-            policy: Self.policy, id: SessionID(rawValue: "ses_decide"), token: "tok", key: nil, at: Self.t0)
+            policy: Self.policy, id: SessionID(rawValue: "ses_decide"), token: "tok", at: Self.t0)
         #expect(d.events.map(\.type) == [.sessionStarted])
         #expect(d.events[0].data["next_check_in_due_at"]?.stringValue == (Self.t0 + .seconds(60)).rfc3339)
         #expect(d.outbox.isEmpty)
@@ -69,17 +69,14 @@ struct DecideTests {
         #expect(d.session.state == .escalating)
     }
 
-    @Test("a check-in while active logs it and re-arms; repeated with the same key, it decides nothing")
-    func checkInIdempotent() throws {
+    @Test("a check-in while active logs it and re-arms")
+    func checkInWhileActive() throws {
         let s = Self.started()
         let d = try SessionMachine.decide(
-            s, .checkIn(source: .caller, note: nil), key: "k1", at: Self.t0 + .seconds(30), ids: Self.ids)
+            s, .checkIn(source: .caller, note: nil), at: Self.t0 + .seconds(30), ids: Self.ids)
         #expect(d.events.map(\.type) == [.checkInReceived])
         #expect(d.outbox.isEmpty)
         #expect(d.session.due == Self.t0 + .seconds(90))
-        let again = try SessionMachine.decide(
-            d.session, .checkIn(source: .caller, note: nil), key: "k1", at: Self.t0 + .seconds(31), ids: Self.ids)
-        #expect(again.isNoop)
     }
 
     @Test("the actor is stamped on every event a command makes")

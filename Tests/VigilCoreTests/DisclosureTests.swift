@@ -42,7 +42,7 @@ struct DisclosureTests {
                 address: "1 Main St", unit: "4B", city: "Springfield", region: "IL", postalCode: "62701",
                 country: "US", latitude: 39.78, longitude: -89.65, accessNotes: "side door", accuracyM: 12.0),
             notes: "has naloxone", interval: .seconds(300), grace: .seconds(60), policy: .consoleOnly,
-            checkInToken: "tok", startKey: nil, at: Self.t0)
+            checkInToken: "tok", at: Self.t0)
         s.substance = "fentanyl"
         s.responders = [Responder(name: "Alex", phone: "+15550000000")]
         s.state = state

@@ -33,7 +33,7 @@ struct EventDataTests {
                 address: "1 Main St", unit: "4B", city: "Springfield", latitude: 40.7, longitude: -74.0,
                 accessNotes: "side door", accuracyM: 12.0),
             notes: "line\nbreak \"quoted\"", interval: .seconds(300), grace: .seconds(60), policy: .consoleOnly,
-            checkInToken: "tok", startKey: nil, at: Self.t0)
+            checkInToken: "tok", at: Self.t0)
         s.responders = [Responder(name: "Alex", phone: "+15550000000")]
         let view = SessionView(s, checkInURL: nil)
         // The same bytes: a whole number held as a Double (`accuracy_m` 12.0) is `.double` here and `.int` once

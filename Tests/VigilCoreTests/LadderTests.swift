@@ -231,22 +231,6 @@ struct LadderTests {
         #expect(await h.engine.session(token: s.checkInToken) == nil)
     }
 
-    @Test("a command repeated with the same idempotency key changes nothing")
-    func idempotentCommands() async throws {
-        let h = Harness()
-        let s = try await h.start()
-        try await h.advance(by: .seconds(1))
-        try await h.engine.execute(s.id, .checkIn(source: .caller, note: nil), key: "k1")
-        let v = try await h.session(s.id).version
-        try await h.advance(by: .seconds(1))
-        try await h.engine.execute(s.id, .checkIn(source: .caller, note: nil), key: "k1")
-        #expect(try await h.session(s.id).version == v)
-        #expect(h.types(s.id).filter { $0 == .checkInReceived }.count == 1)
-        let a = try await h.engine.start(Harness.request, key: "start-1")
-        let b = try await h.engine.start(Harness.request, key: "start-1")
-        #expect(a.id == b.id)
-    }
-
     @Test("a failed write leaves the session as it was")
     func failedWriteChangesNothing() async throws {
         let h = Harness()

@@ -60,7 +60,7 @@ struct DispatchStory {
         session =
             SessionMachine.start(
                 request, policy: Self.policy, id: SessionID(rawValue: "ses_golden0000000000000000000"),
-                token: "token", key: nil, at: now
+                token: "token", at: now
             ).session
     }
 

@@ -17,7 +17,7 @@ struct PostgresStoreTests {
             id: SessionID(rawValue: "ses_test\(n)"), caller: Caller(alias: "J"),
             location: Location(address: "1 Main St"),
             notes: "secret note", interval: .seconds(60), grace: .seconds(30), policy: .consoleOnly,
-            checkInToken: "tok\(n)", startKey: nil, at: t0)
+            checkInToken: "tok\(n)", at: t0)
     }
 
     static func item(_ n: Int, session: SessionID, at: Timestamp = t0) -> OutboxItem {

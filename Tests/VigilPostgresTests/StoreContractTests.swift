@@ -45,7 +45,7 @@ struct StoreContractTests {
         var s = Session(
             id: SessionID(rawValue: "ses_contract\(n)"), caller: Caller(alias: "J", callbackNumber: "+15551234567"),
             location: Location(address: "\(n) Main St"), notes: "note", interval: .seconds(60), grace: .seconds(30),
-            policy: .consoleOnly, checkInToken: "token\(n)", startKey: nil, at: t)
+            policy: .consoleOnly, checkInToken: "token\(n)", at: t)
         s.version = 1
         return s
     }

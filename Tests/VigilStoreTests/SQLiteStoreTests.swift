@@ -15,7 +15,7 @@ struct SQLiteStoreTests {
             id: SessionID(rawValue: "ses_test\(n)"), caller: Caller(alias: "J"),
             location: Location(address: "1 Main St"),
             notes: "secret note", interval: .seconds(60), grace: .seconds(30), policy: .consoleOnly,
-            checkInToken: "tok\(n)", startKey: nil, at: Timestamp(seconds: 1_800_000_000))
+            checkInToken: "tok\(n)", at: Timestamp(seconds: 1_800_000_000))
     }
 
     static func insert(_ store: SQLiteStore, _ s: Session) async throws -> [StoredEvent] {
