@@ -51,8 +51,10 @@ def test_every_configuration_key_the_loader_accepts_is_documented_in_the_example
     accepts appears there as a key (commented out or not)."""
     import glob, re
     keys = set()
-    for path in glob.glob(os.path.join(fh.ROOT, "Sources", "VigilRuntime", "ConfigLoader*.swift")):
-        for m in re.finditer(r"allowed:\s*\[([^\]]*)\]", open(path).read()):
+    # Keys are listed in `allowed: [...]` (or `allowed: Set([...])`) and in `…Keys: Set<String> = [...]` constants.
+    lists = re.compile(r"(?:allowed:\s*(?:Set\()?|Keys:\s*Set<String>\s*=\s*)\[([^\]]*)\]")
+    for path in glob.glob(os.path.join(fh.ROOT, "Sources", "VigilRuntime", "Config*.swift")):
+        for m in lists.finditer(open(path).read()):
             keys |= set(re.findall(r'"([a-z_0-9]+)"', m.group(1)))
     assert len(keys) > 30, f"the loader's keys were not found ({len(keys)})"
     example = open(os.path.join(fh.ROOT, "config", "vigil.example.yaml")).read()
