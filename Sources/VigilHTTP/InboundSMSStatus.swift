@@ -59,11 +59,32 @@ public final class InboundSMSStatus: Sendable {
             status: status, notification: notification, type: from("type").flatMap { EventType(rawValue: $0) },
             target: from("target").flatMap(plain).map(TargetName.init(rawValue:)),
             errorCode: value("ErrorCode").map { String($0.prefix(16)) })
-        let key = value("MessageSid").map { "sms-status:\($0.prefix(64)):\(status.rawValue)" }
         var meta: Logger.Metadata = ["session": "\(session)", "notification": "\(notification)", "status": "\(raw)"]
+        // One report per text and status across every instance (the gateway retries, a captured request replays):
+        // remembered in the store for a day, like inbound texts.
+        let entry = value("MessageSid").map {
+            IdempotencyEntry.of(scope: "sms-status", key: "\($0.prefix(64)):\(status.rawValue)", fingerprint: "sms")
+        }
+        let keys = env.store as? any IdempotencyStore
+        if let entry, let keys {
+            switch try await keys.claimIdempotency(entry, at: env.engine.now()) {
+            case .completed: return Response(status: .noContent)
+            case .inProgress, .mismatch:
+                throw APIError(status: .conflict, code: "in_progress", message: "this report is still being handled")
+            case .claimed: break
+            }
+        }
         do {
-            try await env.engine.execute(
-                session, .textStatus(report), key: key, actor: Actor(name: "sms", role: "sms"))
+            do {
+                try await env.engine.execute(session, .textStatus(report), actor: Actor(name: "sms", role: "sms"))
+            } catch {
+                if let entry, let keys { try? await keys.releaseIdempotency(entry) }
+                throw error
+            }
+            if let entry, let keys {
+                try? await keys.completeIdempotency(
+                    entry, response: IdempotentResponse(status: 204, contentType: "text/plain", body: []))
+            }
             if status == .delivered {
                 env.logger.info("text delivered", metadata: meta)
             } else {
