@@ -52,6 +52,10 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case dispatchArrivalOverdue = "dispatch.arrival_overdue"
     case followUpCreated = "follow_up.created"
     case followUpClosed = "follow_up.closed"
+    /// The configuration file was read again and is in force (a system event: no session).
+    case configReloaded = "config.reloaded"
+    /// A reload was refused: the running configuration stays (a system event: no session).
+    case configReloadFailed = "config.reload_failed"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.
