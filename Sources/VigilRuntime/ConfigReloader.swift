@@ -101,7 +101,9 @@ actor ConfigReloader {
         return .reloaded(sha256: sha, restartNeeded: restartNeeded)
     }
 
-    private func refuse(_ why: String, _ by: String, _ running: VigilConfig) async -> ConfigReloadOutcome {
+    private func refuse(_ message: String, _ by: String, _ running: VigilConfig) async -> ConfigReloadOutcome {
+        // One line: a YAML parser's error quotes the file after its first line, which belongs in `config check`.
+        let why = message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? message
         logger.error(
             "configuration reload refused; the running configuration stays",
             metadata: ["by": "\(by)", "error": "\(why)", "sha256": "\(running.sha256 ?? "built-in")"])
