@@ -100,7 +100,8 @@ public enum Doctor {
     static func target(_ path: String, _ name: String) async -> DoctorFinding {
         do {
             let (ok, report) = try await VigilClient.testTarget(configPath: path, name: name)
-            let line = report.split(separator: "\n").first.map(String.init) ?? report
+            var line = report.split(separator: "\n").first.map(String.init) ?? report
+            if line.hasPrefix("target \(name): ") { line.removeFirst("target \(name): ".count) }
             return DoctorFinding(
                 "target \(name)", problem: !ok,
                 ok ? line : "\(line): check its url, TLS (ca_file, client certificate) and secret with the receiver")
