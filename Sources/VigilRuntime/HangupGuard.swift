@@ -22,7 +22,7 @@ enum HangupGuard {
                 logger.notice("SIGHUP received: reading the configuration file again")
                 reload()
             } else {
-                logger.warning("SIGHUP received before the service was ready: nothing reloaded; serving on")
+                logger.warning("SIGHUP received while the service is starting or stopping: nothing reloaded")
             }
         }
         s.activate()
