@@ -56,6 +56,10 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case personReminder = "person.reminder"
     case personPrompted = "person.prompted"
     case smsStatus = "sms.status"
+    /// The configuration file was read again and is in force (a system event: no session).
+    case configReloaded = "config.reloaded"
+    /// A reload was refused: the running configuration stays (a system event: no session).
+    case configReloadFailed = "config.reload_failed"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.

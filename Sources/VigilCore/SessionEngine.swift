@@ -8,7 +8,7 @@ public actor SessionEngine {
     let clock: any WallClock
     let ids: IDGenerator
     private let observer: any EngineObserver
-    private var policies: [String: Policy]
+    var policies: [String: Policy]
     var open: [SessionID: Session] = [:]
     private var byToken: [String: SessionID] = [:]
     /// Open sessions by the hash of a responder link's token, and each session's hashes.

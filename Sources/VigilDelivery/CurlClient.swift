@@ -19,6 +19,11 @@ public struct HTTPRequestSpec: Sendable {
     public var tls: TLSFiles?
     /// An explicit proxy; nil means none, whatever `http_proxy` and friends say.
     public var proxy: String?
+    /// The most body bytes kept; the rest is read and dropped.
+    public var maxResponseBytes = 65536
+    /// Called with each piece of the body as it arrives, instead of keeping it (an event stream). A stream that
+    /// sends nothing for 60 s (its keep-alives included) is ended.
+    public var onBody: (@Sendable ([UInt8]) -> Void)? = nil
 
     /// Creates a request.
     public init(
@@ -199,7 +204,12 @@ public final class CurlClient: Sendable {
         _ = vigil_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         _ = vigil_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
         _ = vigil_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, spec.timeoutMillis)
-        _ = vigil_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(spec.timeoutMillis, 10_000))
+        if spec.onBody != nil {
+            _ = vigil_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
+            _ = vigil_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, 60)
+        }
+        _ = vigil_easy_setopt_long(
+            easy, CURLOPT_CONNECTTIMEOUT_MS, spec.timeoutMillis > 0 ? min(spec.timeoutMillis, 10_000) : 10_000)
         _ = vigil_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
         _ = vigil_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
         _ = vigil_easy_setopt_string(easy, CURLOPT_USERAGENT, "Vigil/1")
@@ -236,8 +246,12 @@ public final class CurlClient: Sendable {
         _ = vigil_easy_setopt_write_callback(easy) { ptr, size, n, user in
             let job = Unmanaged<Job>.fromOpaque(user!).takeUnretainedValue()
             let count = size * n
-            if let ptr, job.body.count < 65536 {
-                let take = min(count, 65536 - job.body.count)
+            if let ptr, let onBody = job.spec.onBody {
+                ptr.withMemoryRebound(to: UInt8.self, capacity: count) {
+                    onBody(Array(UnsafeBufferPointer(start: $0, count: count)))
+                }
+            } else if let ptr, job.body.count < job.spec.maxResponseBytes {
+                let take = min(count, job.spec.maxResponseBytes - job.body.count)
                 ptr.withMemoryRebound(to: UInt8.self, capacity: take) {
                     job.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: take))
                 }

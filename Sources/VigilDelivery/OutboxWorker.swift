@@ -9,8 +9,9 @@ public final class OutboxWorker: Sendable {
     private let store: any OutboxQueue
     private let engine: SessionEngine
     private let client: any WebhookTransport
-    private let targets: [TargetName: Target]
-    private let machine: DeliveryMachine
+    /// The configured targets and the machine over them, swapped whole by a configuration reload.
+    private let current: Mutex<DeliveryMachine>
+    private var machine: DeliveryMachine { current.withLock { $0 } }
     private let clock: any WallClock
     private let logger: Logger
     private let poll: Millis
@@ -59,13 +60,18 @@ public final class OutboxWorker: Sendable {
         self.store = store
         self.engine = engine
         self.client = client
-        self.targets = targets
-        self.machine = DeliveryMachine(targets: targets)
+        self.current = Mutex(DeliveryMachine(targets: targets))
         self.clock = clock
         self.logger = logger
         self.poll = poll
         self.maxInFlight = maxInFlight
         self.signal = signal
+    }
+
+    /// Replaces the targets (a configuration reload): the next attempt of every notification, retries included,
+    /// goes to the target as now configured.
+    public func setTargets(_ targets: [TargetName: Target]) {
+        current.withLock { $0 = DeliveryMachine(targets: targets) }
     }
 
     /// Asks the worker to look at the outbox now.
@@ -152,6 +158,8 @@ public final class OutboxWorker: Sendable {
             "session": "\(item.sessionID)", "notification": "\(item.id)", "type": "\(item.type.rawValue)",
             "target_index": "\(item.targetIndex)", "attempt": "\(item.attempts + 1)",
         ]
+        // One configuration for the whole attempt, even if a reload lands in the middle of it.
+        let machine = self.machine
         let name: TargetName
         let webhookID: WebhookID
         let timeout: Millis
@@ -166,7 +174,7 @@ public final class OutboxWorker: Sendable {
         }
         meta["target"] = "\(name)"
         meta["webhook_id"] = "\(webhookID)"
-        guard let target = targets[name] else { return }
+        guard let target = machine.targets[name] else { return }
         let body: [UInt8]
         do {
             body = try Self.render(

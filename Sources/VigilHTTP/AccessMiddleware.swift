@@ -53,6 +53,7 @@ enum RouteAccess {
         "GET /v1/history": .token(.read),
         "GET /v1/stats": .token(.read),
         "POST /v1/inbound/sms/status": .open,
+        "POST /v1/system/reload": .token(.reloadConfiguration),
     ]
 
     /// The table's key for a method and a route's path as the router names it.

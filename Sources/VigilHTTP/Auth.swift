@@ -1,3 +1,4 @@
+import Synchronization
 import VigilCore
 
 /// What a token may do: the least its holder needs (docs/contract.md, the role table).
@@ -21,9 +22,10 @@ public enum Role: String, Sendable, Hashable, CaseIterable {
     public func allows(_ permission: Permission) -> Bool {
         switch self {
         case .admin: return true
-        case .supervisor: return permission != .reportDispatchStatus
+        case .supervisor: return permission != .reportDispatchStatus && permission != .reloadConfiguration
         case .operator:
             return permission != .reportDispatchStatus && permission != .metrics && permission != .releaseMassLapse
+                && permission != .reloadConfiguration
         case .viewer: return permission == .read
         case .metrics: return permission == .metrics
         case .device: return permission == .checkIn
@@ -54,6 +56,8 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case viewLocation
     /// Read the person's check-in link after the start (recorded as `link.viewed`): the link checks them in.
     case viewCheckInLink
+    /// `POST /v1/system/reload`: read the configuration file again (admin only).
+    case reloadConfiguration
 }
 
 /// The authenticated caller of a request.
@@ -106,11 +110,26 @@ public struct TokenEntry: Sendable {
 }
 
 /// Checks bearer tokens in constant time: every configured token is compared in full, whatever matches.
+///
+/// Copies share one set of tokens, which a configuration reload replaces (`replace`): a token added works at once
+/// everywhere, one removed is refused at once everywhere.
 public struct TokenAuthenticator: Sendable {
-    private let entries: [TokenEntry]
+    private let box: TokenBox
+    private var entries: [TokenEntry] { box.entries.withLock { $0 } }
 
     /// Creates an authenticator over the configured tokens.
-    public init(_ entries: [TokenEntry]) { self.entries = entries }
+    public init(_ entries: [TokenEntry]) { self.box = TokenBox(entries) }
+
+    /// Replaces the tokens; returns the names of the tokens that no longer hold as they did (removed, or given
+    /// another secret, role, target or scope), whose holders must lose what they opened with the old one.
+    @discardableResult
+    public func replace(_ entries: [TokenEntry]) -> Set<String> {
+        let old = box.entries.withLock { current in
+            defer { current = entries }
+            return current
+        }
+        return Set(old.filter { o in !entries.contains { $0.sameGrant(as: o) } }.map(\.name))
+    }
 
     /// The role of the token named `name`, if one is configured.
     public func role(ofTokenNamed name: String) -> Role? { entries.first { $0.name == name }?.role }
@@ -141,4 +160,18 @@ public struct TokenAuthenticator: Sendable {
         }
         return diff == 0 && !a.isEmpty
     }
+}
+
+extension TokenEntry {
+    /// Whether `other` grants exactly what this one does, with the same secret.
+    func sameGrant(as other: TokenEntry) -> Bool {
+        name == other.name && role == other.role && target == other.target && anySession == other.anySession
+            && TokenAuthenticator.constantTimeEquals(token, other.token)
+    }
+}
+
+/// The tokens every copy of a `TokenAuthenticator` reads.
+private final class TokenBox: Sendable {
+    let entries: Mutex<[TokenEntry]>
+    init(_ entries: [TokenEntry]) { self.entries = Mutex(entries) }
 }

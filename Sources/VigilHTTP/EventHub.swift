@@ -110,6 +110,15 @@ public final class EventHub: Sendable {
         for sub in subs { sub.continuation.yield(.tick) }
     }
 
+    /// Ends every stream of these owners (tokens revoked by a reload) now; returns how many were closed.
+    @discardableResult
+    public func close(owners: Set<String>) -> Int {
+        guard !owners.isEmpty else { return 0 }
+        let subs = state.withLock { s in s.subscribers.values.filter { owners.contains($0.owner) } }
+        for sub in subs { sub.continuation.finish() }
+        return subs.count
+    }
+
     /// Ends every stream and refuses new ones: graceful shutdown must not wait for consoles to hang up.
     public func finishAll() {
         let subs = state.withLock { s -> [Subscriber] in

@@ -57,6 +57,8 @@ public struct APIEnvironment: Sendable {
     public var smsStatus: InboundSMSStatus?
     /// The country whose national numbers may be typed without `+` (`default_country`), if any.
     public var defaultCountry: PhoneNumber.Country?
+    /// Reads the configuration file again (`POST /v1/system/reload`), for the token named; nil: not offered.
+    public var reload: (@Sendable (String) async -> ConfigReloadOutcome)?
 
     /// Creates an environment.
     public init(
@@ -102,6 +104,7 @@ public enum VigilAPI {
         EventsController(env: env).add(to: v1)
         ConsoleRoutes.add(to: v1, env)
         SystemController(env: env).add(to: v1)
+        ReloadRoute.add(to: v1, env)
         return router
     }
 }

@@ -18,6 +18,8 @@ struct VigilService: Sendable {
     let engine: SessionEngine
     /// The HTTP server's port, once it listens.
     let port: @Sendable () -> Int?
+    /// Reads the configuration file again, as `SIGHUP` does.
+    var reloader: ConfigReloader? = nil
 }
 
 extension VigilServer {
@@ -76,9 +78,16 @@ extension VigilServer {
         let startSeq = try await storage.lastSequence()
         if storage.shared { await engine.setForeignDelay(Millis(300)) }
 
+        // One set of tokens for every part that reads them, replaced in place by a reload.
+        let auth = TokenAuthenticator(config.tokens)
+        let reloader = ConfigReloader(
+            config: config, engine: engine, worker: worker, auth: auth, hub: hub, store: store,
+            logger: Logger(label: "vigil.config"))
+        // An alarm target's URL, secret or TLS changed by a reload takes the next alarm (`current`).
         let direct = DirectAlarm(
             transport: transport, clock: clock, logger: Logger(label: "vigil.alarm"), hotline: config.hotline,
-            onAttempt: { metrics.record($0) }, onGiveUp: { metrics.alarmGaveUp($0) })
+            onAttempt: { metrics.record($0) }, onGiveUp: { metrics.alarmGaveUp($0) },
+            current: { name in reloader.current.withLock { $0.targets[name] } })
         let alarms = SystemAlarms(
             store: store, alarm: direct, targets: config.alarmTargets.compactMap { config.targets[$0] })
         let watchdog = Watchdog(
@@ -89,7 +98,7 @@ extension VigilServer {
         await MassLapseAlarm.install(
             engine: engine, store: store, alarm: direct, config: config, logger: Logger(label: "vigil.mass-lapse"))
         let consoleWatch = ConsoleWatch(
-            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
+            engine: engine, store: store, hub: hub, auth: auth,
             alarmTargets: alarms.targets, alarm: direct, clock: clock, after: config.unattendedAfter,
             registry: registry, logger: Logger(label: "vigil.console"))
         let quarantine = (store as? any QuarantineStore).map {
@@ -106,6 +115,7 @@ extension VigilServer {
             checks["http"] = serving.load(ordering: .relaxed) ? "ok" : "starting"
             // Listed, not failed: the rest of the service works, and its alarm stands meanwhile.
             if let quarantine { checks["unreadable"] = quarantine.readinessCheck }
+            checks["config_sha256"] = reloader.sha256
             let ok = serving.load(ordering: .relaxed) && report.ok
             return Readiness(ready: ok, checks: checks)
         }
@@ -114,7 +124,7 @@ extension VigilServer {
             metrics: metrics, engine: engine, store: store, hub: hub, worker: worker, watchdog: watchdog, time: time,
             readiness: readiness, sms: sms)
         var env = APIEnvironment(
-            engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
+            engine: engine, store: store, hub: hub, auth: auth,
             publicURL: config.publicURL, assetsDirectory: assetsDirectory, readiness: readiness,
             metrics: { await scrape.text() }, logger: Logger(label: "vigil.http"),
             tickets: StreamTickets(secret: secret))
@@ -125,6 +135,8 @@ extension VigilServer {
             env.smsStatus = InboundSMSStatus(authTokens: Array(Set(textTokens)).sorted(), publicURL: url)
         }
         env.defaultCountry = config.defaultCountry
+        env.reload = { await reloader.reload(by: $0) }
+        if handleSignals { HangupGuard.onHangup { Task { _ = await reloader.reload(by: "SIGHUP") } } }
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled
@@ -215,6 +227,7 @@ extension VigilServer {
             ShutdownHook {
                 stopping.store(true, ordering: .relaxed)
                 serving.store(false, ordering: .relaxed)
+                if handleSignals { HangupGuard.onHangup(nil) }
                 hub.finishAll()
                 logger.notice("stopping: heartbeat stopped, event streams closed")
             })
@@ -228,7 +241,7 @@ extension VigilServer {
             port: {
                 let p = boundPort.load(ordering: .relaxed)
                 return p >= 0 ? p : nil
-            })
+            }, reloader: reloader)
     }
 }
 

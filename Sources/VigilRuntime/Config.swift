@@ -61,6 +61,10 @@ public struct VigilConfig: Sendable {
     public var generatedToken: String?
     /// Things that are allowed but unsafe, said loudly at start and by `config check`.
     public var warnings: [String] = []
+    /// The file it was read from (nil: the built-in configuration), read again by a reload.
+    public var sourceFile: String?
+    /// The SHA-256 of that file's bytes, in lower-case hex (`/readyz`, `config.reloaded`).
+    public var sha256: String?
 
     /// `hotline:`: who dispatchers see as the sender, and whom they call back.
     public var hotline = Hotline()

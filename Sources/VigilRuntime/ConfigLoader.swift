@@ -13,9 +13,12 @@ public enum ConfigLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigErrors(issues: [ConfigIssue(line: nil, message: "cannot read \(path)")])
         }
-        return try parse(
+        var config = try parse(
             String(decoding: data, as: UTF8.self), environment: environment,
             baseDirectory: (path as NSString).deletingLastPathComponent)
+        config.sourceFile = path
+        config.sha256 = SHA256Digest.hash(Array(data)).map { String(format: "%02x", $0) }.joined()
+        return config
     }
 
     /// The built-in configuration: 127.0.0.1:8080, SQLite under `./var/`, one operator token kept in

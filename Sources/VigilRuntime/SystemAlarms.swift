@@ -48,6 +48,8 @@ struct DirectAlarm: Sendable {
     var onAttempt: (@Sendable (AttemptRecord) -> Void)? = nil
     /// A target that never took the alarm, for the failure metric.
     var onGiveUp: (@Sendable (TargetName) -> Void)? = nil
+    /// The target as now configured, by name (a reload may have changed it); nil: as given.
+    var current: (@Sendable (TargetName) -> Target?)? = nil
 
     /// Sends `data` as a `type` webhook to every target, in the background; each task ends true when its target
     /// answered 2xx (tests await them, callers need not).
@@ -56,8 +58,9 @@ struct DirectAlarm: Sendable {
         _ type: EventType, _ data: [String: JSONValue], to targets: [Target], _ message: Logger.Message
     ) -> [Task<Bool, Never>] {
         let now = clock.now()
-        return targets.map { target in
-            Task { await deliver(type, data, to: target, firstAt: now, message) }
+        return targets.map { given in
+            let target = current?(given.name) ?? given
+            return Task { await deliver(type, data, to: target, firstAt: now, message) }
         }
     }
 

@@ -2,6 +2,22 @@ import Foundation
 import VigilCore
 import VigilDelivery
 
+/// No answer came from the server (refused, timed out, unresolvable): the command line exits with status 3.
+public struct ServerUnreachable: Error, CustomStringConvertible {
+    /// The server's URL.
+    public var server: String
+    /// libcurl's description.
+    public var reason: String
+
+    /// Creates the error.
+    public init(server: String, reason: String) {
+        self.server = server
+        self.reason = reason
+    }
+
+    public var description: String { "cannot reach \(server): \(reason)" }
+}
+
 /// A client of the HTTP API, for the command line.
 public struct VigilClient: Sendable {
     /// The server's base URL.
@@ -17,20 +33,41 @@ public struct VigilClient: Sendable {
     }
 
     /// Sends a request; returns the status and the parsed JSON body (nil when not JSON).
-    public func send(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> (Int, JSONValue?) {
-        var headers: [(String, String)] = [("Accept", "application/json")]
+    public func send(_ method: String, _ path: String, body: JSONValue? = nil, headers extra: [(String, String)] = [])
+        async throws -> (Int, JSONValue?)
+    {
+        let r = try await perform(method, path, body: body, headers: extra)
+        guard r.status != 0 else { throw ServerUnreachable(server: server, reason: r.error ?? "no answer") }
+        return (r.status, try? VigilJSON.decode(JSONValue.self, from: r.body))
+    }
+
+    /// Sends a request and returns what came back as it is: status 0 when no answer arrived.
+    public func perform(
+        _ method: String, _ path: String, body: JSONValue? = nil, headers extra: [(String, String)] = [],
+        accept: String = "application/json"
+    ) async throws -> HTTPResult {
+        var headers: [(String, String)] = [("Accept", accept)]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         var bytes: [UInt8] = []
         if let body {
             bytes = try VigilJSON.encode(body)
             headers.append(("Content-Type", "application/json"))
         }
-        let r = await curl.perform(
-            HTTPRequestSpec(url: server + path, method: method, headers: headers, body: bytes, timeoutMillis: 15_000))
-        guard r.status != 0 else {
-            throw VigilError.unavailable("cannot reach \(server): \(r.error ?? "no answer")")
-        }
-        return (r.status, try? VigilJSON.decode(JSONValue.self, from: r.body))
+        var spec = HTTPRequestSpec(
+            url: server + path, method: method, headers: headers + extra, body: bytes, timeoutMillis: 15_000)
+        spec.maxResponseBytes = 64 << 20
+        return await curl.perform(spec)
+    }
+
+    /// Follows the event stream from after `lastEventID` (nil: from now), handing each piece of it to `onBytes` as
+    /// it arrives; returns when the stream ends or breaks (status 0: no answer).
+    public func stream(lastEventID: Int64?, onBytes: @escaping @Sendable ([UInt8]) -> Void) async -> HTTPResult {
+        var headers: [(String, String)] = [("Accept", "text/event-stream")]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        if let lastEventID { headers.append(("Last-Event-ID", String(lastEventID))) }
+        var spec = HTTPRequestSpec(url: server + "/v1/events", method: "GET", headers: headers, timeoutMillis: 0)
+        spec.onBody = onBytes
+        return await curl.perform(spec)
     }
 
     /// Sends a signed `test.ping` to a target named in a configuration file and describes the answer.

@@ -6,7 +6,7 @@ import VigilRuntime
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Work with configuration files.", subcommands: [Check.self])
+        commandName: "config", abstract: "Work with configuration files.", subcommands: [Check.self, Reload.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a configuration file.")

@@ -8,8 +8,10 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "The server's URL.") var server = "http://127.0.0.1:8080"
 
     func client() throws -> VigilClient {
-        guard let token = ProcessInfo.processInfo.environment["VIGIL_TOKEN"], !token.isEmpty else {
-            throw ValidationError("set VIGIL_TOKEN to a bearer token")
+        guard let token = ClientToken.find(server: server) else {
+            throw ValidationError(
+                "set VIGIL_TOKEN to a bearer token (on the machine that runs the default setup, run vigil from the "
+                    + "directory that holds var/operator.token)")
         }
         return VigilClient(server: server, token: token)
     }
@@ -35,11 +37,11 @@ func pretty(_ v: JSONValue) -> String {
 struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "session", abstract: "Start, list, show and end sessions, and give out a check-in link.",
-        subcommands: [Start.self, List.self, Show.self, End.self, Link.self])
+        subcommands: [Start.self, List.self, Show.self, End.self, Link.self, Update.self, Reveal.self, Timeline.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a monitored session.")
-        @OptionGroup var options: ClientOptions
+        @OptionGroup var options: WriteOptions
         @Option(help: "Street address (required).") var address: String
         @Option(help: "Seconds between check-ins (required).") var interval: Int
         @Option(help: "Seconds of grace after a missed check-in.") var grace: Int?
@@ -78,7 +80,7 @@ struct SessionCommand: AsyncParsableCommand {
             if let alias { caller["alias"] = .string(alias) }
             if let callbackNumber { caller["callback_number"] = .string(callbackNumber) }
             if !caller.isEmpty { body["caller"] = .object(caller) }
-            try show(try await options.client().send("POST", "/v1/sessions", body: .object(body)))
+            try await Call.write(options, "POST", "/v1/sessions", body: .object(body))
         }
     }
 
@@ -86,10 +88,12 @@ struct SessionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List sessions.")
         @OptionGroup var options: ClientOptions
         @Option(help: "open, all, or a state.") var state = "open"
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Print JSON (as --output json).") var json = false
+        @Option(name: .long, help: "How to print the answer: json or table.") var output: OutputFormat = .table
 
         func run() async throws {
-            let r = try await options.client().send("GET", "/v1/sessions?state=\(state)")
+            let json = json || output == .json
+            let r = try await options.client().send("GET", "/v1/sessions?state=\(state.urlPathSafe)")
             try show(r, json: json)
             guard !json, case .array(let sessions)? = r.1?["sessions"] else { return }
             print("ID                              STATE       ALIAS         NEXT CHECK-IN DUE")
@@ -111,26 +115,32 @@ struct SessionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a session and its timeline.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "Session id.") var id: String
+        @Option(name: .long, help: "How to print the answer: json (the default here) or table.")
+        var output: OutputFormat = .json
 
-        func run() async throws { try show(try await options.client().send("GET", "/v1/sessions/\(id.urlPathSafe)")) }
+        func run() async throws {
+            let r = try await options.client().send("GET", "/v1/sessions/\(id.urlPathSafe)")
+            try show(r, json: output == .json)
+            if output == .table, let body = r.1 { Table.print(body, as: .table) }
+        }
     }
 
     struct Link: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the person's check-in link (recorded on the timeline as link.viewed).")
-        @OptionGroup var options: ClientOptions
+        @OptionGroup var options: WriteOptions
         @Argument(help: "Session id.") var id: String
 
         func run() async throws {
-            let r = try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/check-in-link", body: [:])
-            try show(r, json: false)
-            print(r.1?["check_in_url"]?.stringValue ?? "")
+            let r = try await Call.write(
+                options, "POST", "/v1/sessions/\(id.urlPathSafe)/check-in-link", body: [:], printing: false)
+            print(r?["check_in_url"]?.stringValue ?? "")
         }
     }
 
     struct End: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "End a session.")
-        @OptionGroup var options: ClientOptions
+        @OptionGroup var options: WriteOptions
         @Argument(help: "Session id.") var id: String
         @Option(help: "safe, ems_attended, false_alarm, caller_left or other.") var outcome: String
         @Option(help: "A note for the timeline.") var note: String?
@@ -138,7 +148,7 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             var body: [String: JSONValue] = ["outcome": .string(outcome)]
             if let note { body["note"] = .string(note) }
-            try show(try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/end", body: .object(body)))
+            try await Call.write(options, "POST", "/v1/sessions/\(id.urlPathSafe)/end", body: .object(body))
         }
     }
 }

@@ -6,42 +6,40 @@ import VigilRuntime
 
 struct CheckIn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check-in", abstract: "Record that the person is OK.")
-    @OptionGroup var options: ClientOptions
+    @OptionGroup var options: WriteOptions
     @Argument(help: "Session id.") var id: String
     @Option(help: "A note for the timeline.") var note: String?
 
     func run() async throws {
         var body: [String: JSONValue] = ["source": "operator"]
         if let note { body["note"] = .string(note) }
-        try show(
-            try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/check-ins", body: .object(body)))
+        try await Call.write(options, "POST", "/v1/sessions/\(id.urlPathSafe)/check-ins", body: .object(body))
     }
 }
 
 struct Acknowledge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Own an escalation: pause automatic steps for the policy's ack_timeout_s.")
-    @OptionGroup var options: ClientOptions
+    @OptionGroup var options: WriteOptions
     @Argument(help: "Session id.") var id: String
     @Option(help: "A note for the timeline.") var note: String?
 
     func run() async throws {
         var body: [String: JSONValue] = [:]
         if let note { body["note"] = .string(note) }
-        try show(
-            try await options.client().send("POST", "/v1/sessions/\(id.urlPathSafe)/acknowledge", body: .object(body)))
+        try await Call.write(options, "POST", "/v1/sessions/\(id.urlPathSafe)/acknowledge", body: .object(body))
     }
 }
 
 struct DispatchNow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dispatch", abstract: "Dispatch now, without waiting for the ladder.")
-    @OptionGroup var options: ClientOptions
+    @OptionGroup var options: WriteOptions
     @Argument(help: "Session id.") var id: String
     @Flag(help: "Do not ask for confirmation.") var yes = false
 
     func run() async throws {
-        let client = try options.client()
+        let client = try options.client.client()
         if !yes {
             var (status, s) = try await client.send("GET", "/v1/sessions/\(id.urlPathSafe)")
             try show((status, s), json: false)
@@ -57,6 +55,6 @@ struct DispatchNow: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        try show(try await client.send("POST", "/v1/sessions/\(id.urlPathSafe)/dispatch", body: [:]))
+        try await Call.write(options, "POST", "/v1/sessions/\(id.urlPathSafe)/dispatch", body: [:])
     }
 }

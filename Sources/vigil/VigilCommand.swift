@@ -10,7 +10,21 @@ enum Entry {
         // Every file Vigil creates (the key, the operator token, the database) is its owner's alone, from the
         // first byte: no window in which another user could read it.
         umask(0o077)
-        await VigilCommand.main(arguments())
+        // As ArgumentParser's own `main`, except that a server that cannot be reached exits with status 3 (a refusal
+        // by the server is 1, a usage error what ArgumentParser reports): scripts tell "retry later" from "no".
+        do {
+            var command = try await VigilCommand.asyncParseAsRoot(arguments())
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let e as ServerUnreachable {
+            FileHandle.standardError.write(Data("vigil: \(e)\n".utf8))
+            exit(3)
+        } catch {
+            VigilCommand.exit(withError: error)
+        }
     }
 
     /// The command-line arguments. Some LD_PRELOAD shims hide argv from the Swift runtime; /proc/self/cmdline still
@@ -33,6 +47,9 @@ struct VigilCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, ConfigCommand.self, SessionCommand.self, CheckIn.self, Acknowledge.self, DispatchNow.self,
             TargetsCommand.self, KeysCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
+            PlansCommand.self, FollowUpsCommand.self, ReportsCommand.self,
+            DispatchStatusCommand.self, MassLapseCommand.self, EventsCommand.self, HistoryCommand.self,
+            StatsCommand.self, OperatorsCommand.self, StatusCommand.self, MetricsCommand.self, DoctorCommand.self,
         ])
 }
 

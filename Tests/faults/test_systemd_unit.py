@@ -53,3 +53,9 @@ def test_the_unit_starts_after_the_clock_is_synchronized():
     text = open(UNIT).read()
     after = [l.split("=", 1)[1].split() for l in text.splitlines() if l.startswith("After=")]
     assert any("time-sync.target" in a for a in after), "Vigil anchors to the wall clock at start: order it after sync"
+
+
+def test_the_unit_reloads_with_sighup():
+    text = open(UNIT).read()
+    reload = [l.split("=", 1)[1] for l in text.splitlines() if l.startswith("ExecReload=")]
+    assert reload == ["/bin/kill -HUP $MAINPID"], "systemctl reload sends SIGHUP, which reads the file again"
