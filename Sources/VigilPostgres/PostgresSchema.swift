@@ -142,5 +142,18 @@ enum PostgresSchema {
             """,
             "CREATE INDEX quarantine_session ON quarantine (session_id)",
         ],
+        // 5: reserved for another change.
+        [],
+        // 6: what the cluster decides once: a duty's state beside its lease, and each instance's console heartbeat.
+        [
+            "ALTER TABLE leases ADD COLUMN state text",
+            """
+            CREATE TABLE console_presence (
+                instance text PRIMARY KEY,
+                consoles bigint NOT NULL,
+                seen_at timestamptz NOT NULL
+            )
+            """,
+        ],
     ]
 }
