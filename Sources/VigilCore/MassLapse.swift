@@ -29,9 +29,9 @@ public struct MassLapseVerdict: Hashable, Sendable {
 public struct MassLapseDetector: Sendable {
     /// The settings.
     public let settings: MassLapseSettings
-    private var lapses: [(id: SessionID, at: Timestamp)] = []
-    private var episodeLast: Timestamp?
-    private var episodeCount = 0
+    var lapses: [(id: SessionID, at: Timestamp)] = []
+    var episodeLast: Timestamp?
+    var episodeCount = 0
 
     /// Creates a detector.
     public init(_ settings: MassLapseSettings) { self.settings = settings }

@@ -66,3 +66,19 @@ extension SessionEngine {
         }
     }
 }
+
+extension SessionEngine {
+    /// Holds the dispatch steps of sessions a mass lapse caught after their own lapse was decided (perhaps by another
+    /// instance: the cluster's count is kept by one), each for its policy's hold from now; returns how many.
+    public func holdCaught(_ ids: [SessionID], count: Int) async -> Int {
+        var held = 0
+        for id in ids {
+            guard let s = try? await session(id), s.state.isOpen, let hold = s.policy.holdDispatchOnMassLapse,
+                hold > .zero
+            else { continue }
+            let after = try? await execute(id, .massLapseHold(until: clock.now() + hold, count: count))
+            if let after, after.version != s.version { held += 1 }
+        }
+        return held
+    }
+}

@@ -163,5 +163,16 @@ enum PostgresSchema {
             """,
             "CREATE INDEX links_expiry ON links (expires_at)",
         ],
+        // 6: what the cluster decides once: a duty's state beside its lease, and each instance's console heartbeat.
+        [
+            "ALTER TABLE leases ADD COLUMN state text",
+            """
+            CREATE TABLE console_presence (
+                instance text PRIMARY KEY,
+                consoles bigint NOT NULL,
+                seen_at timestamptz NOT NULL
+            )
+            """,
+        ],
     ]
 }

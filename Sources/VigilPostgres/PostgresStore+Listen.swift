@@ -81,7 +81,7 @@ extension PostgresStore {
     private func listenOnce(id: Int) async throws {
         let slot = ConnectionSlot()
         defer { slot.close() }
-        let config = try configuration.connectionConfiguration(application: "vigil-listener")
+        let config = try current.connectionConfiguration(application: "vigil-listener")
         let quiet = self.quiet
         let timeout = configuration.callTimeout
         let heartbeat = configuration.listenerHeartbeat

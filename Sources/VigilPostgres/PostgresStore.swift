@@ -14,7 +14,11 @@ import VigilCore
 public final class PostgresStore: SessionStore, Sendable {
     /// The configuration it was made with.
     public let configuration: PostgresStoreConfiguration
-    let client: PostgresClient
+    /// The pool in use and the server it connects to; with several hosts, replaced when another becomes primary.
+    let pool: Mutex<(client: PostgresClient, endpoint: PostgresEndpoint)>
+    /// With several hosts: finished once a primary was found, and what the last search heard from each host.
+    let primaryFound = AsyncStream<Void>.makeStream()
+    let lastSearch = Mutex<[String]>([])
     let sealer: any DataSealer
     let keyID: String
     let logger: Logger
@@ -43,7 +47,13 @@ public final class PostgresStore: SessionStore, Sendable {
         self.sealer = sealer
         self.keyID = keyID
         self.logger = logger
-        self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+        // One host: `host` and `port` as set (a test may point them elsewhere after parsing); several: the first.
+        let first =
+            configuration.endpoints.count > 1
+            ? configuration.endpoints[0] : PostgresEndpoint(host: configuration.host, port: configuration.port)
+        let client = PostgresClient(
+            configuration: try configuration.at(first).clientConfiguration(), backgroundLogger: logger)
+        self.pool = Mutex((client: client, endpoint: first))
     }
 
     /// Runs the connection pool and the listening connection until the task is cancelled (or, in a
@@ -53,7 +63,12 @@ public final class PostgresStore: SessionStore, Sendable {
             throw VigilError(.internalError, "a PostgresStore runs once")
         }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
+            if configuration.endpoints.count > 1 {
+                group.addTask { await self.followPrimary() }
+            } else {
+                let client = self.client
+                group.addTask { await client.run() }
+            }
             if configuration.listens { group.addTask { await self.listen() } }
             // The listener only ends when cancelled: the first child to end is the pool.
             _ = await group.next()
@@ -92,7 +107,7 @@ public final class PostgresStore: SessionStore, Sendable {
     /// Migrates the schema under a transaction-scoped advisory lock (several instances may start at once), then
     /// checks the encryption key: the first start stores a check value, every later one must open it.
     public func prepare() async throws {
-        try await probe()
+        if configuration.endpoints.count > 1 { try await waitForPrimary() } else { try await probe() }
         let check = Data(try sealer.seal(Self.keyCheckPlaintext))
         let keyID = self.keyID
         let sealer = self.sealer
@@ -158,7 +173,7 @@ public final class PostgresStore: SessionStore, Sendable {
     /// Opens one connection of its own and closes it: a wrong password, a certificate that does not verify or a
     /// refused port is reported at once and by name, where the pool would keep retrying until the deadline.
     func probe() async throws {
-        let config = try configuration.connectionConfiguration(application: "vigil")
+        let config = try current.connectionConfiguration(application: "vigil")
         let quiet = self.quiet
         let slot = ConnectionSlot()
         defer { slot.close() }

@@ -16,6 +16,9 @@ public struct PostgresStoreConfiguration: Sendable {
     public var host: String
     /// The server's TCP port.
     public var port: Int
+    /// Every server to try, in order, when the URL names several: the one not in recovery is used. One entry
+    /// (`host`, `port`) otherwise.
+    public var endpoints: [PostgresEndpoint]
     /// A unix socket to connect through instead of TCP.
     public var unixSocketPath: String?
     /// The role to log in as.
@@ -54,6 +57,7 @@ public struct PostgresStoreConfiguration: Sendable {
     ) {
         self.host = host
         self.port = port
+        self.endpoints = [PostgresEndpoint(host: host, port: port)]
         self.unixSocketPath = unixSocketPath
         self.username = username
         self.password = password
@@ -70,37 +74,30 @@ public struct PostgresStoreConfiguration: Sendable {
         self.listens = true
     }
 
-    /// Parses `postgres://USER@HOST:PORT/DB` (or `postgresql://`); a password inside the URL is refused, since the
+    /// Parses `postgres://USER@HOST:PORT/DB` (or `postgresql://`), or several hosts
+    /// (`postgres://USER@H1:PORT,H2:PORT/DB?target_session_attrs=read-write`): then the store uses whichever
+    /// accepts writes, and finds the new one after a promotion. A password inside the URL is refused, since the
     /// configuration file must not hold secrets. Cleartext off loopback is refused: give `tls`.
     public init(url text: String, password: String?, tls: TLSMode = .disable) throws {
-        guard text.utf8.count <= 2048, let c = URLComponents(string: text),
-            c.scheme == "postgres" || c.scheme == "postgresql"
-        else { throw VigilError.invalid("storage.postgres must be a postgres://USER@HOST:PORT/DB URL") }
-        if c.query != nil || c.fragment != nil {
-            throw VigilError.invalid(
-                "storage.postgres takes no options in the URL (TLS is tls: {ca_file: …}); remove what follows '?'")
-        }
-        if c.password != nil {
-            throw VigilError.invalid(
-                "storage.postgres must not contain a password: give password_env or password_file instead")
-        }
-        guard let user = c.user, !user.isEmpty else {
-            throw VigilError.invalid("storage.postgres must name the user: postgres://USER@HOST:PORT/DB")
-        }
-        guard let host = c.host, !host.isEmpty else {
+        let u = try PostgresURL.parse(text)
+        guard let first = u.endpoints.first else {
             throw VigilError.invalid("storage.postgres must name the host: postgres://USER@HOST:PORT/DB")
         }
-        let port = c.port ?? 5432
-        guard (1...65535).contains(port) else { throw VigilError.invalid("storage.postgres has an invalid port") }
-        let db = String(c.path.drop(while: { $0 == "/" }))
-        guard !db.isEmpty, !db.contains("/") else {
-            throw VigilError.invalid("storage.postgres must name the database: postgres://USER@HOST:PORT/DB")
-        }
-        if case .disable = tls, !Self.isLoopback(host) {
+        if case .disable = tls, let off = u.endpoints.first(where: { !Self.isLoopback($0.host) }) {
             throw VigilError.invalid(
-                "storage.postgres off loopback needs tls: {ca_file: …} (verify-full); cleartext is refused")
+                "storage.postgres off loopback (\(off)) needs tls: {ca_file: …} (verify-full); cleartext is refused")
         }
-        self.init(host: host, port: port, username: user, password: password, database: db, tls: tls)
+        self.init(
+            host: first.host, port: first.port, username: u.user, password: password, database: u.database, tls: tls)
+        self.endpoints = u.endpoints
+    }
+
+    /// The same configuration, connecting to `endpoint`.
+    func at(_ endpoint: PostgresEndpoint) -> PostgresStoreConfiguration {
+        var c = self
+        c.host = endpoint.host
+        c.port = endpoint.port
+        return c
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -95,12 +95,14 @@ extension VigilServer {
             deadlineSlack: config.watchdogDeadlineSlack, outboxSlack: config.watchdogOutboxSlack,
             logger: Logger(label: "vigil.watchdog"), databaseNow: storage.databaseNow,
             onAlarm: { await alarms.watchdog(reason: $0, raised: $1) })
-        await MassLapseAlarm.install(
-            engine: engine, store: store, alarm: direct, config: config, logger: Logger(label: "vigil.mass-lapse"))
+        let duties = ClusterDuties(cluster: storage.cluster, logger: Logger(label: "vigil.cluster"))
+        let clusterMassLapse = await MassLapseAlarm.install(
+            engine: engine, store: store, alarm: direct, config: config, cluster: storage.cluster, duties: duties,
+            clock: clock, logger: Logger(label: "vigil.mass-lapse"))
         let consoleWatch = ConsoleWatch(
             engine: engine, store: store, hub: hub, auth: auth,
             alarmTargets: alarms.targets, alarm: direct, clock: clock, after: config.unattendedAfter,
-            registry: registry, logger: Logger(label: "vigil.console"))
+            registry: registry, logger: Logger(label: "vigil.console"), cluster: storage.cluster, duties: duties)
         let quarantine = (store as? any QuarantineStore).map {
             QuarantineWatch(
                 store: $0, sessions: store, alarm: direct, clock: clock, targets: alarms.targets,
@@ -188,12 +190,17 @@ extension VigilServer {
             LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
             LoopService(name: "console-watch", interval: .seconds(1)) { await consoleWatch.check() },
             LoopService(name: "retention", interval: .seconds(3600)) {
+                // One instance purges: the lease outlasts two rounds, so the holder keeps it while it lives.
+                guard await duties.hold("retention", for: .seconds(2 * 3600 + 60)) != nil else { return }
                 let cutoff = clock.now() - Millis.seconds(Int64(config.retentionDays) * 86_400)
-                if let n = try? await store.purgeEnded(before: cutoff), n > 0 {
-                    logger.notice("purged personal data of ended sessions", metadata: ["sessions": "\(n)"])
+                if let n = try? await store.purgeEnded(before: cutoff) {
+                    logger.notice("retention purge ran", metadata: ["sessions": "\(n)"])
                 }
             },
         ]
+        if let clusterMassLapse {
+            services.append(LoopService(name: "mass-lapse", interval: .seconds(1)) { await clusterMassLapse.round() })
+        }
         if let quarantine {
             services.append(LoopService(name: "quarantine", interval: .seconds(2)) { await quarantine.check() })
         }

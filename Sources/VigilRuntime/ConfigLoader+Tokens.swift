@@ -116,8 +116,10 @@ extension ConfigLoader.Parser {
                 _ = kn
             }
         }
-        let host = authority.split(separator: "@").last.map(String.init) ?? ""
-        if !TargetURL.isLoopback("postgres://" + host + "/"), s.caFile == nil {
+        // Several hosts (h1:5432,h2:5432) are tried in turn for the primary: each must be on loopback to go in clear.
+        let hosts = (authority.split(separator: "@").last.map(String.init) ?? "").split(
+            separator: ",", omittingEmptySubsequences: false)
+        if hosts.contains(where: { !TargetURL.isLoopback("postgres://" + $0 + "/") }), s.caFile == nil {
             fail(
                 un,
                 "storage.postgres off loopback needs tls: {ca_file: …} (the connection is verified, verify-full); "

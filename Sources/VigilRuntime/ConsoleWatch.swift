@@ -9,8 +9,14 @@ import VigilHTTP
 /// and none has been connected for `unattended_after_s`, raises `system.unattended` once per episode: an event on
 /// the timeline and stream, and a `system.alarm` webhook to the `alarm_targets`.
 ///
-/// With several instances each one sees only its own streams (see the README).
+/// With several instances, each records its own consoles in the database every second (a heartbeat), and the
+/// instance that holds the cluster's `unattended` duty decides on the sum of the fresh heartbeats: a console on any
+/// instance keeps every instance from raising the alarm, and one instance raises it.
 final class ConsoleWatch: Sendable {
+    static let duty = "unattended"
+    /// A heartbeat older than this counts for nothing (its instance stopped or lost the database).
+    static let fresh = Millis.seconds(5)
+
     private let engine: SessionEngine
     private let store: any SessionRepository
     private let hub: EventHub
@@ -22,12 +28,17 @@ final class ConsoleWatch: Sendable {
     private let monitor: Mutex<UnattendedMonitor>
     private let connected: Gauge
     private let alarms: Counter
+    private let cluster: ClusterStore?
+    private let duties: ClusterDuties
 
     init(
         engine: SessionEngine, store: any SessionRepository, hub: EventHub, auth: TokenAuthenticator,
         alarmTargets: [Target], alarm: DirectAlarm, clock: any WallClock, after: Millis,
-        registry: PrometheusCollectorRegistry, logger: Logger
+        registry: PrometheusCollectorRegistry, logger: Logger, cluster: ClusterStore? = nil,
+        duties: ClusterDuties? = nil
     ) {
+        self.cluster = cluster
+        self.duties = duties ?? ClusterDuties(cluster: nil, logger: logger)
         self.engine = engine
         self.store = store
         self.hub = hub
@@ -54,8 +65,22 @@ final class ConsoleWatch: Sendable {
         // A console whose laptop slept is noticed when a write to its stream fails: a keep-alive every second makes
         // that within a second or two, not at the next 15-second keep-alive.
         if monitor.withLock({ $0.after > .zero }) { hub.tick() }
-        let consoles = self.consoles
+        var consoles = self.consoles
         connected.set(to: Double(consoles))
+        guard monitor.withLock({ $0.after > .zero }) else { return }
+        if let cluster {
+            do {
+                consoles = try await cluster.reportConsoles(consoles)
+            } catch {
+                // Without the others' heartbeats nothing can be decided; the watchdog alarms a database away.
+                return
+            }
+        }
+        guard await duties.hold(Self.duty, for: Self.fresh) != nil else {
+            // Another instance decides; should this one hold the duty again, it starts a new observation.
+            monitor.withLock { $0 = UnattendedMonitor(after: $0.after) }
+            return
+        }
         let open = await engine.openCount
         let now = clock.now()
         guard let action = monitor.withLock({ $0.observe(openSessions: open, consoles: consoles, at: now) }) else {

@@ -29,13 +29,31 @@ extension VigilServer {
         let incarnation = started.millis
         let slowest = config.targets.values.map(\.timeout).max() ?? .seconds(10)
         let lease = slowest + .seconds(5)
-        let storage = Storage(
+        var shared = Storage(
             store: store, shared: true, wakeups: { store.eventWakeups() },
             claimDue: { now, limit in
                 try await store.claimDueNotifications(
                     owner: owner, incarnation: incarnation, at: now, lease: lease, limit: limit)
             },
             databaseNow: { try await store.databaseNow() }, lastSequence: { try await store.lastSequence() })
+        shared.cluster = ClusterStore(
+            lease: { duty, duration in
+                try await store.acquireLease(duty, owner: owner, incarnation: incarnation, duration: duration).map {
+                    (epoch: $0.epoch, remaining: $0.remaining)
+                }
+            },
+            lapses: { after, since, limit in
+                try await store.lapses(after: after, since: since, limit: limit).map {
+                    (seq: $0.seq, session: $0.session, at: $0.at)
+                }
+            },
+            dutyState: { try await store.dutyState($0) },
+            saveDutyState: { duty, state, epoch in
+                try await store.saveDutyState(duty, state, owner: owner, incarnation: incarnation, epoch: epoch)
+            },
+            reportConsoles: { try await store.reportConsoles(instance: owner, consoles: $0, fresh: ConsoleWatch.fresh) }
+        )
+        let storage = shared
         logger.notice("storage: PostgreSQL", metadata: ["instance": "\(owner)", "incarnation": "\(incarnation)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }

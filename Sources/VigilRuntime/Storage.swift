@@ -20,6 +20,8 @@ struct Storage: Sendable {
     let databaseNow: (@Sendable () async throws -> Timestamp)?
     /// The highest committed `seq`.
     let lastSequence: @Sendable () async throws -> Int64
+    /// What the cluster decides once, under leases in the shared database; nil when this is the only instance.
+    var cluster: ClusterStore? = nil
 }
 
 /// Feeds the consoles' event hub from the store's log, in `seq` order, on a shared store: woken by this instance's

@@ -36,11 +36,13 @@ class Postgres:
         self.start()
         self.psql("postgres", f"CREATE DATABASE {self.database}")
 
-    def run(self, tool, *args, check=True):
+    def run(self, tool, *args, check=True, env=None):
         cmd = [os.path.join(BIN, tool), *args]
+        if env:
+            cmd = ["env", *[f"{k}={v}" for k, v in env.items()], *cmd]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=60)
+        return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=120)
 
     def start(self):
         self.run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-t", "30", "start")
@@ -61,3 +63,43 @@ class Postgres:
     def destroy(self):
         self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Standby(Postgres):
+    """A streaming standby of `primary`, made with `pg_basebackup -R` on its own port; `promote()` makes it the
+    primary. It does not wait for a standby of its own once promoted (`synchronous_standby_names` is cleared)."""
+
+    def __init__(self, primary):
+        self.dir = tempfile.mkdtemp(prefix="vigil-pg-standby-")
+        self.data = os.path.join(self.dir, "data")
+        self.port = fh.free_port()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", self.user, "-D", self.data,
+                 "-R", "-X", "stream", "-c", "fast", env={"PGPASSWORD": self.password})
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\nsynchronous_standby_names = ''\n")
+        self.start()
+
+    def promote(self):
+        self.run("pg_ctl", "-D", self.data, "-w", "-t", "30", "promote")
+
+
+
+def postmaster_pid(cluster):
+    with open(os.path.join(cluster.data, "postmaster.pid")) as f:
+        return int(f.readline().strip())
+
+
+def make_synchronous(primary):
+    """Makes every commit of `primary` wait for a standby's flush, and waits until one streams synchronously."""
+    primary.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = '*'")
+    primary.psql("postgres", "SELECT pg_reload_conf()")
+    end = time.time() + 30
+    while time.time() < end:
+        if primary.psql("postgres", "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'").strip() == "1":
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the standby never streamed synchronously")
