@@ -24,6 +24,7 @@ public enum Role: String, Sendable, Hashable, CaseIterable {
         case .supervisor: return permission != .reportDispatchStatus
         case .operator:
             return permission != .reportDispatchStatus && permission != .metrics && permission != .releaseMassLapse
+                && permission != .auditHead
         case .viewer: return permission == .read
         case .metrics: return permission == .metrics
         case .device: return permission == .checkIn
@@ -54,6 +55,8 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case viewLocation
     /// Read the person's check-in link after the start (recorded as `link.viewed`): the link checks them in.
     case viewCheckInLink
+    /// `GET /v1/audit/head` (supervisor and up).
+    case auditHead
 }
 
 /// The authenticated caller of a request.

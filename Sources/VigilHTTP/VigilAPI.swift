@@ -96,6 +96,7 @@ public enum VigilAPI {
         EventsController(env: env).add(to: v1)
         ConsoleRoutes.add(to: v1, env)
         SystemController(env: env).add(to: v1)
+        AuditController.add(to: v1, env)
         return router
     }
 }

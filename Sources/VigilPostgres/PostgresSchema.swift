@@ -142,5 +142,11 @@ enum PostgresSchema {
             """,
             "CREATE INDEX quarantine_session ON quarantine (session_id)",
         ],
+        // 5–7: held for other changes.
+        [],
+        [],
+        [],
+        // 8: the event log chained (docs/contract.md, "A tamper-evident log"); see `PostgresStore+Audit.swift`.
+        PostgresSchema.chain,
     ]
 }

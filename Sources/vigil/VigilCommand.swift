@@ -32,6 +32,7 @@ struct VigilCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, ConfigCommand.self, SessionCommand.self, CheckIn.self, Acknowledge.self, DispatchNow.self,
             TargetsCommand.self, KeysCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
+            AuditCommand.self,
         ])
 }
 
