@@ -58,18 +58,24 @@ public enum AuditTool {
 
     /// Verifies the whole log in the configured store.
     public static func verify(config: VigilConfig, now: Timestamp) async throws -> AuditVerifier.Outcome {
-        let retention = Millis.seconds(Int64(config.retentionDays) * 86_400)
-        return try await withLog(config: config) { log in
-            var verifier = AuditVerifier(retention: retention)
-            var cursor: Int64 = 0
-            while true {
-                let records = try await log.auditRecords(after: cursor, to: nil, limit: page)
-                for r in records { verifier.feed(r) }
-                guard let last = records.last, records.count == page else { break }
-                cursor = last.seq
-            }
-            return verifier.finish(now: now)
+        try await withLog(config: config) { log in
+            try await verify(log: log, retentionDays: config.retentionDays, now: now)
         }
+    }
+
+    /// Verifies the whole log of a store, a page at a time.
+    public static func verify(log: any AuditLog, retentionDays: Int, now: Timestamp) async throws
+        -> AuditVerifier.Outcome
+    {
+        var verifier = AuditVerifier(retention: Millis.seconds(Int64(retentionDays) * 86_400))
+        var cursor: Int64 = 0
+        while true {
+            let records = try await log.auditRecords(after: cursor, to: nil, limit: page)
+            for r in records { verifier.feed(r) }
+            guard let last = records.last, records.count == page else { break }
+            cursor = last.seq
+        }
+        return verifier.finish(now: now)
     }
 
     /// Verifies an export's JSON lines. With `partial`, the file may start after seq 1.
