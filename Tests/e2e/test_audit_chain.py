@@ -89,6 +89,16 @@ def test_a_busy_run_verifies_and_a_changed_removed_or_moved_line_is_named(vigils
     r = verify(lines[:k] + [lines[k + 1], lines[k]] + lines[k + 2:])
     assert r.returncode == 1 and r.stdout.startswith(f"seq {k + 1} does not follow"), r.stdout
 
+    # The same change made directly in the database (an owner may rewrite `data`: the trigger allows it): another
+    # check-in's data of the same session, sealed for that session, copied over this one's.
+    other = next(e for e in events[k + 1:] if e["session_id"] == events[k]["session_id"]
+                 and e["type"] == "session.ended")
+    database = os.path.join(v.dir, "data", "vigil.sqlite")
+    subprocess.run(["sqlite3", database, f"UPDATE events SET data = (SELECT data FROM events WHERE seq = "
+                    f"{other['seq']}) WHERE seq = {k + 1}"], check=True)
+    r = vigil(v, "audit", "verify", "--config", v.config_path)
+    assert r.returncode == 1 and r.stdout.startswith(f"seq {k + 1} does not follow"), r.stdout
+
     # A part of the log from a later seq verifies only when said to be partial.
     assert verify(lines[k:]).returncode == 1
     r = vigil(v, "audit", "verify", "--partial", export)
