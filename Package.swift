@@ -30,7 +30,7 @@ let package = Package(
     targets: [
         .target(
             name: "VigilCore",
-            dependencies: [],
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(

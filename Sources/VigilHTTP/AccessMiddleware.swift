@@ -54,6 +54,7 @@ enum RouteAccess {
         "GET /v1/stats": .token(.read),
         "POST /v1/inbound/sms/status": .open,
         "POST /v1/system/reload": .token(.reloadConfiguration),
+        "GET /v1/audit/head": .token(.auditHead),
     ]
 
     /// The table's key for a method and a route's path as the router names it.

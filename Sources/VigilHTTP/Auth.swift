@@ -26,6 +26,7 @@ public enum Role: String, Sendable, Hashable, CaseIterable {
         case .operator:
             return permission != .reportDispatchStatus && permission != .metrics && permission != .releaseMassLapse
                 && permission != .reloadConfiguration
+                && permission != .auditHead
         case .viewer: return permission == .read
         case .metrics: return permission == .metrics
         case .device: return permission == .checkIn
@@ -58,6 +59,8 @@ public enum Permission: Sendable, Hashable, CaseIterable {
     case viewCheckInLink
     /// `POST /v1/system/reload`: read the configuration file again (admin only).
     case reloadConfiguration
+    /// `GET /v1/audit/head` (supervisor and up).
+    case auditHead
 }
 
 /// The authenticated caller of a request.

@@ -105,6 +105,7 @@ public enum VigilAPI {
         ConsoleRoutes.add(to: v1, env)
         SystemController(env: env).add(to: v1)
         ReloadRoute.add(to: v1, env)
+        AuditController.add(to: v1, env)
         return router
     }
 }

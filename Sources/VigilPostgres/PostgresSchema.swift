@@ -174,5 +174,7 @@ enum PostgresSchema {
             )
             """,
         ],
+        // 7: the event log chained (docs/contract.md, "A tamper-evident log"); see `PostgresStore+Audit.swift`.
+        PostgresSchema.chain,
     ]
 }

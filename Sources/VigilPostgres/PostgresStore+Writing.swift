@@ -13,6 +13,8 @@ extension PostgresStore {
         var batch: CommitBatch
         var snapshot: Data?
         var events: [ByteBuffer]
+        /// Each event's `data_sha256`, and the RFC 8785 text of its chain header before and after its seq.
+        var chain: [(digest: ByteBuffer, head: ByteBuffer, tail: ByteBuffer)]
         var outbox: [(body: Data, targets: String, webhookIDs: String)]
     }
 
@@ -69,6 +71,13 @@ extension PostgresStore {
             events: try batch.events.map {
                 ByteBuffer(
                     bytes: try sealer.seal(VigilJSON.encode($0.data), context: Self.context(events: batch.sessionID)))
+            },
+            chain: try batch.events.map {
+                let digest = try AuditChain.dataDigest($0.data)
+                let (head, tail) = AuditChain.header(
+                    type: $0.type.rawValue, at: $0.at.rfc3339, sessionID: batch.sessionID?.rawValue,
+                    dataSHA256: digest)
+                return (ByteBuffer(bytes: digest), ByteBuffer(bytes: head), ByteBuffer(bytes: tail))
             },
             outbox: try batch.outbox.map {
                 (
@@ -201,31 +210,34 @@ extension PostgresStore {
             var types: [String] = []
             var ats: [Int64] = []
             var data: [ByteBuffer] = []
+            var digests: [ByteBuffer] = []
+            var heads: [ByteBuffer] = []
+            var tails: [ByteBuffer] = []
             for (i, b) in batches.enumerated() where failures[i] == nil {
                 for (k, e) in b.batch.events.enumerated() {
                     sids.append(b.batch.sessionID?.rawValue ?? "")
                     types.append(e.type.rawValue)
                     ats.append(e.at.millis)
                     data.append(b.events[k])
+                    digests.append(b.chain[k].digest)
+                    heads.append(b.chain[k].head)
+                    tails.append(b.chain[k].tail)
                 }
             }
             var next: Int64 = 0
             if !types.isEmpty {
                 let n = Int64(types.count)
+                // Numbers, chains (from the hash kept with the counter), inserts and wakes, in one statement.
                 let rows = try await conn.query(
                     """
-                    WITH s AS (UPDATE event_seq SET last = last + \(n) WHERE one RETURNING last),
-                    i AS (INSERT INTO events (seq, session_id, type, at, data)
-                        SELECT s.last - \(n) + u.ord, nullif(u.sid, ''), u.t, u.a, u.d
-                        FROM s, unnest(\(sids)::text[], \(types)::text[], \(ats)::bigint[], \(data)::bytea[])
-                            WITH ORDINALITY AS u(sid, t, a, d, ord))
-                    SELECT s.last, pg_notify('vigil_events', s.last::text) IS NULL FROM s
+                    SELECT vigil_append_events(\(sids)::text[], \(types)::text[], \(ats)::bigint[], \(data)::bytea[],
+                        \(digests)::bytea[], \(heads)::bytea[], \(tails)::bytea[])
                     """, logger: quiet
                 ).collect()
-                guard let row = rows.first, rows.count == 1 else {
+                guard let row = rows.first, rows.count == 1, let last = try row.decode(Int64?.self) else {
                     throw VigilError(.internalError, "the event counter is missing")
                 }
-                next = try row.decode((Int64, Bool).self).0 - n + 1
+                next = last - n + 1
             }
             var results: [Result<[StoredEvent], any Error>] = []
             for (i, b) in batches.enumerated() {

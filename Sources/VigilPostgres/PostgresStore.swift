@@ -162,6 +162,8 @@ public final class PostgresStore: SessionStore, Sendable {
                     "INSERT INTO encryption_key (key_id, check_value) VALUES (\(keyID), \(check))", logger: quiet
                 ).collect()
             }
+            // Events written before the chain existed are chained now, with the key just checked.
+            _ = try await Self.chainUnchained(conn, sealer: sealer, logger: quiet)
             return applied
         }
         prepared.continuation.finish()

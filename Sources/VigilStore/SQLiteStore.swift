@@ -30,6 +30,8 @@ public final class SQLiteStore: SessionStore, Sendable {
         var batch: CommitBatch
         var snapshot: Data?
         var events: [Data]
+        /// Each event's `data_sha256`.
+        var digests: [[UInt8]]
         var outbox: [(body: Data, targets: String, webhookIDs: String)]
     }
 
@@ -67,13 +69,15 @@ public final class SQLiteStore: SessionStore, Sendable {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         config.busyMode = .timeout(5)
+        self.sealer = sealer
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
+            // Events written before the chain existed are chained now, before any new one follows them.
+            _ = try pool.write { db in try self.chainUnchained(db) }
         } catch let e as DatabaseError {
             throw Self.map(e)
         }
-        self.sealer = sealer
     }
 
     static var migrator: DatabaseMigrator {
@@ -135,6 +139,7 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
         m.registerMigration("v5: unreadable rows set aside", migrate: Self.migrateQuarantine)
         m.registerMigration("v6: idempotency keys and fresh links", migrate: Self.migrateIdempotency)
+        m.registerMigration("v9: the event log chained", migrate: Self.migrateChain)
         return m
     }
 
@@ -171,6 +176,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             events: try batch.events.map {
                 Data(try seal(VigilJSON.encode($0.data), Self.context(events: batch.sessionID)))
             },
+            digests: try batch.events.map { try AuditChain.dataDigest($0.data) },
             outbox: try batch.outbox.map {
                 (
                     Data(try seal($0.body, Self.context(outbox: $0.id))),
@@ -195,15 +201,18 @@ public final class SQLiteStore: SessionStore, Sendable {
             do {
                 results = try await pool.write { db in
                     var out: [Result<[StoredEvent], any Error>] = []
+                    var chain = try self.chainTip(db)
                     for b in batches {
                         var events: [StoredEvent] = []
+                        let before = chain
                         do {
                             try db.inSavepoint {
-                                events = try self.apply(b, db)
+                                events = try self.apply(b, db, chain: &chain)
                                 return .commit
                             }
                             out.append(.success(events))
                         } catch {
+                            chain = before
                             out.append(.failure(Self.map(error)))
                         }
                     }
@@ -229,7 +238,8 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
     }
 
-    func apply(_ p: Prepared, _ db: Database) throws -> [StoredEvent] {
+    /// Writes one prepared batch; its events are numbered and chained on from `chain`, which it advances.
+    func apply(_ p: Prepared, _ db: Database, chain: inout (seq: Int64, hash: [UInt8])) throws -> [StoredEvent] {
         let b = p.batch
         if let s = b.session, let snapshot = p.snapshot {
             let deadline = s.nextDeadline?.millis
@@ -259,13 +269,20 @@ public final class SQLiteStore: SessionStore, Sendable {
         }
         var stored: [StoredEvent] = []
         for (i, e) in b.events.enumerated() {
+            let seq = chain.seq + 1
+            let hash = AuditChain.link(
+                previous: chain.hash, seq: seq, type: e.type.rawValue, at: e.at.rfc3339,
+                sessionID: b.sessionID?.rawValue, dataSHA256: p.digests[i])
             try db.cachedStatement(
-                sql: "INSERT INTO events (session_id, type, at, data) VALUES (?, ?, ?, ?)"
+                sql:
+                    "INSERT INTO events (seq, session_id, type, at, data, data_sha256, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
             ).execute(
-                arguments: [b.sessionID?.rawValue, e.type.rawValue, e.at.millis, p.events[i]])
-            stored.append(
-                StoredEvent(
-                    seq: db.lastInsertedRowID, sessionID: b.sessionID, type: e.type, at: e.at, data: e.data))
+                arguments: [
+                    seq, b.sessionID?.rawValue, e.type.rawValue, e.at.millis, p.events[i], Data(p.digests[i]),
+                    Data(hash),
+                ])
+            chain = (seq, hash)
+            stored.append(StoredEvent(seq: seq, sessionID: b.sessionID, type: e.type, at: e.at, data: e.data))
         }
         for (i, item) in b.outbox.enumerated() {
             try db.cachedStatement(

@@ -10,7 +10,7 @@ struct VigilBench: AsyncParsableCommand {
         discussion: "The bearer token for Vigil is read from VIGIL_TOKEN.",
         subcommands: [
             SchedulerCommand.self, PopulateCommand.self, CheckInsCommand.self, LapseStormCommand.self,
-            ReceiverCommand.self, SeedCommand.self, DecideCommand.self,
+            ReceiverCommand.self, SeedCommand.self, DecideCommand.self, AuditVerifyCommand.self,
         ])
 }
 

@@ -50,6 +50,7 @@ struct VigilCommand: AsyncParsableCommand {
             PlansCommand.self, FollowUpsCommand.self, ReportsCommand.self,
             DispatchStatusCommand.self, MassLapseCommand.self, EventsCommand.self, HistoryCommand.self,
             StatsCommand.self, OperatorsCommand.self, StatusCommand.self, MetricsCommand.self, DoctorCommand.self,
+            AuditCommand.self,
         ])
 }
 

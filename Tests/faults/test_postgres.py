@@ -210,6 +210,10 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
     ids = [open_s["id"], escalating["id"], ended["id"]]
     before = {sid: whole(old, sid) for sid in ids}
     old.stop()
+    chained = fh.run([fh.BIN, "audit", "verify", "--config", old.config_path], cwd=old.dir, env=old.env,
+                     capture_output=True, text=True, timeout=60)
+    assert chained.returncode == 0 and chained.stdout.startswith("ok: "), chained.stdout + chained.stderr
+    head_seq, head_hash = chained.stdout.split("head seq ")[1].split()[0], chained.stdout.split(" hash ")[1].split()[0]
     key = os.path.join(old.dir, "data", "vigil.key")
     env = dict(os.environ, PGPASS=pg_harness.Postgres.password)
     r = fh.run([fh.BIN, "migrate", "--from", os.path.join(old.dir, "data", "vigil.sqlite"), "--to", url,
@@ -228,6 +232,15 @@ def test_migrate_copies_a_sqlite_installation_and_the_api_answers_the_same(vigil
             assert after.get(k) == before[sid].get(k), (sid, k, before[sid].get(k), after.get(k))
         assert [e["type"] for e in after["events"]] == [e["type"] for e in before[sid]["events"]]
         assert [e["at"] for e in after["events"]] == [e["at"] for e in before[sid]["events"]]
+    # The log is chained again on PostgreSQL as it is copied: the same seq numbers, the same hashes (nothing was
+    # purged), and verify over the PostgreSQL store follows.
+    r = fh.run([fh.BIN, "audit", "verify", "--config", new.config_path], cwd=new.dir, env=new.env,
+               capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("ok: "), r.stdout + r.stderr
+    r = fh.run([fh.BIN, "audit", "export", "--config", new.config_path, "--from", head_seq, "--to", head_seq],
+               cwd=new.dir, env=new.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hash"] == head_hash
     status, plan = new.call("GET", "/v1/plans/J")
     assert status == 200 and plan["responders"][0]["name"] == "Sam", (status, plan)
     time.sleep(1.5)
