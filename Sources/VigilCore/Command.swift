@@ -112,4 +112,6 @@ public enum Command: Hashable, Sendable {
     case smsText(String)
     /// An operator closes the session's follow-up.
     case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName)
+    /// An open follow-up fell due: raise its reminder (once).
+    case followUpDue
 }

@@ -55,6 +55,7 @@ public enum EventData {
         case notify
         case dispatch
         case contactResponders = "contact_responders"
+        case ping
     }
 
     // MARK: Sessions and check-ins

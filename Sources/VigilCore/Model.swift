@@ -144,6 +144,8 @@ public struct Step: Hashable, Sendable, Codable {
         case dispatch([TargetName])
         /// Contact the session's responders one at a time through the gateway `via`, each with `answer` to answer.
         case contactResponders(via: TargetName, answer: Millis)
+        /// Send `test.ping` to every named target (a canary's one step; never in a configured policy).
+        case ping([TargetName])
     }
 
     /// Delay from the end of the grace period.
@@ -168,6 +170,7 @@ public struct Step: Hashable, Sendable, Codable {
         switch action {
         case .notify(let t), .dispatch(let t): return t
         case .contactResponders(let via, _): return [via]
+        case .ping(let t): return t
         }
     }
 }

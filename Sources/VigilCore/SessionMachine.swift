@@ -114,6 +114,7 @@ struct Builder {
         case .smsText(let text): try smsText(text)
         case .closeFollowUp(let outcome, let naloxone, let note, let by):
             try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
+        case .followUpDue: followUpDue()
         }
     }
 
@@ -232,6 +233,8 @@ struct Builder {
             }
         case .contactResponders(let via, let answer):
             try startResponders(step: k, via: via, answer: answer, scheduledAt: t)
+        case .ping(let targets):
+            try ping(targets, step: k + 1, scheduledAt: t, late: late)
         }
     }
 

@@ -55,6 +55,9 @@ public struct APIEnvironment: Sendable {
     public var sms: InboundSMS?
     /// The country whose national numbers may be typed without `+` (`default_country`), if any.
     public var defaultCountry: PhoneNumber.Country?
+    /// The canaries' dashboard row (`GET /v1/canary`): each target's last success and latency trend; nil when
+    /// `canary:` is not set.
+    public var canary: (@Sendable () -> JSONValue)?
 
     /// Creates an environment.
     public init(
@@ -96,6 +99,7 @@ public enum VigilAPI {
         EventsController(env: env).add(to: v1)
         ConsoleRoutes.add(to: v1, env)
         SystemController(env: env).add(to: v1)
+        v1.get("/canary") { _, _ in VigilAPI.json(env.canary?() ?? ["enabled": false, "targets": .array([])]) }
         return router
     }
 }

@@ -142,5 +142,7 @@ enum PostgresSchema {
             """,
             "CREATE INDEX quarantine_session ON quarantine (session_id)",
         ],
+        // 9: the last moment any instance noted it was watching (how long an outage lasted).
+        ["CREATE TABLE alive (one boolean PRIMARY KEY DEFAULT true CHECK (one), at bigint NOT NULL)"],
     ]
 }

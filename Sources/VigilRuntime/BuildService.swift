@@ -44,7 +44,9 @@ extension VigilServer {
         await engine.setRouting(config.routes, targets: Set(config.targets.keys))
         let follower = EventFollower(
             storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
+        let canaryBox = Mutex<CanaryRunner?>(nil)
         store.onCommit { events in
+            canaryBox.withLock { $0 }?.observe(events)
             if storage.shared {
                 // Every instance's events reach the consoles from the log, in order: this commit only wakes it.
                 follower.committedHere(events)
@@ -88,6 +90,16 @@ extension VigilServer {
             onAlarm: { await alarms.watchdog(reason: $0, raised: $1) })
         await MassLapseAlarm.install(
             engine: engine, store: store, alarm: direct, config: config, logger: Logger(label: "vigil.mass-lapse"))
+        // Before any deadline is decided: what fell due while no process ran is counted together, by due times.
+        let outage = OutageWatch(engine: engine, store: store, clock: clock, logger: Logger(label: "vigil.outage"))
+        await outage.boot()
+        let canary = config.canary.map {
+            CanaryRunner(
+                engine: engine, store: store, alarm: direct, alarmTargets: alarms.targets, settings: $0, clock: clock,
+                registry: registry, logger: Logger(label: "vigil.canary"))
+        }
+        canaryBox.withLock { $0 = canary }
+        await canary?.boot()
         let consoleWatch = ConsoleWatch(
             engine: engine, store: store, hub: hub, auth: TokenAuthenticator(config.tokens),
             alarmTargets: alarms.targets, alarm: direct, clock: clock, after: config.unattendedAfter,
@@ -120,6 +132,7 @@ extension VigilServer {
             tickets: StreamTickets(secret: secret))
         env.sms = sms
         env.defaultCountry = config.defaultCountry
+        if let canary { env.canary = { @Sendable in canary.json() } }
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled
@@ -168,6 +181,10 @@ extension VigilServer {
                 }
             },
             LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
+            LoopService(name: "outage", interval: .seconds(1)) { await outage.tick() },
+            LoopService(name: "follow-ups", interval: .seconds(config.followUpCheckInterval)) {
+                await engine.remindDueFollowUps()
+            },
             LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
             LoopService(name: "console-watch", interval: .seconds(1)) { await consoleWatch.check() },
             LoopService(name: "retention", interval: .seconds(3600)) {
@@ -177,6 +194,7 @@ extension VigilServer {
                 }
             },
         ]
+        if let canary { services.append(LoopService(name: "canary", interval: .milliseconds(250)) { await canary.tick() }) }
         if let quarantine {
             services.append(LoopService(name: "quarantine", interval: .seconds(2)) { await quarantine.check() })
         }

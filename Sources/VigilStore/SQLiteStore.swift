@@ -134,6 +134,7 @@ public final class SQLiteStore: SessionStore, Sendable {
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN target_since INTEGER")
         }
         m.registerMigration("v5: unreadable rows set aside", migrate: Self.migrateQuarantine)
+        m.registerMigration("v10: last moment alive", migrate: Self.migrateAlive)
         return m
     }
 
