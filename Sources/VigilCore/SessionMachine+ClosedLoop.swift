@@ -245,7 +245,9 @@ extension Builder {
         emit(
             EventData.DispatchDropped(
                 target: rec.target, status: status, acceptedAt: accepted, alarm: true,
-                reason: "\(rec.target) reported \(status.rawValue) after accepting, with no crew on scene: nobody may be coming"))
+                reason:
+                    "\(rec.target) reported \(status.rawValue) after accepting, with no crew on scene: nobody may be coming"
+            ))
     }
 
     mutating func createFollowUp(because why: String) {

@@ -194,7 +194,9 @@ extension VigilServer {
                 }
             },
         ]
-        if let canary { services.append(LoopService(name: "canary", interval: .milliseconds(250)) { await canary.tick() }) }
+        if let canary {
+            services.append(LoopService(name: "canary", interval: .milliseconds(250)) { await canary.tick() })
+        }
         if let quarantine {
             services.append(LoopService(name: "quarantine", interval: .seconds(2)) { await quarantine.check() })
         }

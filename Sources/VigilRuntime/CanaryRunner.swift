@@ -146,8 +146,7 @@ final class CanaryRunner: Sendable {
     func observe(_ events: [StoredEvent]) {
         for e in events {
             guard let id = e.sessionID, id.isCanary else { continue }
-            if e.type == .deliverySucceeded, let d = e.data(as: EventData.DeliverySucceeded.self), d.type == .testPing
-            {
+            if e.type == .deliverySucceeded, let d = e.data(as: EventData.DeliverySucceeded.self), d.type == .testPing {
                 Task { await self.passed(id, d.target, at: e.at) }
             } else if e.type == .deliveryFailed, let d = e.data(as: EventData.DeliveryFailed.self),
                 d.type == .testPing

@@ -108,7 +108,8 @@ struct OutageRecoveryTests {
 
     @Test("ten lapses while down (not more than `sessions`) are counted but are no episode")
     func noEpisode() async throws {
-        let (engine, time, store, alarms) = try await Self.restart(sessions: 10, hold: .seconds(30), downFor: .seconds(600))
+        let (engine, time, store, alarms) = try await Self.restart(
+            sessions: 10, hold: .seconds(30), downFor: .seconds(600))
         #expect(await engine.recoverOverdue().count == 10)
         for id in time.advance(by: Millis(100)) { try await engine.fire(id) }
         for _ in 0..<100 { await Task.yield() }
