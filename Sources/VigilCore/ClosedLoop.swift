@@ -36,6 +36,8 @@ public struct TargetDelivery: Hashable, Sendable, Codable {
     public var onSceneAt: Timestamp?
     /// When `dispatch.arrival_overdue` was raised.
     public var arrivalOverdueAt: Timestamp?
+    /// When it reported `rejected` or `closed` after accepting, with no crew on scene (`dispatch.dropped`).
+    public var droppedAt: Timestamp?
 
     /// Creates a delivery.
     public init(target: TargetName, notification: NotificationID, webhookID: WebhookID, deliveredAt: Timestamp) {
@@ -130,6 +132,8 @@ public struct FollowUp: Hashable, Sendable, Codable {
     public var closedAt: Timestamp?
     /// Who closed it.
     public var closedBy: ActorName?
+    /// When its reminder was raised (`follow_up.due`), once it fell due while open.
+    public var remindedAt: Timestamp?
 
     /// Creates an open follow-up.
     public init(id: String, createdAt: Timestamp, dueAt: Timestamp) {

@@ -118,4 +118,6 @@ public enum Command: Hashable, Sendable {
     case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName)
     /// The SMS gateway reported what became of a text it had taken (its status callback).
     case textStatus(TextStatusReport)
+    /// An open follow-up fell due: raise its reminder (once).
+    case followUpDue
 }

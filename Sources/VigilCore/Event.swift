@@ -60,6 +60,16 @@ public enum EventType: String, Hashable, Sendable, Codable, CaseIterable {
     case configReloaded = "config.reloaded"
     /// A reload was refused: the running configuration stays (a system event: no session).
     case configReloadFailed = "config.reload_failed"
+    /// Vigil came back after an outage (`down_s`, `lapsed_while_down`): a system event.
+    case systemRecovered = "system.recovered"
+    /// A canary's `test.ping` reached a target: `target`, `latency_ms` from the canary's deadline (a system event).
+    case canaryPassed = "canary.passed"
+    /// A canary's `test.ping` got no 2xx from a target within `canary.timeout_s` (a system event).
+    case canaryFailed = "canary.failed"
+    /// A partner reported `rejected` or `closed` after `accepted` with no crew on scene (an alarm).
+    case dispatchDropped = "dispatch.dropped"
+    /// An open follow-up fell due: the console reminds the operators to call back.
+    case followUpDue = "follow_up.due"
 }
 
 /// An event decided but not yet stored: it gets its `seq` when committed.

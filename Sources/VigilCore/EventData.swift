@@ -56,6 +56,7 @@ public enum EventData {
         case dispatch
         case contactResponders = "contact_responders"
         case contactPerson = "contact_person"
+        case ping
     }
 
     // MARK: Sessions and check-ins

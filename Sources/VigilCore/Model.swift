@@ -146,6 +146,8 @@ public struct Step: Hashable, Sendable, Codable {
         case contactResponders(via: TargetName, answer: Millis)
         /// Prompt the person by text through the gateway `via` (`person.prompted`).
         case contactPerson(via: TargetName)
+        /// Send `test.ping` to every named target (a canary's one step; never in a configured policy).
+        case ping([TargetName])
     }
 
     /// Delay from the end of the grace period.
@@ -171,6 +173,7 @@ public struct Step: Hashable, Sendable, Codable {
         case .notify(let t), .dispatch(let t): return t
         case .contactResponders(let via, _): return [via]
         case .contactPerson(let via): return [via]
+        case .ping(let t): return t
         }
     }
 }

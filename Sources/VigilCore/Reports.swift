@@ -132,7 +132,8 @@ extension SessionStore {
         while true {
             let page = try await events(after: after, limit: 5000)
             guard let last = page.last else { break }
-            r.add(page, from: from, to: to, tracks: &tracks)
+            // Canaries lapse on purpose: never counted.
+            r.add(page.filter { !($0.sessionID?.isCanary ?? false) }, from: from, to: to, tracks: &tracks)
             after = last.seq
             if let to, last.at >= to + .seconds(3600) { break }
         }

@@ -32,17 +32,25 @@ extension SessionEngine {
     /// When a decision starts an escalation, counts the lapse (at its due time plus grace); a session caught in an
     /// episode is decided again holding its dispatch steps, so that even a dispatch step at `after_s: 0` waits.
     func massLapseCheck(_ current: Session, _ d: Decision, _ command: Command) throws -> Decision? {
-        guard massLapse != nil, case .deadline = command,
+        guard massLapse != nil, !current.id.isCanary, case .deadline = command,
             let started = d.events.first(where: { $0.type == .escalationStarted })
         else { return nil }
         let lapseAt = current.due + current.grace
-        guard let verdict = massLapse?.record(current.id, at: lapseAt) else { return nil }
+        let verdict: MassLapseVerdict
+        if let mark = lapseMarks[current.id], mark.at == lapseAt {
+            // Counted already, with the others that fell due while nothing watched.
+            verdict = MassLapseVerdict(newEpisode: false, count: mark.count, caught: mark.count > 0 ? [current.id] : [])
+        } else if let v = massLapse?.record(current.id, at: lapseAt) {
+            note(v, for: current.id, at: lapseAt)
+            verdict = v
+        } else {
+            return nil
+        }
         let now = clock.now()
         if verdict.newEpisode {
             let count = verdict.count
             let notify = onMassLapse
             Task { await notify?(count, now) }
-            pendingHolds += verdict.caught.filter { $0 != current.id }.map { ($0, count) }
         }
         guard verdict.caught.contains(current.id) else { return nil }
         let hold = current.policy.holdDispatchOnMassLapse ?? .zero

@@ -7,7 +7,7 @@ public actor SessionEngine {
     private let scheduler: any TimerScheduler
     let clock: any WallClock
     let ids: IDGenerator
-    private let observer: any EngineObserver
+    let observer: any EngineObserver
     var policies: [String: Policy]
     var open: [SessionID: Session] = [:]
     private var byToken: [String: SessionID] = [:]
@@ -19,6 +19,9 @@ public actor SessionEngine {
     var onMassLapse: (@Sendable (Int, Timestamp) async -> Void)?
     /// Sessions caught at an episode's start that still need their hold.
     var pendingHolds: [(SessionID, Int)] = []
+    /// Lapses counted before they were decided (a recovery's overdue deadlines): their lapse time and, when an
+    /// episode caught them, its count (0: counted, not caught).
+    var lapseMarks: [SessionID: LapseMark] = [:]
     private var waiting: [SessionID: [CheckedContinuation<Void, Never>]] = [:]
     private var deciding = true
     /// Sessions whose latest state this engine read from the store (another instance committed it last).
@@ -115,6 +118,7 @@ public actor SessionEngine {
     public func execute(_ id: SessionID, _ command: Command, actor: Actor? = nil) async throws
         -> Session
     {
+        try Canary.admits(id, command)
         await acquire(id)
         defer { release(id) }
         var current: Session
@@ -165,6 +169,10 @@ public actor SessionEngine {
         var fallback: [Int] = []
         let now = clock.now()
         for (i, (id, command)) in commands.enumerated() {
+            if id.isCanary, (try? Canary.admits(id, command)) == nil {
+                results[i] = .failure(VigilError.sessionNotFound)
+                continue
+            }
             guard waiting[id] == nil, let current = open[id] else {
                 fallback.append(i)
                 continue
@@ -226,6 +234,7 @@ public actor SessionEngine {
         let now = clock.now()
         var ready: [(SessionID, Command)] = []
         var others: [SessionID] = []
+        countLapses(before: now, among: Set(ids))
         for id in Set(ids) {
             guard let s = open[id] else {
                 others.append(id)
@@ -345,6 +354,7 @@ public actor SessionEngine {
     }
 
     func remember(_ s: Session, foreign isForeign: Bool = false) {
+        forgetLapseMark(s)
         if isForeign { foreign.insert(s.id) } else { foreign.remove(s.id) }
         for h in responderHashes.removeValue(forKey: s.id) ?? [] { byResponderHash[h] = nil }
         if s.state.isOpen, let links = s.responderLinks, !links.isEmpty {

@@ -187,11 +187,14 @@ extension Builder {
             if list[i].acceptedAt == nil { list[i].acceptedAt = now }
             list[i].onSceneAt = now
         case .rejected:
-            guard rec.acceptedAt == nil else { return }
+            guard rec.acceptedAt == nil else {
+                droppedAfterAccept(&list[i], status)
+                break
+            }
             try unaccepted(i, reason: "\(target) rejected the dispatch", scheduledAt: nil)
             return
         case .closed:
-            break
+            droppedAfterAccept(&list[i], status)
         }
         d.deliveries = list
         s.dispatch = d
@@ -233,6 +236,20 @@ extension Builder {
     // MARK: Follow-up
 
     /// One follow-up per session, due `follow_up.after_s` after the first dispatch or `ems_attended` end.
+    /// A partner that accepted and then reports `rejected` or `closed` with no crew on scene: nobody may be coming.
+    /// Raised once per target (its arrival timer stops: this alarm replaces it).
+    mutating func droppedAfterAccept(_ rec: inout TargetDelivery, _ status: DispatchStatus) {
+        guard let accepted = rec.acceptedAt, rec.onSceneAt == nil, rec.droppedAt == nil else { return }
+        rec.droppedAt = now
+        rec.arriveBy = nil
+        emit(
+            EventData.DispatchDropped(
+                target: rec.target, status: status, acceptedAt: accepted, alarm: true,
+                reason:
+                    "\(rec.target) reported \(status.rawValue) after accepting, with no crew on scene: nobody may be coming"
+            ))
+    }
+
     mutating func createFollowUp(because why: String) {
         guard s.followUp == nil else { return }
         let due = now + (s.policy.followUpAfter ?? FollowUp.defaultDelay)

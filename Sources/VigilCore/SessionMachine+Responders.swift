@@ -148,8 +148,11 @@ extension Builder {
                 }
             }
             emit(going)
+            // A friend went to the person: someone calls back later, as after a dispatch.
+            createFollowUp(because: "responder_going")
         case .ok:
             emit(EventData.ResponderOK(attempt: attempt, previousState: s.state))
+            createFollowUp(because: "responder_ok")
             if s.state != .active { try checkIn(source: .responder, note: nil) }
         case .ems:
             if s.state == .dispatched || (s.dispatch?.isLive ?? false) {

@@ -107,6 +107,7 @@ struct Builder {
         case .closeFollowUp(let outcome, let naloxone, let note, let by):
             try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
         case .textStatus(let report): try textStatus(report)
+        case .followUpDue: followUpDue()
         }
     }
 
@@ -228,6 +229,8 @@ struct Builder {
             try startResponders(step: k, via: via, answer: answer, scheduledAt: t)
         case .contactPerson(let via):
             try promptPerson(step: k, via: via, scheduledAt: t)
+        case .ping(let targets):
+            try ping(targets, step: k + 1, scheduledAt: t, late: late)
         }
     }
 

@@ -23,7 +23,7 @@ public enum ShiftFigures {
         var cursor = low
         while out.count < scanLimit {
             let page = try await store.events(after: cursor, limit: 1000)
-            out += page.filter { $0.at >= since }
+            out += page.filter { $0.at >= since && !($0.sessionID?.isCanary ?? false) }
             guard let last = page.last, page.count == 1000 else { break }
             cursor = last.seq
         }

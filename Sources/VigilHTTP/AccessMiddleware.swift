@@ -55,6 +55,7 @@ enum RouteAccess {
         "POST /v1/inbound/sms/status": .open,
         "POST /v1/system/reload": .token(.reloadConfiguration),
         "GET /v1/audit/head": .token(.auditHead),
+        "GET /v1/canary": .token(.read),
     ]
 
     /// The table's key for a method and a route's path as the router names it.

@@ -22,7 +22,10 @@ enum EventStream {
                 var cursor = last
                 while true {
                     let page = try await env.store.events(after: cursor, limit: 1000)
-                    for e in page { try await writer.write(frame(staff ? e : e.redacted())) }
+                    // A canary's own session events stay off the console: only its `canary.*` results are shown.
+                    for e in page where !(e.sessionID?.isCanary ?? false) {
+                        try await writer.write(frame(staff ? e : e.redacted()))
+                    }
                     guard let end = page.last?.seq else { break }
                     cursor = end
                     sent = end
@@ -34,6 +37,7 @@ enum EventStream {
                 case .event(let e):
                     guard e.seq > sent else { continue }
                     sent = e.seq
+                    if e.sessionID?.isCanary ?? false { continue }
                     try await writer.write(frame(staff ? e : e.redacted()))
                 case .tick:
                     try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))

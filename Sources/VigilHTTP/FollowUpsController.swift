@@ -15,7 +15,13 @@ struct FollowUpsController {
             }
             let sessions = try await env.store.followUps(state: state)
             // Staff call the person back: an open follow-up carries the number (until the purge empties it).
-            let list = sessions.compactMap { FollowUp.json($0, callbackNumber: p.role.isStaff) }.sorted {
+            let now = env.engine.now()
+            let list = sessions.compactMap { s -> JSONValue? in
+                // `due`: open and its time has come (the console lists it as due and reminds).
+                guard case .object(var o)? = FollowUp.json(s, callbackNumber: p.role.isStaff) else { return nil }
+                o["due"] = .bool(s.followUp?.isDue(at: now) ?? false)
+                return .object(o)
+            }.sorted {
                 ($0["due_at"]?.stringValue ?? "") < ($1["due_at"]?.stringValue ?? "")
             }
             return VigilAPI.json(["follow_ups": .array(list)])

@@ -53,7 +53,10 @@ struct SessionsController {
             } else {
                 sessions = try await env.store.sessions(filter, limit: limit)
             }
-            let views = try sessions.map { try VigilAPI.viewJSON($0, disclosure: VigilAPI.disclosure(p, $0)) }
+            // Canaries are never on the board or in a listing.
+            let views = try sessions.filter { !$0.id.isCanary }.map {
+                try VigilAPI.viewJSON($0, disclosure: VigilAPI.disclosure(p, $0))
+            }
             return VigilAPI.json(["sessions": .array(views)])
         }
         v1.get("/sessions/{id}") { req, ctx in

@@ -59,6 +59,9 @@ public struct APIEnvironment: Sendable {
     public var defaultCountry: PhoneNumber.Country?
     /// Reads the configuration file again (`POST /v1/system/reload`), for the token named; nil: not offered.
     public var reload: (@Sendable (String) async -> ConfigReloadOutcome)?
+    /// The canaries' dashboard row (`GET /v1/canary`): each target's last success and latency trend; nil when
+    /// `canary:` is not set.
+    public var canary: (@Sendable () -> JSONValue)?
 
     /// Creates an environment.
     public init(
@@ -106,6 +109,7 @@ public enum VigilAPI {
         SystemController(env: env).add(to: v1)
         ReloadRoute.add(to: v1, env)
         AuditController.add(to: v1, env)
+        v1.get("/canary") { _, _ in VigilAPI.json(env.canary?() ?? ["enabled": false, "targets": .array([])]) }
         return router
     }
 }

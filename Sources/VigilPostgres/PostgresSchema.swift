@@ -176,5 +176,7 @@ enum PostgresSchema {
         ],
         // 7: the event log chained (docs/contract.md, "A tamper-evident log"); see `PostgresStore+Audit.swift`.
         PostgresSchema.chain,
+        // 8: the last moment any instance noted it was watching (how long an outage lasted).
+        ["CREATE TABLE alive (one boolean PRIMARY KEY DEFAULT true CHECK (one), at bigint NOT NULL)"],
     ]
 }

@@ -57,11 +57,14 @@ extension PostgresStore {
             let q: PostgresQuery
             switch filter {
             case .open:
-                q = "SELECT id, snapshot FROM sessions WHERE state <> 'ended' ORDER BY started_at DESC LIMIT \(n)"
+                q =
+                    "SELECT id, snapshot FROM sessions WHERE state <> 'ended' AND substr(id, 1, 4) <> 'cny_' ORDER BY started_at DESC LIMIT \(n)"
             case .state(let s):
-                q = "SELECT id, snapshot FROM sessions WHERE state = \(s.rawValue) ORDER BY started_at DESC LIMIT \(n)"
+                q =
+                    "SELECT id, snapshot FROM sessions WHERE state = \(s.rawValue) AND substr(id, 1, 4) <> 'cny_' ORDER BY started_at DESC LIMIT \(n)"
             case .all:
-                q = "SELECT id, snapshot FROM sessions ORDER BY started_at DESC LIMIT \(n)"
+                q =
+                    "SELECT id, snapshot FROM sessions WHERE substr(id, 1, 4) <> 'cny_' ORDER BY started_at DESC LIMIT \(n)"
             }
             var out: [(String, Data)] = []
             for try await b in try await conn.query(q, logger: quiet).decode((String, Data).self) { out.append(b) }

@@ -46,7 +46,9 @@ extension VigilServer {
         await engine.setRouting(config.routes, targets: Set(config.targets.keys))
         let follower = EventFollower(
             storage: storage, hub: hub, engine: engine, metrics: metrics, logger: Logger(label: "vigil.events"))
+        let canaryBox = Mutex<CanaryRunner?>(nil)
         store.onCommit { events in
+            canaryBox.withLock { $0 }?.observe(events)
             if storage.shared {
                 // Every instance's events reach the consoles from the log, in order: this commit only wakes it.
                 follower.committedHere(events)
@@ -99,6 +101,21 @@ extension VigilServer {
         let clusterMassLapse = await MassLapseAlarm.install(
             engine: engine, store: store, alarm: direct, config: config, cluster: storage.cluster, duties: duties,
             clock: clock, logger: Logger(label: "vigil.mass-lapse"))
+        // Before any deadline is decided: what fell due while no process ran is counted together, by due times.
+        let outage = OutageWatch(engine: engine, store: store, clock: clock, logger: Logger(label: "vigil.outage"))
+        await outage.boot()
+        let canary = config.canary.map {
+            CanaryRunner(
+                engine: engine, store: store, alarm: direct, alarmTargets: alarms.targets, settings: $0, clock: clock,
+                registry: registry, logger: Logger(label: "vigil.canary"),
+                // With several instances, one runs each round: the holder of the canary lease, renewed each round
+                // and left to lapse after one and a half rounds if its instance dies.
+                duty: { [every = $0.every] in
+                    await duties.hold("canary", for: Millis(every.value + every.value / 2)) != nil
+                })
+        }
+        canaryBox.withLock { $0 = canary }
+        await canary?.boot()
         let consoleWatch = ConsoleWatch(
             engine: engine, store: store, hub: hub, auth: auth,
             alarmTargets: alarms.targets, alarm: direct, clock: clock, after: config.unattendedAfter,
@@ -139,6 +156,7 @@ extension VigilServer {
         env.defaultCountry = config.defaultCountry
         env.reload = { await reloader.reload(by: $0) }
         if handleSignals { HangupGuard.onHangup { Task { _ = await reloader.reload(by: "SIGHUP") } } }
+        if let canary { env.canary = { @Sendable in canary.json() } }
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled
@@ -187,6 +205,10 @@ extension VigilServer {
                 }
             },
             LoopService(name: "watchdog", interval: .seconds(1)) { await watchdog.check() },
+            LoopService(name: "outage", interval: .seconds(1)) { await outage.tick() },
+            LoopService(name: "follow-ups", interval: .seconds(config.followUpCheckInterval)) {
+                await engine.remindDueFollowUps()
+            },
             LoopService(name: "keepalive", interval: .seconds(15)) { hub.tick() },
             LoopService(name: "console-watch", interval: .seconds(1)) { await consoleWatch.check() },
             LoopService(name: "retention", interval: .seconds(3600)) {
@@ -200,6 +222,9 @@ extension VigilServer {
         ]
         if let clusterMassLapse {
             services.append(LoopService(name: "mass-lapse", interval: .seconds(1)) { await clusterMassLapse.round() })
+        }
+        if let canary {
+            services.append(LoopService(name: "canary", interval: .milliseconds(250)) { await canary.tick() })
         }
         if let quarantine {
             services.append(LoopService(name: "quarantine", interval: .seconds(2)) { await quarantine.check() })

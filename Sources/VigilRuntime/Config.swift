@@ -85,6 +85,10 @@ public struct VigilConfig: Sendable {
     /// `unattended_after_s`: sessions open this long with no operator console connected raise `system.unattended`;
     /// zero is off.
     public var unattendedAfter = Millis.seconds(120)
+    /// `canary:`: scheduled synthetic sessions through the real path; nil (off) unless set.
+    public var canary: CanarySettings?
+    /// How often open follow-ups are checked for having fallen due (seconds).
+    public var followUpCheckInterval: Int64 = 30
 
     /// The targets told of system alarms (the watchdog, the database away): `alarm_targets`, or, when it is not
     /// set, every policy's `on_delivery_failure`.

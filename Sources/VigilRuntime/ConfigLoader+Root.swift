@@ -12,7 +12,7 @@ extension ConfigLoader.Parser {
             "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
             "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
             "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
-            "default_country",
+            "default_country", "canary",
         ]
         guard let fields = map(root, "the configuration", allowed: top) else { return c }
         var policyNodes: Node?
@@ -22,6 +22,7 @@ extension ConfigLoader.Parser {
         var smsNode: Node?
         var routesNode: Node?
         var followUpAfter: Millis?
+        var canaryNode: Node?
         for (key, _, v) in fields {
             switch key {
             case "listen":
@@ -85,6 +86,8 @@ extension ConfigLoader.Parser {
                 policyNodes = v
             case "mass_lapse":
                 massLapseNode = v
+            case "canary":
+                canaryNode = v
             case "sms":
                 smsNode = v
             case "routes":
@@ -159,6 +162,7 @@ extension ConfigLoader.Parser {
         checkResponderLinks(&c, root)
         if let massLapseNode { massLapse(massLapseNode, &c, targets: names) }
         checkTexts(&c, root: root, targetsNode: targetsNode, policiesNode: policyNodes)
+        if let canaryNode { c.canary = canary(canaryNode, targets: names) }
         if let smsNode { c.sms = sms(smsNode, publicURL: c.publicURL) }
         if let routesNode { c.routes = routes(routesNode, targets: names, baseDirectory: baseDirectory) }
         checkRouteWord(c.policies, hasRoutes: c.routes != nil, targets: names, node: policyNodes ?? targetsNode)

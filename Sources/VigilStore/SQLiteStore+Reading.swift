@@ -45,15 +45,21 @@ extension SQLiteStore {
             case .open:
                 rows = try Row.fetchAll(
                     db,
-                    sql: "SELECT id, snapshot FROM sessions WHERE state != 'ended' ORDER BY started_at DESC LIMIT ?",
+                    sql:
+                        "SELECT id, snapshot FROM sessions WHERE state != 'ended' AND substr(id, 1, 4) <> 'cny_' ORDER BY started_at DESC LIMIT ?",
                     arguments: [limit])
             case .state(let s):
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT id, snapshot FROM sessions WHERE state = ? ORDER BY started_at DESC LIMIT ?",
+                    db,
+                    sql:
+                        "SELECT id, snapshot FROM sessions WHERE state = ? AND substr(id, 1, 4) <> 'cny_' ORDER BY started_at DESC LIMIT ?",
                     arguments: [s.rawValue, limit])
             case .all:
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT id, snapshot FROM sessions ORDER BY started_at DESC LIMIT ?", arguments: [limit])
+                    db,
+                    sql:
+                        "SELECT id, snapshot FROM sessions WHERE substr(id, 1, 4) <> 'cny_' ORDER BY started_at DESC LIMIT ?",
+                    arguments: [limit])
             }
             return rows.map { (id: $0["id"] as String, snapshot: $0["snapshot"] as Data) }
         }

@@ -140,6 +140,7 @@ public final class SQLiteStore: SessionStore, Sendable {
         m.registerMigration("v5: unreadable rows set aside", migrate: Self.migrateQuarantine)
         m.registerMigration("v6: idempotency keys and fresh links", migrate: Self.migrateIdempotency)
         m.registerMigration("v9: the event log chained", migrate: Self.migrateChain)
+        m.registerMigration("v10: last moment alive", migrate: Self.migrateAlive)
         return m
     }
 

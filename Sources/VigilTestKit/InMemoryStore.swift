@@ -89,6 +89,7 @@ public final class InMemoryStore: SessionStore, Sendable {
     public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [Session] {
         state.withLock { s in
             let all = s.sessions.values.filter { x in
+                if x.id.isCanary { return false }
                 switch filter {
                 case .open: return x.state.isOpen
                 case .state(let st): return x.state == st

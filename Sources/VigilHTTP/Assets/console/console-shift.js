@@ -268,6 +268,44 @@
     drawHours(stats);
     drawDispatch(stats);
     drawDeliveries(stats);
+    drawCanaries().catch(() => {});
+  }
+
+  // One row per canary target: its last success and its recent latencies as a small line.
+  async function drawCanaries() {
+    const c = await vigil().api("GET", "/v1/canary");
+    $("#canary-table").hidden = !c.enabled;
+    const body = $("#canary-body");
+    body.textContent = "";
+    for (const t of c.targets || []) {
+      const tr = document.createElement("tr");
+      cell(tr, "Target", t.target);
+      const failedLast = t.last_failure && (!t.last_success || t.last_failure > t.last_success);
+      cell(tr, "Last success", (t.last_success ? fmtTime(t.last_success) : "never") + (failedLast ? " — last round FAILED" : ""));
+      const td = document.createElement("td");
+      td.dataset.label = "Deadline → 2xx";
+      td.appendChild(sparkline(t.latencies_ms || [], t.target));
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+  }
+
+  function sparkline(values, name) {
+    const w = 120, h = 24;
+    const max = Math.max(1, ...values);
+    const last = values.length ? values[values.length - 1] : null;
+    const svg = el("svg", { viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img" });
+    svg.appendChild(el("title", {}, name + ": " + (last === null ? "no success yet" :
+      "last " + last + " ms, highest " + max + " ms over " + values.length + " rounds")));
+    if (values.length > 1) {
+      const pts = values.map((v, i) => (i * (w - 4) / (values.length - 1) + 2).toFixed(1) + "," +
+        (h - 2 - v * (h - 4) / max).toFixed(1)).join(" ");
+      svg.appendChild(el("polyline", { points: pts, fill: "none", stroke: "#0b3d91", "stroke-width": 1.5 }));
+    }
+    const wrap = document.createElement("span");
+    wrap.appendChild(svg);
+    if (last !== null) wrap.appendChild(document.createTextNode(" " + last + " ms"));
+    return wrap;
   }
 
   // ---- wiring ----

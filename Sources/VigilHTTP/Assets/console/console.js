@@ -13,6 +13,7 @@
     "dispatch.accepted_late": "a centre accepted after the dispatch moved on: two crews may be coming",
     "routing.changed_after_dispatch": "the new location belongs to another dispatch centre; nothing was sent again",
     "routing.unresolved": "no dispatch route covers this location: pick a centre",
+    "dispatch.dropped": "the centre closed or rejected the call after accepting it, with no crew on scene: nobody may be coming",
   };
   const sessions = new Map();
   let token = sessionStorage.getItem("vigil.token");
@@ -197,6 +198,11 @@
           "): the sender was told to call 911");
       }
       if (e.type === "system.unattended" && e.data && e.data.raised) raiseAlarm("Nobody is watching: " + e.data.reason);
+      if (e.type === "system.recovered" && e.data) raiseAlarm(recoveredText(e.data), "recovered");
+      if (e.type === "follow_up.due") {
+        const s = e.session_id && sessions.get(e.session_id);
+        raiseAlarm("Follow-up due: call back " + (s ? label(s) : "the person") + " (see Follow-ups)", "follow-up-" + e.session_id);
+      }
       if (e.type === "escalation.resumed" && e.session_id) {
         const s = sessions.get(e.session_id);
         raiseAlarm((s ? label(s) : "A session") + ": the acknowledge ran out and there is still no check-in");
@@ -221,9 +227,23 @@
       ["routing.resolved", "routing.pinned", "routing.unpinned", "routing.default", "follow_up.created", "follow_up.closed"],
       ["responder.requested", "responder.going", "responder.ok", "responder.ems", "responder.none",
         "responder.no_answer", "responder.cancelled", "system.mass_lapse", "mass_lapse.held", "mass_lapse.released",
-        "sms.received", "sms.help", "sms.unknown_help"], ["person.reminder", "sms.status"])) {
+        "sms.received", "sms.help", "sms.unknown_help"], ["person.reminder", "sms.status", "system.recovered",
+        "follow_up.due"])) {
       source.addEventListener(t, handle);
     }
+  }
+
+  // How long Vigil was away and who lapsed meanwhile (`system.recovered`).
+  function recoveredText(d) {
+    const s = Number(d.down_s) || 0;
+    const away = s >= 3600 ? Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min" :
+      s >= 60 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : s + " s";
+    const cause = { restart: "a restart", store: "the database was unreachable", resume: "the machine was suspended" };
+    const n = Number(d.lapsed_while_down) || 0;
+    const who = (d.sessions || []).map((x) => x.alias || x.session_id).slice(0, 10).join(", ");
+    return "Vigil was away " + away + " (" + (cause[d.cause] || "an outage") + "): " +
+      (n === 0 ? "nobody lapsed meanwhile" : n + (n === 1 ? " session" : " sessions") + " lapsed meanwhile: " + who +
+        (n > 10 ? " and " + (n - 10) + " more" : "") + ". Check each one");
   }
 
   // ---- alarms ----

@@ -32,7 +32,7 @@
       const tr = document.createElement("tr");
       tr.dataset.followUpId = f.id;
       tr.dataset.state = f.state;
-      const cells = [f.alias || "(no alias)", new Date(f.due_at).toLocaleString(), f.state,
+      const cells = [f.alias || "(no alias)", new Date(f.due_at).toLocaleString(), f.due ? "DUE: call back now" : f.state,
         f.outcome ? f.outcome + (f.naloxone_used === true ? " · naloxone" : "") + " · by " + f.closed_by : "—"];
       const labels = ["Person", "Due", "State", "Outcome"];
       cells.forEach((c, i) => { const td = document.createElement("td"); td.dataset.label = labels[i]; td.textContent = c; tr.appendChild(td); });
