@@ -130,6 +130,8 @@ public struct FollowUp: Hashable, Sendable, Codable {
     public var closedAt: Timestamp?
     /// Who closed it.
     public var closedBy: ActorName?
+    /// The ids of the resources offered at the call (nil: none).
+    public var referrals: [String]?
 
     /// Creates an open follow-up.
     public init(id: String, createdAt: Timestamp, dueAt: Timestamp) {

@@ -18,6 +18,8 @@ public struct StartRequest: Hashable, Sendable {
     public var device: String?
     /// The people the caller chose to come first, in order.
     public var responders: [Responder] = []
+    /// The language to speak to the person in; nil: the hotline's.
+    public var language: Language?
 
     /// Creates a request.
     public init(
@@ -53,6 +55,8 @@ public struct SessionPatch: Hashable, Sendable {
     public var route: RouteEdit?
     /// Set by the engine when routing is on: what the session's location (after the patch) resolves to.
     public var resolvedRoute: SessionRoute?
+    /// New language.
+    public var language: Language?
 
     /// Creates a patch.
     public init(
@@ -70,7 +74,7 @@ public struct SessionPatch: Hashable, Sendable {
     /// Whether the patch changes nothing.
     public var isEmpty: Bool {
         caller == nil && location == nil && interval == nil && grace == nil && notes == nil && substance == nil
-            && route == nil
+            && route == nil && language == nil
     }
 }
 
@@ -111,5 +115,6 @@ public enum Command: Hashable, Sendable {
     /// The person texted something else: shown to operators, no state change.
     case smsText(String)
     /// An operator closes the session's follow-up.
-    case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName)
+    case closeFollowUp(
+        FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName, referrals: [Referral] = [])
 }

@@ -164,6 +164,11 @@ public struct Session: Hashable, Sendable, Codable {
     public var routing: RoutingState?
     /// The follow-up, once the session was dispatched or ended `ems_attended`.
     public var followUp: FollowUp?
+    /// The language the person and responders are spoken to in (nil in snapshots from before it was kept: English).
+    public var language: Language?
+
+    /// The session's language, English when none was kept.
+    public var spokenLanguage: Language { language ?? .en }
 
     /// A session as it starts.
     public init(

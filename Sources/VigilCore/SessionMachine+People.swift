@@ -152,6 +152,10 @@ extension Builder {
             s.substance = v
             fields.append("substance")
         }
+        if let v = patch.language, v != s.spokenLanguage {
+            s.language = v
+            fields.append("language")
+        }
         if let g = patch.grace, g != s.grace {
             s.grace = g
             fields.append("grace_s")

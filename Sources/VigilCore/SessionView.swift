@@ -48,6 +48,8 @@ public struct SessionView: Encodable, Sendable {
     let version: Int
     var responders: [ResponderView]?
     var massLapseHoldUntil: Timestamp?
+    /// The session's language (API reads only: webhooks keep their shape).
+    var language: Language?
     /// The dispatch route; nil when routing is off (and then left out).
     let routing: RoutingState?
     /// How much personal data the view carries (webhooks: all of it, cut down per target at send time).
@@ -95,6 +97,7 @@ public struct SessionView: Encodable, Sendable {
         self.disclosure = disclosure
         if disclosure == .full { responders = s.responders == nil ? nil : ResponderView.all(s) }
         if let h = s.massLapseHoldUntil, s.state.isOpen, s.dispatch == nil { massLapseHoldUntil = h }
+        language = s.spokenLanguage
     }
 
     enum CodingKeys: String, CodingKey {
@@ -109,7 +112,7 @@ public struct SessionView: Encodable, Sendable {
         case deliveryFailures = "delivery_failures"
         case endedAt = "ended_at"
         case checkInUrl = "check_in_url"
-        case route, warnings
+        case route, warnings, language
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -142,6 +145,7 @@ public struct SessionView: Encodable, Sendable {
         if let u = checkInUrl { try c.encode(u, forKey: .checkInUrl) }
         if let r = responders { try c.encode(r, forKey: .responders) }
         if let h = massLapseHoldUntil { try c.encode(h, forKey: .massLapseHoldUntil) }
+        if let language { try c.encode(language, forKey: .language) }
         // With no routes: configured, routing is off: no route and no warnings on the session.
         if let routing {
             try c.encode(routing.route, forKey: .route)

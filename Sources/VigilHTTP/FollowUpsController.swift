@@ -15,7 +15,13 @@ struct FollowUpsController {
             }
             let sessions = try await env.store.followUps(state: state)
             // Staff call the person back: an open follow-up carries the number (until the purge empties it).
-            let list = sessions.compactMap { FollowUp.json($0, callbackNumber: p.role.isStaff) }.sorted {
+            let list = sessions.compactMap { s -> JSONValue? in
+                guard case .object(var o)? = FollowUp.json(s, callbackNumber: p.role.isStaff) else { return nil }
+                // The five nearest resources, to offer at the call.
+                let near = ResourcePicker.pick(env.person.resources, near: s.location, language: s.spokenLanguage)
+                o["resources"] = .array(near.prefix(ResourcePicker.pageLimit).map { .string($0.id) })
+                return .object(o)
+            }.sorted {
                 ($0["due_at"]?.stringValue ?? "") < ($1["due_at"]?.stringValue ?? "")
             }
             return VigilAPI.json(["follow_ups": .array(list)])
@@ -25,12 +31,17 @@ struct FollowUpsController {
             let raw = try ctx.parameters.require("id")
             guard let sid = FollowUp.session(of: raw) else { throw VigilError(.notFound, "no such follow-up") }
             var req = req
-            let close = try Input.closeFollowUp(try await VigilAPI.body(&req))
+            let close = try Input.closeFollowUp(
+                try await VigilAPI.body(&req), resources: Set(env.person.resources.map(\.id)))
+            let kinds = Dictionary(env.person.resources.map { ($0.id, $0.kind) }, uniquingKeysWith: { a, _ in a })
+            let referrals = close.referrals.compactMap { id in kinds[id].map { Referral(id: id, kind: $0) } }
             let s: Session
             do {
                 s = try await env.engine.execute(
                     sid,
-                    .closeFollowUp(close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.actorName),
+                    .closeFollowUp(
+                        close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.actorName,
+                        referrals: referrals),
                     key: try VigilAPI.idempotencyKey(req), actor: p.actor)
             } catch let e as VigilError where e == .sessionNotFound {
                 throw VigilError(.notFound, "no such follow-up")

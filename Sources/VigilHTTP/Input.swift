@@ -151,7 +151,7 @@ enum Input {
             o,
             [
                 "caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance", "device",
-                "responders", "plan",
+                "responders", "plan", "language",
             ], in: "")
         let location = try location(o["location"], required: true)!
         guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
@@ -167,19 +167,22 @@ enum Input {
         if let list = o["responders"], list != .null {
             req.responders = try responders(list, in: "responders", country: country)
         }
+        req.language = try language(o)
         return req
     }
 
     static func patch(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> SessionPatch {
         let o = try object(bytes)
         try onlyKeys(
-            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route"], in: "")
+            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route", "language"],
+            in: "")
         var p = SessionPatch(
             caller: try caller(o["caller"], country: country), location: try location(o["location"], required: false),
             interval: try seconds(o, "check_in_interval_s", range: intervalRange),
             grace: try seconds(o, "grace_s", range: graceRange), notes: try string(o, "notes", max: 4000),
             substance: try string(o, "substance", max: 200))
         p.route = try routeEdit(o)
+        p.language = try language(o)
         if p.isEmpty { throw VigilError.invalid("nothing to update") }
         return p
     }

@@ -55,6 +55,8 @@ public struct APIEnvironment: Sendable {
     public var sms: InboundSMS?
     /// The country whose national numbers may be typed without `+` (`default_country`), if any.
     public var defaultCountry: PhoneNumber.Country?
+    /// Language, texts and resources for the person's and responders' pages and texts.
+    public var person = PersonSettings()
 
     /// Creates an environment.
     public init(
