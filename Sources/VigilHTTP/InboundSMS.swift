@@ -86,8 +86,9 @@ public final class InboundSMS: Sendable {
 
     /// A TwiML answer of one message.
     static func message(_ text: String) -> String {
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>" + ResponderPage.escape(text)
-            + "</Message></Response>"
+        let escaped = text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>" + escaped + "</Message></Response>"
     }
 
     static func twiml(_ text: String) -> Response {
