@@ -109,6 +109,8 @@ enum ResponderPage {
         }
     }
 
+    /// Escapes text for an element's content or a double-quoted attribute (every attribute here is double-quoted, so
+    /// an apostrophe stays as the person wrote it: "I'm OK").
     static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
@@ -118,7 +120,6 @@ enum ResponderPage {
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
-            case "'": out += "&#39;"
             default: out.append(ch)
             }
         }
