@@ -24,7 +24,7 @@ DATA = ["Clinica Cercana", "Centre Moyen", "Region Line", "Naloxone Mail", "555-
 def catalog(lang):
     path = os.path.join(fh.ROOT, "Sources", "VigilCore", f"TextCatalog+{lang}.swift")
     return {k: v.replace('\\"', '"') for k, v in
-            re.findall(r'^\s*"([a-z_.]+)": "((?:[^"\\]|\\.)*)",$', open(path).read(), re.M)}
+            re.findall(r'^\s*"([a-z_.]+)":\s*"((?:[^"\\]|\\.)*)",$', open(path).read(), re.M)}
 
 
 def words(text):

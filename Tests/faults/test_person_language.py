@@ -23,7 +23,7 @@ def catalog(lang):
     """The built-in texts of `lang`, read from the catalog's source."""
     path = os.path.join(fh.ROOT, "Sources", "VigilCore", f"TextCatalog+{lang}.swift")
     out = {}
-    for k, v in re.findall(r'^\s*"([a-z_.]+)": "((?:[^"\\]|\\.)*)",$', open(path).read(), re.M):
+    for k, v in re.findall(r'^\s*"([a-z_.]+)":\s*"((?:[^"\\]|\\.)*)",$', open(path).read(), re.M):
         out[k] = v.replace('\\"', '"').replace("\\\\", "\\")
     return out
 
@@ -165,3 +165,25 @@ def test_a_link_never_issued_gets_the_by_mail_help_and_the_hotlines_number(vigil
     status, html = page(v.base + "/c/" + "a" * 32)
     assert status == 404 and "Naloxone Mail" in html and "+18005550100" in html
     assert "Clinica Cercana" not in html
+
+
+def test_a_french_sessions_responder_gets_the_request_and_the_page_in_french(vigils, receiver):
+    port = fh.free_port()
+    targets = f'  gw: {{url: "{receiver.url("/gw")}", format: json, secret_env: FAULT_SECRET}}'
+    policy = "default: {ack_timeout_s: 60, steps: [{after_s: 0, contact: responders, via: gw, answer_s: 60}]}"
+    v = vigils(fh.yaml_config(port, "data", targets, policy, extra=f'public_url: "http://127.0.0.1:{port}"'),
+               name="person-responder").start()
+    fr = catalog("fr")
+    v.start_session(interval=1, grace=0, language="fr",
+                    responders=[{"name": "Sam", "phone": "+15557654321"}])
+    got = json.loads(receiver.wait_for("/gw", 1, timeout=15, type_="responder.requested")[0]["body"])["data"]
+    assert got["language"] == "fr"
+    assert got["message"] == (
+        fr["sms.responder_requested"].replace("{name}", "Sam").replace("{alias}", "J")
+        .replace("{address}", "123 Main St, logement 4B").replace("{link}", got["responder_url"])), got["message"]
+    assert "side door" not in got["message"], "never the access notes in a text"
+    status, html = page(got["responder_url"])
+    assert status == 200 and "<html lang=fr>" in html
+    for key in ["responder.going", "responder.ok", "responder.ems", "responder.small"]:
+        assert fr[key] in html, key
+    assert fr["responder.heading"].replace("{alias}", "J") in html
