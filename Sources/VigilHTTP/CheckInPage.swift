@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Synchronization
 import VigilCore
 
 /// The person's "I'm OK" page: one big button, a plain form POST that works without JavaScript, under 10 KB,
@@ -73,18 +72,12 @@ enum CheckInPage {
         return page(status: .ok, title: t("page.title"), body: body, lang: lang)
     }
 
-    /// When the last scan of the ended sessions ran: at most one a second, so a stranger trying tokens cannot make
-    /// the store read every ended session again and again (the page then answers as for an unknown link).
-    static let lastScan = Mutex<ContinuousClock.Instant?>(nil)
-
+    /// The ended session of `token`, read at most once a second (`PersonSettings.mayLookUpEnded`): in between, the
+    /// page answers as for an unknown link, which still offers the by-mail resources and the hotline's number.
     static func endedSession(token: String, env: APIEnvironment) async -> Session? {
-        let now = ContinuousClock.now
-        let allowed = lastScan.withLock { last -> Bool in
-            if let last, now - last < .seconds(1) { return false }
-            last = now
-            return true
-        }
-        guard allowed, let ended = try? await env.store.sessions(.state(.ended), limit: 10_000) else { return nil }
+        guard env.person.mayLookUpEnded(at: env.engine.now()),
+            let ended = try? await env.store.sessions(.state(.ended), limit: 10_000)
+        else { return nil }
         let wanted = Array(token.utf8)
         return ended.first { TokenAuthenticator.constantTimeEquals(Array($0.checkInToken.utf8), wanted) }
     }
