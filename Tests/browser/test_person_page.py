@@ -102,7 +102,16 @@ def test_the_console_chooses_the_language_shows_it_and_offers_resources_at_follo
         policy="default: {ack_timeout_s: 60, steps: [{after_s: 0, dispatch: [ems]}]}",
         extra="resources: {file: resources.yaml}")
     v = fh.Vigil(cfg, name="console-language", workdir=work).start()
-    wait = lambda cond, t=20: WebDriverWait(browser, t, poll_frequency=0.1).until(cond)  # noqa: E731
+    from selenium.common.exceptions import StaleElementReferenceException
+    # The board is drawn again on every event: a row found a moment ago may be gone, so every step retries.
+    wait = lambda cond, t=20: WebDriverWait(  # noqa: E731
+        browser, t, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]).until(cond)
+
+    def click(selector):
+        def attempt(d):
+            d.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        wait(attempt, 10)
     try:
         d = browser
         d.get(v.base + "/")
@@ -131,18 +140,16 @@ def test_the_console_chooses_the_language_shows_it_and_offers_resources_at_follo
 
         # Dispatched: the row offers to dispatch again, saying what already went out.
         wait(lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-state") == "dispatched", 20)
-        button = wait(lambda d: d.find_element(By.CSS_SELECTOR, row + ' [data-action="dispatch"]'))
         wait(lambda d: d.find_element(By.CSS_SELECTOR, row + ' [data-action="dispatch"]').text == "Dispatch again")
-        d.find_element(By.CSS_SELECTOR, row + ' [data-action="dispatch"]').click()
+        click(row + ' [data-action="dispatch"]')
         wait(EC.visibility_of_element_located((By.ID, "dispatch-already")))
         assert d.find_element(By.ID, "dispatch-title").text == "Dispatch again?"
         assert "already went out to ems" in d.find_element(By.ID, "dispatch-already").text
         shot(d, "44-console-dispatch-again")
         d.find_element(By.CSS_SELECTOR, "#dispatch-dialog [data-close]").click()
-        del button
 
         # The edit form changes the language.
-        d.find_element(By.CSS_SELECTOR, row + ' [data-action="edit"]').click()
+        click(row + ' [data-action="edit"]')
         edit = d.find_element(By.ID, "edit-form")
         wait(lambda d: Select(edit.find_element(By.NAME, "language")).first_selected_option.get_attribute("value")
              == "es")
@@ -155,7 +162,7 @@ def test_the_console_chooses_the_language_shows_it_and_offers_resources_at_follo
         assert v.call("POST", f"/v1/sessions/{sid}/end", {"outcome": "ems_attended"})[0] == 200
         close = '#follow-up-body [data-action="close-follow-up"]'
         wait(lambda d: d.find_elements(By.CSS_SELECTOR, close))
-        d.find_element(By.CSS_SELECTOR, close).click()
+        click(close)
         boxes = wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#follow-up-resource-list input"))
         assert [b.get_attribute("value") for b in boxes] == ["near", "mid", "line", "mail"]
         boxes[0].click()
