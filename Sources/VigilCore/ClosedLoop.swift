@@ -134,6 +134,8 @@ public struct FollowUp: Hashable, Sendable, Codable {
     public var closedBy: ActorName?
     /// When its reminder was raised (`follow_up.due`), once it fell due while open.
     public var remindedAt: Timestamp?
+    /// The ids of the resources offered at the call (nil: none).
+    public var referrals: [String]?
 
     /// Creates an open follow-up.
     public init(id: String, createdAt: Timestamp, dueAt: Timestamp) {

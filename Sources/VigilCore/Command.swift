@@ -20,6 +20,8 @@ public struct StartRequest: Hashable, Sendable {
     public var responders: [Responder] = []
     /// Whether the person gets reminders by text (nil: yes).
     public var reminders: Bool?
+    /// The language to speak to the person in; nil: the hotline's.
+    public var language: Language?
 
     /// Creates a request.
     public init(
@@ -57,6 +59,8 @@ public struct SessionPatch: Hashable, Sendable {
     public var reminders: Bool?
     /// Set by the engine when routing is on: what the session's location (after the patch) resolves to.
     public var resolvedRoute: SessionRoute?
+    /// New language.
+    public var language: Language?
 
     /// Creates a patch.
     public init(
@@ -74,7 +78,7 @@ public struct SessionPatch: Hashable, Sendable {
     /// Whether the patch changes nothing.
     public var isEmpty: Bool {
         caller == nil && location == nil && interval == nil && grace == nil && notes == nil && substance == nil
-            && route == nil && reminders == nil
+            && route == nil && reminders == nil && language == nil
     }
 }
 
@@ -115,7 +119,8 @@ public enum Command: Hashable, Sendable {
     /// The person texted something else: shown to operators, no state change.
     case smsText(String)
     /// An operator closes the session's follow-up.
-    case closeFollowUp(FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName)
+    case closeFollowUp(
+        FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName, referrals: [Referral] = [])
     /// The SMS gateway reported what became of a text it had taken (its status callback).
     case textStatus(TextStatusReport)
     /// An open follow-up fell due: raise its reminder (once).

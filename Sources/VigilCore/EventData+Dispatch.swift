@@ -140,5 +140,7 @@ extension EventData {
         public var outcome: FollowUpOutcome
         public var naloxoneUsed: Bool?
         public var by: ActorName
+        /// The resources offered at the call (absent when none were).
+        public var referrals: [Referral]?
     }
 }

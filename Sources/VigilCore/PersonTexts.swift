@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every text Vigil sends to the person or to a responder, by key and language, in one place.
+/// The keys of the texts Vigil sends to the person or to a responder; the words are in the catalogs (`TextCatalog`).
 ///
 /// A text may show on a locked screen: none names the address (except a responder's request, which must), the
 /// substance or the word overdose in any language, and none asks a yes/no question (a "yes" must never be read as
@@ -23,19 +23,9 @@ public enum PersonTexts {
     /// The language used when a session names none.
     public static let defaultLanguage = "en"
 
-    static let english: [String: String] = [
-        reminder: "Your next check-in is due in {minutes} min. Check in here: {link} "
-            + "Reply OK if you are OK, HELP for help.",
-        prompt: "We have not heard from you. Check in here: {link} Reply OK if you are OK, HELP for help.",
-        responderRequested: "Hi {name}, {alias} asked us to contact you. Please check on them now at {address}. "
-            + "Tell us if you can go: {link}",
-        responderCancelled: "You are no longer needed for this request. Thank you.",
-        summary: "Vigil: {alias}: {what}",
-    ]
-
-    /// The text of `key` in `language` (English for now, and for any key or language it does not know).
+    /// The text of `key` in `language` (a `Language` code; English for one it does not know), from the catalogs.
     public static func text(_ key: String, language: String) -> String {
-        english[key] ?? ""
+        TextCatalog.text(key, Language(rawValue: language) ?? .en)
     }
 
     /// The text of `key` in `language` with each `{name}` of `values` filled in.
@@ -43,10 +33,8 @@ public enum PersonTexts {
         fill(text(key, language: language), values)
     }
 
-    /// `template` with each `{name}` of `values` replaced by its value.
+    /// `template` with each `{name}` of `values` replaced by its value (one pass, as the catalogs fill).
     public static func fill(_ template: String, _ values: [String: String]) -> String {
-        var out = template
-        for (k, v) in values { out = out.replacingOccurrences(of: "{\(k)}", with: v) }
-        return out
+        TextCatalog.fill(template, values)
     }
 }

@@ -10,6 +10,8 @@ public struct SummaryReport: Hashable, Sendable {
     public var outcomes: [String: Int] = [:]
     public var followUpOutcomes: [String: Int] = [:]
     public var naloxoneUsed = 0
+    /// Resources offered at follow-up, by kind.
+    public var referrals: [String: Int] = [:]
     /// Missed deadline → first 2xx of each dispatch, in milliseconds.
     public var deadlineToDispatch: [Int64] = []
     /// Missed deadline → first `accepted` of each dispatch, in milliseconds.
@@ -92,6 +94,7 @@ public struct SummaryReport: Hashable, Sendable {
                 guard let closed = e.data(as: EventData.FollowUpClosed.self) else { break }
                 followUpOutcomes[closed.outcome.rawValue, default: 0] += 1
                 if closed.naloxoneUsed == true { naloxoneUsed += 1 }
+                for r in closed.referrals ?? [] { referrals[r.kind.rawValue, default: 0] += 1 }
             default:
                 break
             }
@@ -117,6 +120,7 @@ public struct SummaryReport: Hashable, Sendable {
             "outcomes": .object(outcomes.mapValues { .int(Int64($0)) }),
             "follow_up_outcomes": .object(followUpOutcomes.mapValues { .int(Int64($0)) }),
             "naloxone_used": .int(Int64(naloxoneUsed)),
+            "referrals": .object(referrals.mapValues { .int(Int64($0)) }),
             "median_deadline_to_dispatch_s": Self.medianSeconds(deadlineToDispatch).map { .int($0) } ?? .null,
             "median_deadline_to_accept_s": Self.medianSeconds(deadlineToAccept).map { .int($0) } ?? .null,
         ]
@@ -159,6 +163,7 @@ extension FollowUp {
             "due_at": .time(f.dueAt), "state": .string(f.state), "outcome": .optional(f.outcome?.rawValue),
             "naloxone_used": f.naloxoneUsed.map { .bool($0) } ?? .null, "closed_at": .time(f.closedAt),
             "closed_by": .optional(f.closedBy?.rawValue), "created_at": .time(f.createdAt),
+            "referrals": .array((f.referrals ?? []).map { .string($0) }),
         ]
         if callbackNumber, f.closedAt == nil { o["callback_number"] = .optional(s.caller.callbackNumber) }
         return .object(o)

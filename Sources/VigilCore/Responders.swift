@@ -95,8 +95,7 @@ public protocol PlanStore: Sendable {
 /// may show on a locked phone.
 public enum ResponderMessage {
     /// The default template; `{name}`, `{alias}`, `{address}` and `{link}` are filled in.
-    public static let defaultTemplate = PersonTexts.text(
-        PersonTexts.responderRequested, language: PersonTexts.defaultLanguage)
+    public static var defaultTemplate: String { template(for: .en) }
 
     /// The placeholders a template may use.
     public static let placeholders = ["{name}", "{alias}", "{address}", "{link}"]
@@ -106,28 +105,36 @@ public enum ResponderMessage {
 
     /// Fills in `template`.
     public static func render(
-        _ template: String?, responder: Responder, alias: String?, location: Location, link: String
+        _ template: String?, responder: Responder, alias: String?, location: Location, link: String,
+        language: Language = .en
     ) -> String {
         fill(
-            template, name: responder.name, alias: alias, address: addressLine(location.address, unit: location.unit),
-            link: link)
+            template, name: responder.name, alias: alias,
+            address: addressLine(location.address, unit: location.unit, language: language), link: link,
+            language: language)
+    }
+
+    /// The default template in `language`.
+    public static func template(for language: Language) -> String {
+        TextCatalog.text("sms.responder_requested", language)
     }
 
     /// The address and unit in one line, as the message gives it.
-    public static func addressLine(_ address: String, unit: String?) -> String {
+    public static func addressLine(_ address: String, unit: String?, language: Language = .en) -> String {
         guard let unit, !unit.isEmpty else { return address }
-        return address + ", unit \(unit)"
+        return TextCatalog.text("sms.address_unit", language, ["address": address, "unit": unit])
     }
 
     /// Fills in `template` (nil: the default); a nil `alias` reads "Someone", a nil `address` points to the page.
     /// The access notes have no placeholder: a text may show on a locked screen, and the responder's page shows them.
-    public static func fill(_ template: String?, name: String, alias: String?, address: String?, link: String)
-        -> String
-    {
-        (template ?? defaultTemplate)
+    public static func fill(
+        _ template: String?, name: String, alias: String?, address: String?, link: String, language: Language = .en
+    ) -> String {
+        let someone = TextCatalog.text("sms.someone", language)
+        return (template ?? Self.template(for: language))
             .replacingOccurrences(of: "{name}", with: name)
-            .replacingOccurrences(of: "{alias}", with: alias.flatMap { $0.isEmpty ? nil : $0 } ?? "Someone")
-            .replacingOccurrences(of: "{address}", with: address ?? addressOnPage)
+            .replacingOccurrences(of: "{alias}", with: alias.flatMap { $0.isEmpty ? nil : $0 } ?? someone)
+            .replacingOccurrences(of: "{address}", with: address ?? TextCatalog.text("sms.address_on_page", language))
             .replacingOccurrences(of: "{link}", with: link)
     }
 }

@@ -164,6 +164,11 @@ public struct Session: Hashable, Sendable, Codable {
     public var reminders: Bool?
     /// The due time whose reminder was decided (sent, or passed over), so that each due time has at most one.
     public var remindedFor: Timestamp?
+    /// The language the person and responders are spoken to in (nil in snapshots from before it was kept: English).
+    public var language: Language?
+
+    /// The session's language, English when none was kept.
+    public var spokenLanguage: Language { language ?? .en }
 
     /// A session as it starts.
     public init(

@@ -258,7 +258,9 @@ extension Builder {
         emit(EventData.FollowUpCreated(followUp: f.id, dueAt: due, because: why))
     }
 
-    mutating func closeFollowUp(_ outcome: FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName) throws {
+    mutating func closeFollowUp(
+        _ outcome: FollowUpOutcome, naloxoneUsed: Bool?, note: String?, by: ActorName, referrals: [Referral] = []
+    ) throws {
         guard var f = s.followUp else { throw VigilError(.notFound, "no such follow-up") }
         guard f.closedAt == nil else { throw VigilError.conflict("the follow-up is already closed") }
         f.outcome = outcome
@@ -266,8 +268,11 @@ extension Builder {
         f.note = note
         f.closedAt = now
         f.closedBy = by
+        if !referrals.isEmpty { f.referrals = referrals.map(\.id) }
         s.followUp = f
         // The note stays in the sealed snapshot: events carry no personal data.
-        emit(EventData.FollowUpClosed(followUp: f.id, outcome: outcome, naloxoneUsed: naloxoneUsed, by: by))
+        var closed = EventData.FollowUpClosed(followUp: f.id, outcome: outcome, naloxoneUsed: naloxoneUsed, by: by)
+        if !referrals.isEmpty { closed.referrals = referrals }
+        emit(closed)
     }
 }

@@ -156,6 +156,10 @@ extension Builder {
             s.reminders = r
             fields.append("reminders")
         }
+        if let v = patch.language, v != s.spokenLanguage {
+            s.language = v
+            fields.append("language")
+        }
         if let g = patch.grace, g != s.grace {
             s.grace = g
             fields.append("grace_s")

@@ -90,7 +90,7 @@ extension EventData {
 
 extension Builder {
     /// The language of the texts to this session's person and responders.
-    var personLanguage: String { PersonTexts.defaultLanguage }
+    var personLanguage: String { s.spokenLanguage.rawValue }
 
     /// The person's absolute check-in link (the policy's `public_url`, else a path).
     var checkInLink: String {

@@ -47,14 +47,17 @@ extension Builder {
         let base = s.policy.linkBase.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
         let url = base + "/r/" + token
         let r = responders[i]
+        let language = s.spokenLanguage
+        let template = s.policy.responderMessage ?? ResponderMessage.template(for: language)
         let message = ResponderMessage.render(
-            s.policy.responderMessage, responder: r, alias: s.caller.alias, location: s.location, link: url)
-        let item = try responderNotification(
-            .responderRequested, via: run.via,
-            ResponderWebhookData(
-                responder: r, attempt: i + 1, message: message, location: s.location, responderURL: url,
-                answerS: run.answerWindow.wholeSeconds, session: responderSession(), sequence: s.notificationCount + 1,
-                messageTemplate: s.policy.responderMessage ?? ResponderMessage.defaultTemplate))
+            template, responder: r, alias: s.caller.alias, location: s.location, link: url, language: language)
+        var data = ResponderWebhookData(
+            responder: r, attempt: i + 1, message: message, location: s.location, responderURL: url,
+            answerS: run.answerWindow.wholeSeconds, session: responderSession(), sequence: s.notificationCount + 1,
+            messageTemplate: template)
+        // English requests keep the shape they always had; another language says which, for the text made again.
+        if language != .en { data.language = language }
+        let item = try responderNotification(.responderRequested, via: run.via, data)
         let answerBy = now + run.answerWindow
         run.current = i
         run.answerBy = answerBy
@@ -100,7 +103,7 @@ extension Builder {
                 .responderCancelled, via: run.via,
                 ResponderWebhookData(
                     responder: responders[i], attempt: i + 1,
-                    message: PersonTexts.text(PersonTexts.responderCancelled, language: personLanguage), reason: reason,
+                    message: TextCatalog.text("sms.responder_cancelled", s.spokenLanguage), reason: reason,
                     session: responderSession(), sequence: s.notificationCount + 1))
             emit(
                 EventData.ResponderCancelled(

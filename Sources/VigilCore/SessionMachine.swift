@@ -28,6 +28,7 @@ public enum SessionMachine {
         s.version = 1
         s.substance = req.substance
         s.device = req.device
+        s.language = req.language
         if !req.responders.isEmpty { s.responders = req.responders }
         s.routing = routing
         s.reminders = req.reminders
@@ -104,8 +105,8 @@ struct Builder {
         case .massLapseRelease(let by): massLapseRelease(by: by)
         case .smsHelp: try smsHelp()
         case .smsText(let text): try smsText(text)
-        case .closeFollowUp(let outcome, let naloxone, let note, let by):
-            try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by)
+        case .closeFollowUp(let outcome, let naloxone, let note, let by, let referrals):
+            try closeFollowUp(outcome, naloxoneUsed: naloxone, note: note, by: by, referrals: referrals)
         case .textStatus(let report): try textStatus(report)
         case .followUpDue: followUpDue()
         }

@@ -48,6 +48,8 @@ public struct SessionView: Encodable, Sendable {
     let version: Int
     var responders: [ResponderView]?
     var massLapseHoldUntil: Timestamp?
+    /// The session's language (API reads only: webhooks keep their shape).
+    var language: Language?
     /// The dispatch route; nil when routing is off (and then left out).
     let routing: RoutingState?
     /// Whether the person gets reminders by text (API reads only: webhooks never carry it).
@@ -98,6 +100,7 @@ public struct SessionView: Encodable, Sendable {
         reminders = s.reminders ?? true
         if disclosure == .full { responders = s.responders == nil ? nil : ResponderView.all(s) }
         if let h = s.massLapseHoldUntil, s.state.isOpen, s.dispatch == nil { massLapseHoldUntil = h }
+        language = s.spokenLanguage
     }
 
     enum CodingKeys: String, CodingKey {
@@ -112,7 +115,7 @@ public struct SessionView: Encodable, Sendable {
         case deliveryFailures = "delivery_failures"
         case endedAt = "ended_at"
         case checkInUrl = "check_in_url"
-        case route, warnings
+        case route, warnings, language
         case reminders
     }
 
@@ -147,6 +150,7 @@ public struct SessionView: Encodable, Sendable {
         if let u = checkInUrl { try c.encode(u, forKey: .checkInUrl) }
         if let r = responders { try c.encode(r, forKey: .responders) }
         if let h = massLapseHoldUntil { try c.encode(h, forKey: .massLapseHoldUntil) }
+        if let language { try c.encode(language, forKey: .language) }
         // With no routes: configured, routing is off: no route and no warnings on the session.
         if let routing {
             try c.encode(routing.route, forKey: .route)

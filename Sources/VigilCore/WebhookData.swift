@@ -95,6 +95,9 @@ public struct ResponderWebhookData: Encodable, Sendable {
     /// The template `message` was made from (`responder.requested` only): kept in the stored envelope so that the
     /// message is made again for each target's `fields:` at send time, and never sent.
     public var messageTemplate: String?
+    /// The session's language when it is not English (`responder.requested` only), so the text made again at send
+    /// time speaks it too.
+    public var language: Language?
 
     /// The `data` object, keys in snake case.
     public func json() throws -> JSONValue { try JSONValueEncoder.encode(self, snakeCaseKeys: true) }

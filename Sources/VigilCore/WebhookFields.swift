@@ -87,12 +87,14 @@ public enum WebhookFields {
         guard let name = d["responder"]?["name"]?.stringValue, let link = d["responder_url"]?.stringValue else {
             return d
         }
+        let language = d["language"]?.stringValue.flatMap(Language.init(rawValue:)) ?? .en
         var address: String?
         if fields.contains(.location), let a = d["location"]?["address"]?.stringValue {
-            address = ResponderMessage.addressLine(a, unit: d["location"]?["unit"]?.stringValue)
+            address = ResponderMessage.addressLine(a, unit: d["location"]?["unit"]?.stringValue, language: language)
         }
         let alias = fields.contains(.alias) ? d["session"]?["caller"]?["alias"]?.stringValue : nil
-        d["message"] = .string(ResponderMessage.fill(template, name: name, alias: alias, address: address, link: link))
+        d["message"] = .string(
+            ResponderMessage.fill(template, name: name, alias: alias, address: address, link: link, language: language))
         return d
     }
 

@@ -20,6 +20,9 @@ struct FollowUpsController {
                 // `due`: open and its time has come (the console lists it as due and reminds).
                 guard case .object(var o)? = FollowUp.json(s, callbackNumber: p.role.isStaff) else { return nil }
                 o["due"] = .bool(s.followUp?.isDue(at: now) ?? false)
+                // The five nearest resources, to offer at the call.
+                let near = ResourcePicker.pick(env.person.resources, near: s.location, language: s.spokenLanguage)
+                o["resources"] = .array(near.prefix(ResourcePicker.pageLimit).map { .string($0.id) })
                 return .object(o)
             }.sorted {
                 ($0["due_at"]?.stringValue ?? "") < ($1["due_at"]?.stringValue ?? "")
@@ -31,12 +34,17 @@ struct FollowUpsController {
             let raw = try ctx.parameters.require("id")
             guard let sid = FollowUp.session(of: raw) else { throw VigilError(.notFound, "no such follow-up") }
             var req = req
-            let close = try Input.closeFollowUp(try await VigilAPI.body(&req))
+            let close = try Input.closeFollowUp(
+                try await VigilAPI.body(&req), resources: Set(env.person.resources.map(\.id)))
+            let kinds = Dictionary(env.person.resources.map { ($0.id, $0.kind) }, uniquingKeysWith: { a, _ in a })
+            let referrals = close.referrals.compactMap { id in kinds[id].map { Referral(id: id, kind: $0) } }
             let s: Session
             do {
                 s = try await env.engine.execute(
                     sid,
-                    .closeFollowUp(close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.actorName),
+                    .closeFollowUp(
+                        close.outcome, naloxoneUsed: close.naloxoneUsed, note: close.note, by: p.actorName,
+                        referrals: referrals),
                     actor: p.actor)
             } catch let e as VigilError where e == .sessionNotFound {
                 throw VigilError(.notFound, "no such follow-up")

@@ -36,7 +36,7 @@ public final class InboundSMS: Sendable {
 
     /// What a text asks for.
     enum Intent: Equatable {
-        case checkIn, help, other
+        case checkIn, help, resources, other
     }
 
     /// Case-folded, `’` read as `'`, punctuation, symbols and emoji removed, spaces collapsed.
@@ -51,17 +51,33 @@ public final class InboundSMS: Sendable {
         return String(kept).split(separator: " ").joined(separator: " ")
     }
 
+    /// The words of every supported language, understood from anyone (docs/contract.md, "Language"), as
+    /// `normalize` leaves them; accents are kept and also matched without them (`si`, `ca va`).
+    static let checkInWords: Set<String> = [
+        "ok", "okay", "k", "yes", "im ok", "i'm ok", "si", "sí", "estoy bien", "bien", "oui", "ça va", "ca va",
+        "je vais bien",
+    ]
+    static let helpWords: Set<String> = ["help", "911", "sos", "ayuda", "auxilio", "aide", "au secours"]
+    static let resourceWords: Set<String> = ["info", "recursos", "ressources"]
+
     static func intent(_ body: String) -> Intent {
         let n = normalize(body)
-        if ["ok", "okay", "k", "yes", "im ok", "i'm ok"].contains(n) { return .checkIn }
-        if ["help", "911", "sos"].contains(n) { return .help }
+        let plain = n.folding(options: [.diacriticInsensitive], locale: nil)
+        let either = { (words: Set<String>) in words.contains(n) || words.contains(plain) }
+        if either(checkInWords) { return .checkIn }
+        if either(helpWords) { return .help }
+        if either(resourceWords) { return .resources }
         return .other
     }
 
     static let empty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
-    static let confirmed =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>Thank you, your check-in was received."
-        + "</Message></Response>"
+
+    /// A TwiML answer of one message.
+    static func message(_ text: String) -> String {
+        let escaped = text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>" + escaped + "</Message></Response>"
+    }
 
     static func twiml(_ text: String) -> Response {
         Response(
@@ -159,11 +175,14 @@ public final class InboundSMS: Sendable {
         case .checkIn:
             try await env.engine.execute(s.id, .checkIn(source: .sms, note: nil), actor: actor)
             env.logger.info("check-in by text", metadata: ["session": "\(s.id)"])
-            return confirmed
+            return message(env.person.text("sms.confirmed", s.spokenLanguage))
         case .help:
             try await env.engine.execute(s.id, .smsHelp, actor: actor)
             env.logger.notice("help asked by text", metadata: ["session": "\(s.id)"])
             return empty
+        case .resources:
+            env.logger.info("resources asked by text", metadata: ["session": "\(s.id)"])
+            return message(resourcesAnswer(s, env.person))
         case .other:
             let clean =
                 CharacterPolicy.problem(in: text) == nil
@@ -179,6 +198,15 @@ public final class InboundSMS: Sendable {
 }
 
 extension InboundSMS {
+    /// The answer to `info`: the three nearest resources, name and phone, in the session's language.
+    static func resourcesAnswer(_ s: Session, _ settings: PersonSettings) -> String {
+        let lang = s.spokenLanguage
+        let chosen = ResourcePicker.forText(settings.resources, near: s.location, language: lang)
+        guard !chosen.isEmpty else { return settings.text("sms.resources_none", lang) }
+        let list = chosen.map { "\($0.name): \($0.phone ?? "")" }.joined(separator: "; ")
+        return settings.text("sms.resources", lang, ["list": list])
+    }
+
     static let unmatched =
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>We could not match this number to a check-in. "
         + "If someone needs help now, call 911.</Message></Response>"

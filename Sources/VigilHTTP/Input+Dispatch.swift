@@ -23,11 +23,13 @@ extension Input {
         /// Whether naloxone was used; nil when nobody knows.
         var naloxoneUsed: Bool?
         var note: String?
+        /// The ids of the resources offered.
+        var referrals: [String] = []
     }
 
-    static func closeFollowUp(_ bytes: [UInt8]) throws -> FollowUpClose {
+    static func closeFollowUp(_ bytes: [UInt8], resources: Set<String> = []) throws -> FollowUpClose {
         let o = try object(bytes)
-        try onlyKeys(o, ["outcome", "naloxone_used", "note"], in: "")
+        try onlyKeys(o, ["outcome", "naloxone_used", "note", "referrals"], in: "")
         guard let s = try string(o, "outcome", max: 40) else { throw VigilError.invalid("outcome is required") }
         guard let outcome = FollowUpOutcome(rawValue: s) else {
             let known = FollowUpOutcome.allCases.map(\.rawValue).joined(separator: ", ")
@@ -39,7 +41,9 @@ extension Input {
         case .bool(let b)?: naloxone = b
         default: throw VigilError.invalid("naloxone_used must be true, false or null")
         }
-        return FollowUpClose(outcome: outcome, naloxoneUsed: naloxone, note: try string(o, "note"))
+        var close = FollowUpClose(outcome: outcome, naloxoneUsed: naloxone, note: try string(o, "note"))
+        close.referrals = try referrals(o, known: resources)
+        return close
     }
 
     /// A report bound: a date (`2026-11-01`, midnight UTC) or an RFC 3339 time.

@@ -160,7 +160,7 @@ enum Input {
             o,
             [
                 "caller", "location", "check_in_interval_s", "grace_s", "policy", "notes", "substance", "device",
-                "responders", "plan", "reminders",
+                "responders", "plan", "reminders", "language",
             ], in: "")
         let location = try location(o["location"], required: true)!
         guard let interval = try seconds(o, "check_in_interval_s", range: intervalRange) else {
@@ -177,13 +177,15 @@ enum Input {
             req.responders = try responders(list, in: "responders", country: country)
         }
         req.reminders = try flag(o, "reminders")
+        req.language = try language(o)
         return req
     }
 
     static func patch(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> SessionPatch {
         let o = try object(bytes)
         try onlyKeys(
-            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route", "reminders"],
+            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route", "reminders",
+                "language"],
             in: "")
         var p = SessionPatch(
             caller: try caller(o["caller"], country: country), location: try location(o["location"], required: false),
@@ -192,6 +194,7 @@ enum Input {
             substance: try string(o, "substance", max: 200))
         p.route = try routeEdit(o)
         p.reminders = try flag(o, "reminders")
+        p.language = try language(o)
         if p.isEmpty { throw VigilError.invalid("nothing to update") }
         return p
     }

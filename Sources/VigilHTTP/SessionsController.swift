@@ -16,6 +16,7 @@ struct SessionsController {
             let bytes = try await VigilAPI.body(&req)
             var start = try Input.start(bytes, country: env.defaultCountry)
             try await PlansAPI.resolve(&start, body: bytes, env)
+            if start.language == nil { start.language = env.person.language }
             if let device = start.device, !env.auth.deviceNames.contains(device) {
                 throw VigilError.invalid("device must name a configured token of the device role")
             }

@@ -62,6 +62,8 @@ public struct APIEnvironment: Sendable {
     /// The canaries' dashboard row (`GET /v1/canary`): each target's last success and latency trend; nil when
     /// `canary:` is not set.
     public var canary: (@Sendable () -> JSONValue)?
+    /// Language, texts and resources for the person's and responders' pages and texts.
+    public var person = PersonSettings()
 
     /// Creates an environment.
     public init(

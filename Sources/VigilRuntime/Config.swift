@@ -68,6 +68,8 @@ public struct VigilConfig: Sendable {
 
     /// `hotline:`: who dispatchers see as the sender, and whom they call back.
     public var hotline = Hotline()
+    /// `hotline.language`, `texts:` and `resources:`: what the person and responders read.
+    public var person = PersonSettings()
     /// `routes:`; nil when routing is off.
     public var routes: RouteTable?
 

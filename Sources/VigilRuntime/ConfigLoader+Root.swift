@@ -12,7 +12,7 @@ extension ConfigLoader.Parser {
             "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
             "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
             "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
-            "default_country", "canary",
+            "default_country", "canary", "texts", "resources",
         ]
         guard let fields = map(root, "the configuration", allowed: top) else { return c }
         var policyNodes: Node?
@@ -80,6 +80,11 @@ extension ConfigLoader.Parser {
                 alarmTargetsNode = v
             case "hotline":
                 c.hotline = hotline(v)
+                if let l = v.mapping?["language"], let language = hotlineLanguage(l) { c.person.language = language }
+            case "texts":
+                c.person.texts = TextCatalog(overrides: texts(v))
+            case "resources":
+                c.person.resources = resources(v)
             case "targets":
                 targetsNode = v
             case "policies":
@@ -149,6 +154,7 @@ extension ConfigLoader.Parser {
                 break
             }
         }
+        c.person.hotlineNumber = c.hotline.callbackNumber
         if let targetsNode { c.targets = targets(targetsNode) }
         // Every name under targets:, also of a target refused above: a reference to it is not a second error.
         let names = Set(targetNames(targetsNode))

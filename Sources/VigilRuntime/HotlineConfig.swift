@@ -10,9 +10,11 @@ extension ConfigLoader.Parser {
         var h = Hotline()
         guard
             let f = map(
-                n, "hotline", allowed: ["organization", "sender", "agency_id", "callback_number", "time_zone"])
+                n, "hotline",
+                allowed: ["organization", "sender", "agency_id", "callback_number", "time_zone", "language"])
         else { return h }
-        for (k, _, v) in f {
+        // `language` belongs to the person's settings: `root` reads it.
+        for (k, _, v) in f where k != "language" {
             guard let text = string(v, "hotline.\(k)") else { continue }
             let value = text.trimmingCharacters(in: .whitespaces)
             if value.isEmpty || value.count > 200 {

@@ -121,5 +121,18 @@ return (function () {
         textOf(el).slice(0, 40) + "\"");
     }
   }
+  // Structure, with axe's "moderate" impact: a level-one heading, and every visible text inside a landmark.
+  if (![...document.querySelectorAll("h1, [role=heading][aria-level='1']")].some(visible)) {
+    report("page-has-heading-one", "moderate", null, "no visible level-one heading");
+  }
+  const landmarks = "main, nav, header, footer, aside, section[aria-label], section[aria-labelledby], dialog, " +
+    "form[aria-label], [role=main], [role=navigation], [role=banner], [role=contentinfo], [role=complementary], " +
+    "[role=region], [role=dialog], [role=alertdialog]";
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = texts.nextNode(); n; n = texts.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || !visible(el) || el.closest(landmarks)) continue;
+    report("region", "moderate", el, "text outside every landmark: \"" + textOf(el).slice(0, 40) + "\"");
+  }
   return found;
 })();

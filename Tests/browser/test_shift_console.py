@@ -343,8 +343,8 @@ def test_the_accessibility_checker_finds_what_it_checks(browser):
     found = browser.execute_script(A11Y)
     rules = sorted({f["rule"] for f in found})
     assert rules == ["button-name", "color-contrast", "document-title", "duplicate-id", "html-has-lang",
-                     "image-alt", "label", "landmark-one-main"], found
-    good = ("<html lang='en'><head><title>ok</title></head><body><main><label>Name <input></label>"
+                     "image-alt", "label", "landmark-one-main", "page-has-heading-one", "region"], found
+    good = ("<html lang='en'><head><title>ok</title></head><body><main><h1>Hi</h1><label>Name <input></label>"
             "<button>Go</button><p style='color:#555'>readable</p></main></body></html>")
     browser.get("data:text/html;charset=utf-8," + urllib.parse.quote(good))
     assert browser.execute_script(A11Y) == []

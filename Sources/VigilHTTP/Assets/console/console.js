@@ -4,6 +4,10 @@
   "use strict";
   const $ = (s) => document.querySelector(s);
   const STATE_WORDS = { active: "Active", overdue: "OVERDUE", escalating: "ESCALATING", dispatched: "DISPATCHED", ended: "Ended" };
+  const LANGUAGE_WORDS = { en: "English", es: "Spanish", fr: "French" };
+  // Whether a dispatch went out, or is on its way, and was neither cancelled nor failed on every target.
+  const dispatchSent = (s) => s.state === "dispatched" ||
+    !!(s.dispatch && !s.dispatch.failed_at && !s.dispatch.cancelled_at && s.state !== "ended");
   const URGENCY = { dispatched: 0, escalating: 1, overdue: 2, active: 3, ended: 4 };
   const ALARM_STATES = new Set(["overdue", "escalating", "dispatched"]);
   // Routing and the closed loop: events that need an operator now.
@@ -435,6 +439,12 @@
         who.appendChild(b);
       }
       if (s.responders && s.responders.length) who.appendChild(responderLine(s));
+      if (s.language) {
+        const lang = document.createElement("div");
+        lang.className = "language";
+        lang.textContent = "speaks " + (LANGUAGE_WORDS[s.language] || s.language);
+        who.appendChild(lang);
+      }
       cell(tr, "Person", who);
       const badge = document.createElement("span");
       badge.className = "state state-" + s.state;
@@ -456,7 +466,9 @@
       const actions = document.createElement("div");
       actions.className = "actions";
       actions.append(button("Check in", "check-in", "c"), button("Acknowledge", "acknowledge", "a"),
-        button("Dispatch now", "dispatch", "d"), button("End", "end", "e"), button("Edit", "edit"),
+        // A dispatch that went out (or is on its way) is never offered again as if nothing had.
+        button(dispatchSent(s) ? "Dispatch again" : "Dispatch now", "dispatch", "d"), button("End", "end", "e"),
+        button("Edit", "edit"),
         button("Timeline", "timeline", "t"));
       cell(tr, "Actions", actions);
       tr.addEventListener("click", (ev) => {
@@ -520,6 +532,13 @@
       else if (action === "dispatch") {
         const where = (fullSession(s) || s).location;
         $("#dispatch-address").textContent = [where.address, where.unit, where.city].filter(Boolean).join(", ");
+        const sent = dispatchSent(s);
+        $("#dispatch-title").textContent = sent ? "Dispatch again?" : "Dispatch now?";
+        $("#dispatch-already").hidden = !sent;
+        $("#dispatch-already").textContent = sent ? "A dispatch already went out" +
+          (s.dispatch.target ? " to " + s.dispatch.target : "") + " at " +
+          new Date(s.dispatch.delivered_at || s.dispatch.requested_at).toLocaleTimeString() +
+          ". Send another only if it did not reach them." : "";
         $("#dispatch-error").textContent = "";
         $("#dispatch-dialog").showModal();
       } else if (action === "end") { $("#end-error").textContent = ""; $("#end-dialog").showModal(); }
@@ -534,6 +553,7 @@
         f.unit.value = full.location.unit || "";
         f.access_notes.value = full.location.access_notes || "";
         f.substance.value = full.substance || "";
+        f.language.value = full.language || s.language || "en";
         f.check_in_interval_s.value = s.check_in_interval_s;
         f.grace_s.value = s.grace_s;
         $("#edit-error").textContent = "";
@@ -588,6 +608,7 @@
     if (text(f, "policy")) body.policy = text(f, "policy");
     if (text(f, "notes")) body.notes = text(f, "notes");
     if (text(f, "substance")) body.substance = text(f, "substance");
+    if (f.language.value) body.language = f.language.value;
     const caller = {};
     if (text(f, "alias")) caller.alias = text(f, "alias");
     if (text(f, "callback_number")) caller.callback_number = text(f, "callback_number");
@@ -617,6 +638,7 @@
     for (const k of Object.keys(location)) if (location[k] === undefined || location[k] === null) delete location[k];
     const body = { location };
     if (text(f, "substance") && text(f, "substance") !== s.substance) body.substance = text(f, "substance");
+    if (f.language.value && f.language.value !== (s.language || "en")) body.language = f.language.value;
     if (interval !== undefined) body.check_in_interval_s = interval;
     if (grace !== undefined) body.grace_s = grace;
     try {

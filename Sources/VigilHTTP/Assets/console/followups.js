@@ -51,11 +51,32 @@
         b.type = "button";
         b.textContent = "Close";
         b.dataset.action = "close-follow-up";
-        b.addEventListener("click", () => { current = f.id; $("#follow-up-error").textContent = ""; $("#follow-up-dialog").showModal(); });
+        b.addEventListener("click", () => {
+          current = f.id;
+          $("#follow-up-error").textContent = "";
+          offer(f.resources || []);
+          $("#follow-up-dialog").showModal();
+        });
         td.appendChild(b);
       }
       tr.appendChild(td);
       body.appendChild(tr);
+    }
+  }
+
+  // The resources nearest the person, to offer on the call: each one ticked is recorded as a referral.
+  function offer(ids) {
+    const list = $("#follow-up-resource-list");
+    list.textContent = "";
+    $("#follow-up-resources").hidden = ids.length === 0;
+    for (const id of ids) {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "referral";
+      box.value = id;
+      label.append(box, " " + id);
+      list.appendChild(label);
     }
   }
 
@@ -65,6 +86,8 @@
     const body = { outcome: f.outcome.value };
     if (f.naloxone_used.value) body.naloxone_used = f.naloxone_used.value === "true";
     if (f.note.value.trim()) body.note = f.note.value.trim();
+    const referrals = [...f.querySelectorAll("input[name=referral]:checked")].map((b) => b.value);
+    if (referrals.length) body.referrals = referrals;
     try {
       await api("POST", "/v1/follow-ups/" + encodeURIComponent(current) + "/close", body);
       $("#follow-up-dialog").close();

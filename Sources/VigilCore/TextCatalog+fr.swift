@@ -1,0 +1,70 @@
+extension TextCatalog {
+    /// The French catalog.
+    static let french: [String: String] = [
+        "page.title": "Dites-nous que ça va",
+        "page.heading": "Dites-nous que ça va",
+        "page.button": "Je vais bien",
+        "page.received": "Merci. Nous avons bien reçu votre réponse.",
+        "page.due": "Prochaine réponse attendue dans environ {time}.",
+        "page.dispatched": "De l'aide est en route. Si ça va, appuyez sur le bouton pour le faire savoir.",
+        "page.late": "Nous attendons votre réponse. Appuyez sur le bouton si ça va.",
+        "page.not_active_title": "Lien inactif",
+        "page.not_active": "Ce lien n'est plus actif. Si vous avez besoin d'aide, appelez la ligne.",
+        "page.error_title": "Réessayez",
+        "page.error":
+            "Votre réponse n'a pas pu être enregistrée. Appuyez de nouveau sur le bouton ou appelez la ligne.",
+        "page.ended": "Ce suivi est terminé. Prenez soin de vous.",
+        "page.call": "Appelez la ligne : {phone}",
+        "time.seconds": "{n} secondes",
+        "time.minutes": "{n} minutes",
+        "resources.heading": "De l'aide près de chez vous",
+        "resources.by_mail": "Par la poste",
+        "kind.treatment": "Traitement",
+        "kind.naloxone": "Naloxone",
+        "kind.harm_reduction": "Réduction des méfaits",
+        "kind.support_group": "Groupe de soutien",
+        "kind.crisis_line": "Ligne de crise",
+        "kind.testing": "Dépistage",
+        "responder.title": "Merci d'aller voir {alias}",
+        "responder.hi": "Bonjour {name}.",
+        "responder.heading": "{alias} a besoin que vous passiez tout de suite.",
+        "responder.someone": "La personne",
+        "responder.unit": "Logement {unit}",
+        "responder.notes": "Pour entrer : {notes}",
+        "responder.going": "J'y vais",
+        "responder.ok": "Je suis sur place, ça va",
+        "responder.ems": "Appelez les secours maintenant",
+        "responder.small": "Si la personne ne se réveille pas ou ne respire pas, appelez les secours vous-même.",
+        "responder.choose_title": "Choisissez une réponse",
+        "responder.choose": "Choisissez l'un des boutons.",
+        "responder.back": "Retour",
+        "responder.error": "Votre réponse n'a pas pu être enregistrée. Réessayez ou appelez la ligne.",
+        "responder.status.going_wait":
+            "Merci : nous avons noté que vous y allez. La ligne attend votre prochaine réponse environ {time} avant d'appeler les secours.",
+        "responder.status.going": "Merci : nous avons noté que vous y allez.",
+        "responder.status.ok": "Merci : nous avons noté que la personne va bien.",
+        "responder.status.ems": "Nous avons noté qu'il faut les secours. La ligne envoie de l'aide.",
+        "responder.status.checked_in":
+            "La personne a répondu depuis notre message. Vous pouvez quand même y aller si vous le pouvez.",
+        "responder.status.ask": "Dites-nous si vous pouvez y aller.",
+        "responder.not_found_title": "Lien introuvable",
+        "responder.not_found": "Ce lien n'est pas valide.",
+        "responder.gone":
+            "Cette demande est terminée : on n'a plus besoin de vous. Merci. En cas d'inquiétude, appelez la ligne.",
+        "sms.confirmed": "Merci, nous avons bien reçu votre réponse.",
+        "sms.resources": "De l'aide près de chez vous : {list}",
+        "sms.resources_none":
+            "Nous n'avons pas encore de services près de chez vous dans notre liste. Appelez la ligne.",
+        "sms.reminder":
+            "C'est le moment de nous dire que ça va : {link} Répondez OK si ça va, AIDE si vous avez besoin d'aide.",
+        "sms.prompt":
+            "Nous n'avons pas de nouvelles de vous. Dites-nous que ça va ici : {link} Répondez OK si ça va, AIDE si vous avez besoin d'aide.",
+        "sms.responder_requested":
+            "Bonjour {name}, {alias} nous a demandé de vous contacter. Merci d'aller voir comment ça va dès maintenant, à cette adresse : {address}. Dites-nous si vous pouvez y aller : {link}",
+        "sms.responder_cancelled": "On n'a plus besoin de vous pour cette demande. Merci.",
+        "sms.summary": "{alias} : {what}",
+        "sms.someone": "Quelqu'un",
+        "sms.address_on_page": "l'adresse indiquée sur la page du lien",
+        "sms.address_unit": "{address}, logement {unit}",
+    ]
+}
