@@ -52,6 +52,7 @@ enum RouteAccess {
         "GET /v1/operators/connected": .token(.read),
         "GET /v1/history": .token(.read),
         "GET /v1/stats": .token(.read),
+        "GET /v1/reports/slo": .token(.read),
     ]
 
     /// The table's key for a method and a route's path as the router names it.

@@ -55,6 +55,8 @@ public struct APIEnvironment: Sendable {
     public var sms: InboundSMS?
     /// The country whose national numbers may be typed without `+` (`default_country`), if any.
     public var defaultCountry: PhoneNumber.Country?
+    /// The service-level objectives (`slo:`) of `GET /v1/reports/slo`, in milliseconds.
+    public var serviceLevelTargets: [ServiceLevel: Millis] = [:]
 
     /// Creates an environment.
     public init(
@@ -96,6 +98,7 @@ public enum VigilAPI {
         EventsController(env: env).add(to: v1)
         ConsoleRoutes.add(to: v1, env)
         SystemController(env: env).add(to: v1)
+        ServiceLevelRoutes.add(to: v1, env)
         return router
     }
 }

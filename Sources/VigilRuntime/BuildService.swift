@@ -120,6 +120,7 @@ extension VigilServer {
             tickets: StreamTickets(secret: secret))
         env.sms = sms
         env.defaultCountry = config.defaultCountry
+        env.serviceLevelTargets = config.serviceLevelTargets
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled

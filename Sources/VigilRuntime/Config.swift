@@ -57,6 +57,10 @@ public struct VigilConfig: Sendable {
     public var watchdogOutboxSlack = Millis.seconds(10)
     /// Log level.
     public var logLevel = "info"
+    /// `slo:`: the objectives of `GET /v1/reports/slo`, in milliseconds.
+    public var serviceLevelTargets: [ServiceLevel: Millis] = [
+        .deadlineToNotify: .seconds(5), .deadlineToDispatch: .seconds(10),
+    ]
     /// The generated operator token of the default configuration.
     public var generatedToken: String?
     /// Things that are allowed but unsafe, said loudly at start and by `config check`.

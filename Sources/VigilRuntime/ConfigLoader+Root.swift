@@ -12,7 +12,7 @@ extension ConfigLoader.Parser {
             "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
             "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
             "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
-            "default_country",
+            "default_country", "slo",
         ]
         guard let fields = map(root, "the configuration", allowed: top) else { return c }
         var policyNodes: Node?
@@ -131,6 +131,8 @@ extension ConfigLoader.Parser {
                 }
             case "unattended_after_s":
                 if let d = duration(v, "unattended_after_s", min: 0, max: 86_400) { c.unattendedAfter = d }
+            case "slo":
+                serviceLevels(v, &c)
             case "log_level":
                 if let s = string(v, "log_level") {
                     if ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s) {
