@@ -37,6 +37,10 @@ public struct VigilConfig: Sendable {
     public var keyFile: String?
     /// the environment variable holding the key in base64.
     public var keyEnv: String?
+    /// On PostgreSQL, during a rotation: the file of the key being retired; or
+    public var previousKeyFile: String?
+    /// the environment variable holding it in base64.
+    public var previousKeyEnv: String?
     /// Bearer tokens.
     public var tokens: [TokenEntry] = []
     /// Webhook targets.

@@ -54,7 +54,11 @@ extension ConfigLoader.Parser {
                     if let s = string(sv, "storage.sqlite"), !s.isEmpty { c.sqlitePath = s }
                 }
             case "encryption":
-                guard let f = map(v, "encryption", allowed: ["key_file", "key_env"]) else { break }
+                guard
+                    let f = map(
+                        v, "encryption", allowed: ["key_file", "key_env", "previous_key_file", "previous_key_env"])
+                else { break }
+                previousKey(f, &c)
                 for (k, _, sv) in f {
                     if k == "key_file" { c.keyFile = string(sv, "encryption.key_file") }
                     if k == "key_env" {
@@ -173,6 +177,12 @@ extension ConfigLoader.Parser {
                 root,
                 "storage.postgres needs encryption: {key_env: …} or {key_file: …}: every instance must be given "
                     + "the same key (it is never generated on PostgreSQL)")
+        }
+        if c.postgres == nil, c.previousKeyFile != nil || c.previousKeyEnv != nil, issues.isEmpty {
+            fail(
+                root,
+                "encryption.previous_key_file and previous_key_env are for a rotation on PostgreSQL; on SQLite, "
+                    + "vigil keys rotate keeps the previous key beside the key file")
         }
         for name in c.configuredAlarmTargets ?? [] where !names.contains(name) {
             fail(alarmTargetsNode, "alarm_targets: \(name) is not a configured target")
