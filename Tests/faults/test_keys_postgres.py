@@ -15,13 +15,15 @@ def test_keys_rotate_on_a_postgres_configuration_leaves_the_key_file_and_creates
                         'storage: {postgres: "postgres://vigil@127.0.0.1:1/none", password_env: PGPASS}')
     config = tmp_path / "vigil.yaml"
     config.write_text(text)
+    # The default SQLite directory exists, as it does where an installation moved up from SQLite.
+    (tmp_path / "var").mkdir()
     before = key.read_text()
     r = subprocess.run([fh.BIN, "keys", "rotate", "--config", str(config)], capture_output=True, text=True,
-                       timeout=60, cwd=tmp_path, env=dict(os.environ, PGPASS="x"))
-    assert r.returncode != 0, r.stdout
+                       timeout=60, cwd=tmp_path, env=dict(os.environ, PGPASS="x", FAULT_TOKEN=fh.TOKEN))
+    assert r.returncode == 1 and "nothing was changed" in r.stderr, (r.stdout, r.stderr)
     assert key.read_text() == before
     assert not os.path.exists(str(key) + ".previous") and not os.path.exists(str(key) + ".next")
-    assert not (tmp_path / "var").exists() and not (tmp_path / "data").exists(), os.listdir(tmp_path)
+    assert os.listdir(tmp_path / "var") == [] and not (tmp_path / "data").exists(), os.listdir(tmp_path / "var")
 
 
 # ---- A rotation shared by two live instances on a real PostgreSQL ----
