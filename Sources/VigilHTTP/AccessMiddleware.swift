@@ -56,6 +56,7 @@ enum RouteAccess {
         "POST /v1/system/reload": .token(.reloadConfiguration),
         "GET /v1/audit/head": .token(.auditHead),
         "GET /v1/canary": .token(.read),
+        "GET /v1/reports/slo": .token(.read),
     ]
 
     /// The table's key for a method and a route's path as the router names it.

@@ -64,6 +64,8 @@ public struct APIEnvironment: Sendable {
     public var canary: (@Sendable () -> JSONValue)?
     /// Language, texts and resources for the person's and responders' pages and texts.
     public var person = PersonSettings()
+    /// The service-level objectives (`slo:`) of `GET /v1/reports/slo`, in milliseconds.
+    public var serviceLevelTargets: [ServiceLevel: Millis] = [:]
 
     /// Creates an environment.
     public init(
@@ -112,6 +114,7 @@ public enum VigilAPI {
         ReloadRoute.add(to: v1, env)
         AuditController.add(to: v1, env)
         v1.get("/canary") { _, _ in VigilAPI.json(env.canary?() ?? ["enabled": false, "targets": .array([])]) }
+        ServiceLevelRoutes.add(to: v1, env)
         return router
     }
 }

@@ -178,5 +178,19 @@ enum PostgresSchema {
         PostgresSchema.chain,
         // 8: the last moment any instance noted it was watching (how long an outage lasted).
         ["CREATE TABLE alive (one boolean PRIMARY KEY DEFAULT true CHECK (one), at bigint NOT NULL)"],
+        // 9: a key rotation shared by every instance: the key being retired beside the current one, and the keys
+        // each live instance holds and seals with.
+        [
+            "ALTER TABLE encryption_key ADD COLUMN previous_key_id text",
+            "ALTER TABLE encryption_key ADD COLUMN previous_check_value bytea",
+            """
+            CREATE TABLE key_holders (
+                instance text PRIMARY KEY,
+                opens text NOT NULL,
+                seals bigint NOT NULL,
+                seen_at timestamptz NOT NULL
+            )
+            """,
+        ],
     ]
 }

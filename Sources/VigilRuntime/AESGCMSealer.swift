@@ -166,6 +166,9 @@ extension SQLiteStore: KeyRotatable {}
 public enum KeyRotation {
     /// Rotates the key of the store `config` names; refuses while an instance serves it.
     public static func run(config: VigilConfig) async throws -> String {
+        // On PostgreSQL the key is shared by every instance: re-sealing a SQLite file and swapping the key file
+        // would leave the database under a key no instance is given any more.
+        if let postgres = config.postgres { return try await PostgresKeyRotation.run(config: config, postgres) }
         guard config.keyEnv == nil else {
             throw VigilError.invalid(
                 "the key comes from the environment (encryption.key_env): rotation writes key files; switch to "

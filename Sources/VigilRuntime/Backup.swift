@@ -25,6 +25,8 @@ public enum Backup {
         var keyFiles: [String]
         /// The id of the key that sealed the data (its SHA-256's first byte): a mismatch is caught before a restore.
         var keyID: Int
+        /// The key files were written to a directory of their own (`--key-to`), not beside the data.
+        var keyApart: Bool?
         var sessions: Int
         var events: Int
         var notifications: Int
@@ -35,11 +37,13 @@ public enum Backup {
             case createdAt = "created_at"
             case keyFiles = "key_files"
             case keyID = "key_id"
+            case keyApart = "key_apart"
         }
     }
 
-    /// Backs up the installation `config` names into `directory` (missing or empty) while it may be running.
-    public static func run(config: VigilConfig, to directory: String) throws -> String {
+    /// Backs up the installation `config` names into `directory` (missing or empty) while it may be running; the
+    /// key files go to `keyDirectory` (missing or empty, outside `directory`), never beside the data they protect.
+    public static func run(config: VigilConfig, to directory: String, keyTo keyDirectory: String?) throws -> String {
         try requireSQLite(config)
         let database = config.sqlitePath
         guard FileManager.default.fileExists(atPath: database) else {
@@ -57,35 +61,54 @@ public enum Backup {
             }
             keyID = AESGCMSealer.id(of: try AESGCMSealer.readKey(keySource))
         }
+        if config.keyEnv == nil {
+            guard let keyDirectory else {
+                throw VigilError.invalid(
+                    "name --key-to DIR, a directory for the key kept apart from the backup (another disk, a safe): "
+                        + "a backup that holds its own key protects nothing")
+            }
+            guard !isInside(keyDirectory, directory) else {
+                throw VigilError.invalid(
+                    "--key-to must be outside the backup directory: the key goes apart from the data")
+            }
+        }
         try prepareEmptyDirectory(directory)
+        if config.keyEnv == nil, let keyDirectory { try prepareEmptyDirectory(keyDirectory) }
         let contents = try SQLiteBackup.copy(from: database, to: directory + "/" + databaseName)
         var keyFiles: [String] = []
         if config.keyEnv == nil {
             for suffix in ["", ".next", ".previous"] where FileManager.default.fileExists(atPath: keySource + suffix) {
                 try AESGCMSealer.writeKey(
-                    try AESGCMSealer.readKey(keySource + suffix), to: directory + "/" + keyName + suffix)
+                    try AESGCMSealer.readKey(keySource + suffix),
+                    to: (keyDirectory ?? directory) + "/" + keyName + suffix)
                 keyFiles.append(keyName + suffix)
             }
         }
         let manifest = Manifest(
             format: 1, createdAt: ISO8601DateFormatter().string(from: Date()), database: databaseName,
-            keyFiles: keyFiles, keyID: Int(keyID), sessions: contents.sessions, events: contents.events,
+            keyFiles: keyFiles, keyID: Int(keyID), keyApart: keyFiles.isEmpty ? nil : true, sessions: contents.sessions,
+            events: contents.events,
             notifications: contents.notifications, migrations: contents.migrations)
         try writeFile(directory + "/" + manifestName, try encoder.encode(manifest))
         fsyncDirectory(directory)
+        if let keyDirectory, !keyFiles.isEmpty { fsyncDirectory(keyDirectory) }
         var text =
             "backed up \(contents.sessions) sessions, \(contents.events) events and \(contents.notifications) "
             + "notifications into \(directory)"
         text +=
             keyFiles.isEmpty
             ? "\nthe key is not in the backup (it comes from $\(config.keyEnv ?? "")): keep it with the backup, apart"
-            : "\nthe backup holds the encryption key: store it as you would the key itself"
+            : "\nthe key is in \(keyDirectory ?? directory), not in the backup: store it apart from the backup (restore "
+                + "takes it with --key-from)"
         return text
     }
 
     /// Restores the backup in `directory` into the installation `config` names. Refuses while an instance runs on
     /// it (its lock, or a live process holding the database open), and refuses to replace data without `force`.
-    public static func restore(config: VigilConfig, from directory: String, force: Bool) throws -> String {
+    /// `keyDirectory` is where `--key-to` put the key files (a backup that holds its key needs none).
+    public static func restore(config: VigilConfig, from directory: String, keyFrom keyDirectory: String?, force: Bool)
+        throws -> String
+    {
         try requireSQLite(config)
         guard let data = FileManager.default.contents(atPath: directory + "/" + manifestName),
             let manifest = try? JSONDecoder().decode(Manifest.self, from: data), manifest.format == 1
@@ -105,6 +128,16 @@ public enum Backup {
         }
         // The key this installation will open the data with must be the one that sealed it.
         let keyTarget = keyFile(config)
+        let keySource: String
+        if manifest.keyApart == true, config.keyEnv == nil {
+            guard let keyDirectory else {
+                throw VigilError.invalid(
+                    "the backup's key was stored apart from it: name its directory with --key-from")
+            }
+            keySource = keyDirectory
+        } else {
+            keySource = directory
+        }
         let keyID: UInt8
         if let env = config.keyEnv {
             let (sealer, _) = try AESGCMSealer.load(
@@ -116,7 +149,7 @@ public enum Backup {
                     "the backup holds no key file (its instance read the key from the environment): configure "
                         + "encryption.key_env with that key to restore it")
             }
-            keyID = AESGCMSealer.id(of: try AESGCMSealer.readKey(directory + "/" + keyName))
+            keyID = AESGCMSealer.id(of: try AESGCMSealer.readKey(keySource + "/" + keyName))
         }
         guard Int(keyID) == manifest.keyID else {
             throw VigilError.invalid(
@@ -150,7 +183,7 @@ public enum Backup {
             for name in manifest.keyFiles {
                 let suffix = String(name.dropFirst(keyName.count))
                 let target = keyTarget + suffix
-                try AESGCMSealer.writeKey(try AESGCMSealer.readKey(directory + "/" + name), to: target + ".restoring")
+                try AESGCMSealer.writeKey(try AESGCMSealer.readKey(keySource + "/" + name), to: target + ".restoring")
                 guard rename(target + ".restoring", target) == 0 else {
                     throw VigilError.unavailable("cannot put the key in place at \(target)")
                 }
@@ -186,6 +219,17 @@ public enum Backup {
                 "backup and restore work on SQLite installations; back PostgreSQL up with pg_dump (see ops/UPGRADING.md)"
             )
         }
+    }
+
+    /// Whether `path` is `directory` or inside it.
+    static func isInside(_ path: String, _ directory: String) -> Bool {
+        func absolute(_ p: String) -> String {
+            let full = p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+            return URL(fileURLWithPath: full).standardizedFileURL.resolvingSymlinksInPath().path
+        }
+        let p = absolute(path)
+        let d = absolute(directory)
+        return p == d || p.hasPrefix(d.hasSuffix("/") ? d : d + "/")
     }
 
     static func keyFile(_ config: VigilConfig) -> String {

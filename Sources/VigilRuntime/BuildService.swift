@@ -158,6 +158,7 @@ extension VigilServer {
         if handleSignals { HangupGuard.onHangup { Task { _ = await reloader.reload(by: "SIGHUP") } } }
         if let canary { env.canary = { @Sendable in canary.json() } }
         env.person = config.person
+        env.serviceLevelTargets = config.serviceLevelTargets
         let app = Application(
             router: VigilAPI.router(env),
             // A connection that sends nothing for 30 s while no response is being written is closed: slow or stalled

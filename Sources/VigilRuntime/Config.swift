@@ -37,6 +37,10 @@ public struct VigilConfig: Sendable {
     public var keyFile: String?
     /// the environment variable holding the key in base64.
     public var keyEnv: String?
+    /// On PostgreSQL, during a rotation: the file of the key being retired; or
+    public var previousKeyFile: String?
+    /// the environment variable holding it in base64.
+    public var previousKeyEnv: String?
     /// Bearer tokens.
     public var tokens: [TokenEntry] = []
     /// Webhook targets.
@@ -57,6 +61,10 @@ public struct VigilConfig: Sendable {
     public var watchdogOutboxSlack = Millis.seconds(10)
     /// Log level.
     public var logLevel = "info"
+    /// `slo:`: the objectives of `GET /v1/reports/slo`, in milliseconds.
+    public var serviceLevelTargets: [ServiceLevel: Millis] = [
+        .deadlineToNotify: .seconds(5), .deadlineToDispatch: .seconds(10),
+    ]
     /// The generated operator token of the default configuration.
     public var generatedToken: String?
     /// Things that are allowed but unsafe, said loudly at start and by `config check`.

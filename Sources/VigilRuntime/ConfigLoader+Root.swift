@@ -12,7 +12,7 @@ extension ConfigLoader.Parser {
             "listen", "public_url", "storage", "encryption", "auth", "targets", "policies", "scheduler",
             "heartbeat", "retention", "watchdog", "log_level", "alarm_targets", "hotline",
             "unattended_after_s", "routes", "follow_up", "mass_lapse", "sms",
-            "default_country", "canary", "texts", "resources",
+            "default_country", "canary", "texts", "resources", "slo",
         ]
         guard let fields = map(root, "the configuration", allowed: top) else { return c }
         var policyNodes: Node?
@@ -58,7 +58,11 @@ extension ConfigLoader.Parser {
                     if let s = string(sv, "storage.sqlite"), !s.isEmpty { c.sqlitePath = s }
                 }
             case "encryption":
-                guard let f = map(v, "encryption", allowed: ["key_file", "key_env"]) else { break }
+                guard
+                    let f = map(
+                        v, "encryption", allowed: ["key_file", "key_env", "previous_key_file", "previous_key_env"])
+                else { break }
+                previousKey(f, &c)
                 for (k, _, sv) in f {
                     if k == "key_file" { c.keyFile = string(sv, "encryption.key_file") }
                     if k == "key_env" {
@@ -142,6 +146,8 @@ extension ConfigLoader.Parser {
                 }
             case "unattended_after_s":
                 if let d = duration(v, "unattended_after_s", min: 0, max: 86_400) { c.unattendedAfter = d }
+            case "slo":
+                serviceLevels(v, &c)
             case "log_level":
                 if let s = string(v, "log_level") {
                     if ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s) {
@@ -185,6 +191,12 @@ extension ConfigLoader.Parser {
                 root,
                 "storage.postgres needs encryption: {key_env: …} or {key_file: …}: every instance must be given "
                     + "the same key (it is never generated on PostgreSQL)")
+        }
+        if c.postgres == nil, c.previousKeyFile != nil || c.previousKeyEnv != nil, issues.isEmpty {
+            fail(
+                root,
+                "encryption.previous_key_file and previous_key_env are for a rotation on PostgreSQL; on SQLite, "
+                    + "vigil keys rotate keeps the previous key beside the key file")
         }
         for name in c.configuredAlarmTargets ?? [] where !names.contains(name) {
             fail(alarmTargetsNode, "alarm_targets: \(name) is not a configured target")

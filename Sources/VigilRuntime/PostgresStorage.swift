@@ -10,18 +10,12 @@ extension VigilServer {
         config: VigilConfig, settings: PostgresSettings, assetsDirectory: String?, logger: Logger
     ) async throws {
         let environment = ProcessInfo.processInfo.environment
-        if config.keyEnv == nil, let file = config.keyFile, !FileManager.default.fileExists(atPath: file) {
-            throw VigilError.invalid(
-                "the encryption key file \(file) does not exist: on PostgreSQL every instance must be given the same "
-                    + "key, so none is ever created")
-        }
-        let (sealer, _) = try AESGCMSealer.load(
-            keyEnv: config.keyEnv, keyFile: config.keyFile ?? "", environment: environment)
+        let sealer = try KeyRing.load(config, environment: environment)
         let configuration = try PostgresStoreConfiguration(
             url: settings.url, password: settings.password,
             tls: settings.caFile.map { .verifyFull(caFile: $0) } ?? .disable)
         let store = try PostgresStore(
-            configuration: configuration, sealer: sealer, keyID: "aes-256-gcm/\(sealer.currentKeyID)",
+            configuration: configuration, sealer: sealer, keyID: KeyRing.name(of: sealer.primaryID),
             logger: Logger(label: "vigil.postgres"))
         let owner = settings.instanceID ?? "\(ProcessInfo.processInfo.hostName):\(config.port)"
         // A later start of the same instance has a higher incarnation, so it takes its own earlier claims back.
@@ -59,6 +53,10 @@ extension VigilServer {
             group.addTask { try await store.run() }
             do {
                 try await store.prepare()
+                let sealing = try await KeyWatch.adopt(store: store, ring: sealer)
+                group.addTask {
+                    await KeyWatch(store: store, ring: sealer, instance: owner, logger: logger).run()
+                }
                 let orphans = try await store.resendOrphans(owner: owner, incarnation: incarnation, at: started)
                 if orphans > 0 {
                     logger.warning(
@@ -66,7 +64,8 @@ extension VigilServer {
                         metadata: ["notifications": "\(orphans)"])
                 }
                 try await run(
-                    config: config, storage: storage, secret: sealer.derivedSecret("vigil stream tickets"),
+                    config: config, storage: storage,
+                    secret: sealer.derivedSecret("vigil stream tickets", key: sealing) ?? [],
                     assetsDirectory: assetsDirectory, logger: logger)
                 group.cancelAll()
             } catch {

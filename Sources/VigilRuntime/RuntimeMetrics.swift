@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 import VigilCore
 import VigilDelivery
 
@@ -25,6 +26,8 @@ final class RuntimeMetrics: Sendable {
         ("vigil_outbox_pending_notifications", "gauge"),
         ("vigil_outbox_overdue_seconds", "gauge"),
         ("vigil_clock_skew_seconds", "gauge"),
+        ("vigil_deadline_to_notify_seconds", "histogram"),
+        ("vigil_deadline_to_dispatch_seconds", "histogram"),
     ]
 
     let registry: PrometheusCollectorRegistry
@@ -45,11 +48,16 @@ final class RuntimeMetrics: Sendable {
     let targetFailures: [TargetName: Counter]
     let alarmFailures: [TargetName: Counter]
     let attemptDuration: [TargetName: ValueHistogram]
+    let serviceLevels: [ServiceLevel: ValueHistogram]
+    /// Pairs each step with its first 2xx as the events are committed.
+    let serviceLevelTracker = Mutex(ServiceLevelTracker())
 
     /// Seconds; deadlines should fire within milliseconds, and a second late is already an incident.
     static let latenessBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
     /// Seconds; a target's timeout defaults to 10 s.
     static let attemptBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    /// Seconds; the default objectives (`slo:`) are 5 s to notify and 10 s to dispatch, so both are bucket bounds.
+    static let serviceLevelBuckets: [Double] = [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300]
 
     /// Registers every family; the labelled series of each configured target start at zero, so that `rate()` and
     /// `increase()` see the first failure.
@@ -123,6 +131,18 @@ final class RuntimeMetrics: Sendable {
                 labels: [("target", target.rawValue)], buckets: Self.attemptBuckets)
         }
         self.attempts = attempts
+        serviceLevels = [
+            .deadlineToNotify: registry.makeValueHistogram(
+                descriptor: Self.descriptor(
+                    "vigil_deadline_to_notify_seconds",
+                    "A notify step's scheduled time to its first 2xx, in seconds"),
+                buckets: Self.serviceLevelBuckets),
+            .deadlineToDispatch: registry.makeValueHistogram(
+                descriptor: Self.descriptor(
+                    "vigil_deadline_to_dispatch_seconds",
+                    "A dispatch step's scheduled time (or a manual dispatch's request) to its first 2xx, in seconds"),
+                buckets: Self.serviceLevelBuckets),
+        ]
         targetFailures = failures
         alarmFailures = alarms
         attemptDuration = durations
@@ -144,6 +164,8 @@ final class RuntimeMetrics: Sendable {
     /// Counts committed events.
     func record(_ events: [StoredEvent]) {
         for e in events { eventCounters[e.type]?.increment() }
+        let samples = serviceLevelTracker.withLock { t in events.flatMap { t.add($0) } }
+        for s in samples { serviceLevels[s.level]?.record(Double(s.millis) / 1000) }
     }
 
     /// Counts one attempt's end. Only configured targets are counted, so the label set stays bounded.

@@ -10,7 +10,7 @@ ADMIN = "cli-admin-token-0123456789"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # GET /v1/reports/slo is added by another change: until it is routed, the verb must fail clearly (HTTP 404, exit 1).
 # Set to True when the route exists.
-SLO_ROUTE_EXISTS = False
+SLO_ROUTE_EXISTS = True
 
 
 class Proxy:

@@ -1,5 +1,6 @@
-"""`vigil backup` while the service runs, `vigil restore` into a fresh directory, and a second instance there that
-serves the same sessions and timelines; the refusals that keep a restore from damaging live data."""
+"""`vigil backup` while the service runs (the key written apart from the data, to a directory of its own),
+`vigil restore` into a fresh directory, and a second instance there that serves the same sessions and timelines;
+the refusals that keep a restore from damaging live data or a backup from holding its own key."""
 import base64, json, os, stat, subprocess, tempfile
 import pytest
 import fault_harness as fh
@@ -48,8 +49,16 @@ def test_a_backup_taken_while_serving_restores_into_a_fresh_directory_with_the_s
     before = view(a)
     assert len(before[0]) == 3 and sum(len(d["events"]) for d in before[1].values()) >= 7
     backup = os.path.join(tempfile.mkdtemp(prefix="vigil-backup-"), "nightly")
+    keys = os.path.join(tempfile.mkdtemp(prefix="vigil-safe-"), "key")
 
+    # Without a place for the key apart, or with one inside the backup, nothing is written.
     r = vigil("backup", "--config", a.config_path, "--to", backup, cwd=a.dir)
+    assert r.returncode == 1 and "--key-to" in r.stderr, r.stderr
+    r = vigil("backup", "--config", a.config_path, "--to", backup, "--key-to", os.path.join(backup, "k"), cwd=a.dir)
+    assert r.returncode == 1 and "outside" in r.stderr, r.stderr
+    assert not os.path.exists(backup)
+
+    r = vigil("backup", "--config", a.config_path, "--to", backup, "--key-to", keys, cwd=a.dir)
     assert r.returncode == 0, r.stderr
     assert "backed up 3 sessions" in r.stdout
     assert a.proc.poll() is None, "the instance kept serving during the backup"
@@ -57,13 +66,15 @@ def test_a_backup_taken_while_serving_restores_into_a_fresh_directory_with_the_s
     assert a.call("POST", f"/v1/sessions/{sessions[2]['id']}/check-ins", {})[0] == 200
 
     assert mode(backup) == 0o700
-    assert sorted(os.listdir(backup)) == ["backup.json", "vigil.key", "vigil.sqlite"]
+    assert sorted(os.listdir(backup)) == ["backup.json", "vigil.sqlite"]
     for name in os.listdir(backup):
         assert mode(os.path.join(backup, name)) == 0o600, name
+    assert mode(keys) == 0o700 and os.listdir(keys) == ["vigil.key"]
     key_a = open(os.path.join(a.dir, "data", "vigil.key")).read()
-    assert open(os.path.join(backup, "vigil.key")).read() == key_a
+    assert open(os.path.join(keys, "vigil.key")).read() == key_a
+    assert mode(os.path.join(keys, "vigil.key")) == 0o600
     manifest = json.load(open(os.path.join(backup, "backup.json")))
-    assert manifest["sessions"] == 3 and manifest["key_files"] == ["vigil.key"]
+    assert manifest["sessions"] == 3 and manifest["key_files"] == ["vigil.key"] and manifest["key_apart"] is True
     # Personal data stays sealed in the copy, as in the database it came from.
     raw = open(os.path.join(backup, "vigil.sqlite"), "rb").read()
     for secret in (b"9 Elm Court", b"12 New Street", b"+15551234567", b"side door code"):
@@ -72,6 +83,8 @@ def test_a_backup_taken_while_serving_restores_into_a_fresh_directory_with_the_s
     fresh = tempfile.mkdtemp(prefix="vigil-restored-")
     b = vigils(fh.yaml_config(0, "data"), name="backup-b", workdir=fresh)
     r = vigil("restore", "--config", b.config_path, "--from", backup, cwd=b.dir)
+    assert r.returncode == 1 and "--key-from" in r.stderr, r.stderr
+    r = vigil("restore", "--config", b.config_path, "--from", backup, "--key-from", keys, cwd=b.dir)
     assert r.returncode == 0, r.stderr
     assert "restored 3 sessions" in r.stdout
     assert mode(os.path.join(fresh, "data", "vigil.key")) == 0o600
@@ -90,15 +103,16 @@ def test_a_backup_taken_while_serving_restores_into_a_fresh_directory_with_the_s
 def test_restore_refuses_a_running_instance_existing_data_and_a_backup_directory_that_is_not_empty(shift, vigils):
     a, _ = shift
     backup = os.path.join(tempfile.mkdtemp(prefix="vigil-backup-"), "b")
-    assert vigil("backup", "--config", a.config_path, "--to", backup, cwd=a.dir).returncode == 0
+    keys = os.path.join(tempfile.mkdtemp(prefix="vigil-safe-"), "key")
+    assert vigil("backup", "--config", a.config_path, "--to", backup, "--key-to", keys, cwd=a.dir).returncode == 0
 
-    r = vigil("backup", "--config", a.config_path, "--to", backup, cwd=a.dir)
+    r = vigil("backup", "--config", a.config_path, "--to", backup, "--key-to", keys + "2", cwd=a.dir)
     assert r.returncode == 1
     assert "not empty" in r.stderr
 
     # Into the running instance's own data, even with --force: its lock names it.
     for extra in ([], ["--force"]):
-        r = vigil("restore", "--config", a.config_path, "--from", backup, *extra, cwd=a.dir)
+        r = vigil("restore", "--config", a.config_path, "--from", backup, "--key-from", keys, *extra, cwd=a.dir)
         assert r.returncode == 1, r.stdout
         assert "running" in r.stderr and f"pid {a.proc.pid}" in r.stderr, r.stderr
     assert a.proc.poll() is None
@@ -106,16 +120,16 @@ def test_restore_refuses_a_running_instance_existing_data_and_a_backup_directory
 
     fresh = tempfile.mkdtemp(prefix="vigil-restored-")
     b = vigils(fh.yaml_config(0, "data"), name="restore-b", workdir=fresh)
-    assert vigil("restore", "--config", b.config_path, "--from", backup, cwd=b.dir).returncode == 0
-    r = vigil("restore", "--config", b.config_path, "--from", backup, cwd=b.dir)
+    assert vigil("restore", "--config", b.config_path, "--from", backup, "--key-from", keys, cwd=b.dir).returncode == 0
+    r = vigil("restore", "--config", b.config_path, "--from", backup, "--key-from", keys, cwd=b.dir)
     assert r.returncode == 1
     assert "already exists" in r.stderr and "--force" in r.stderr
 
     b.start()
-    r = vigil("restore", "--config", b.config_path, "--from", backup, "--force", cwd=b.dir)
+    r = vigil("restore", "--config", b.config_path, "--from", backup, "--key-from", keys, "--force", cwd=b.dir)
     assert r.returncode == 1 and "running" in r.stderr, r.stderr
     b.stop()
-    r = vigil("restore", "--config", b.config_path, "--from", backup, "--force", cwd=b.dir)
+    r = vigil("restore", "--config", b.config_path, "--from", backup, "--key-from", keys, "--force", cwd=b.dir)
     assert r.returncode == 0, r.stderr
     b.start()
     assert len(view(b)[0]) == 3
@@ -124,7 +138,8 @@ def test_restore_refuses_a_running_instance_existing_data_and_a_backup_directory
 def test_restore_refuses_a_key_that_did_not_seal_the_backup_and_a_directory_that_is_not_a_backup(shift, vigils):
     a, _ = shift
     backup = os.path.join(tempfile.mkdtemp(prefix="vigil-backup-"), "b")
-    assert vigil("backup", "--config", a.config_path, "--to", backup, cwd=a.dir).returncode == 0
+    keys = os.path.join(tempfile.mkdtemp(prefix="vigil-safe-"), "key")
+    assert vigil("backup", "--config", a.config_path, "--to", backup, "--key-to", keys, cwd=a.dir).returncode == 0
     other_key = base64.b64encode(os.urandom(32)).decode()
     fresh = tempfile.mkdtemp(prefix="vigil-restored-")
     config = fh.yaml_config(0, "data", extra="encryption: {key_env: OTHER_KEY}")

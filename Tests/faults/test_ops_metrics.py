@@ -30,6 +30,8 @@ FAMILIES = {
     "vigil_outbox_pending_notifications": "gauge",
     "vigil_outbox_overdue_seconds": "gauge",
     "vigil_clock_skew_seconds": "gauge",
+    "vigil_deadline_to_notify_seconds": "histogram",
+    "vigil_deadline_to_dispatch_seconds": "histogram",
 }
 # Exported by the operator console's part of the service (connected consoles, unattended alarms); the rules watch
 # them already, and their own promtool tests feed them by hand.
