@@ -57,7 +57,7 @@ extension TextCatalog {
         "sms.responder_requested":
             "Hi {name}, {alias} asked us to contact you. Please check on them now at {address}. Tell us if you can go: {link}",
         "sms.responder_cancelled": "You are no longer needed for this request. Thank you.",
-        "sms.summary": "{alias}: {what}",
+        "sms.summary": "Vigil: {alias}: {what}",
         "sms.someone": "Someone",
         "sms.address_on_page": "the address on the page linked below",
         "sms.address_unit": "{address}, unit {unit}",

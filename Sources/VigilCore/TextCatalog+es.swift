@@ -60,7 +60,7 @@ extension TextCatalog {
         "sms.responder_requested":
             "Hola, {name}: {alias} nos pidió que te contactáramos. Por favor, ve a ver cómo está ahora, en esta dirección: {address}. Dinos si puedes ir: {link}",
         "sms.responder_cancelled": "Ya no hace falta que vayas. Gracias.",
-        "sms.summary": "{alias}: {what}",
+        "sms.summary": "Vigil: {alias}: {what}",
         "sms.someone": "Alguien",
         "sms.address_on_page": "la dirección que aparece en el enlace",
         "sms.address_unit": "{address}, unidad {unit}",

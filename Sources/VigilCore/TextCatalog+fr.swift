@@ -62,7 +62,7 @@ extension TextCatalog {
         "sms.responder_requested":
             "Bonjour {name}, {alias} nous a demandé de vous contacter. Merci d'aller voir comment ça va dès maintenant, à cette adresse : {address}. Dites-nous si vous pouvez y aller : {link}",
         "sms.responder_cancelled": "On n'a plus besoin de vous pour cette demande. Merci.",
-        "sms.summary": "{alias} : {what}",
+        "sms.summary": "Vigil : {alias} : {what}",
         "sms.someone": "Quelqu'un",
         "sms.address_on_page": "l'adresse indiquée sur la page du lien",
         "sms.address_unit": "{address}, logement {unit}",
