@@ -52,7 +52,7 @@ extension TextCatalog {
         "sms.confirmed": "Thank you, your check-in was received.",
         "sms.resources": "Help near you: {list}",
         "sms.resources_none": "We have no services listed near you yet. Call the line.",
-        "sms.reminder": "Time to check in: {link} Reply OK if you are OK, HELP for help.",
+        "sms.reminder": "Your next check-in is due in {minutes} min: {link} Reply OK if you are OK, HELP for help.",
         "sms.prompt": "We have not heard from you. Check in here: {link} Reply OK if you are OK, HELP for help.",
         "sms.responder_requested":
             "Hi {name}, {alias} asked us to contact you. Please check on them now at {address}. Tell us if you can go: {link}",

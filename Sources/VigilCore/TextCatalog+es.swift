@@ -54,7 +54,7 @@ extension TextCatalog {
         "sms.resources": "Ayuda cerca de ti: {list}",
         "sms.resources_none": "Todavía no tenemos servicios cerca de ti en la lista. Llama a la línea.",
         "sms.reminder":
-            "Es hora de avisarnos que estás bien: {link} Responde OK si estás bien o AYUDA si necesitas ayuda.",
+            "En {minutes} min te toca avisarnos que estás bien: {link} Responde OK si estás bien o AYUDA si necesitas ayuda.",
         "sms.prompt":
             "No hemos sabido de ti. Avísanos que estás bien aquí: {link} Responde OK si estás bien o AYUDA si necesitas ayuda.",
         "sms.responder_requested":

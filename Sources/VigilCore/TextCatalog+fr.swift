@@ -56,7 +56,7 @@ extension TextCatalog {
         "sms.resources_none":
             "Nous n'avons pas encore de services près de chez vous dans notre liste. Appelez la ligne.",
         "sms.reminder":
-            "C'est le moment de nous dire que ça va : {link} Répondez OK si ça va, AIDE si vous avez besoin d'aide.",
+            "Dans {minutes} min, ce sera le moment de nous dire que ça va : {link} Répondez OK si ça va, AIDE si vous avez besoin d'aide.",
         "sms.prompt":
             "Nous n'avons pas de nouvelles de vous. Dites-nous que ça va ici : {link} Répondez OK si ça va, AIDE si vous avez besoin d'aide.",
         "sms.responder_requested":

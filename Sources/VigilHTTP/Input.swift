@@ -184,8 +184,11 @@ enum Input {
     static func patch(_ bytes: [UInt8], country: PhoneNumber.Country? = nil) throws -> SessionPatch {
         let o = try object(bytes)
         try onlyKeys(
-            o, ["caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route", "reminders",
-                "language"],
+            o,
+            [
+                "caller", "location", "check_in_interval_s", "grace_s", "notes", "substance", "route", "reminders",
+                "language",
+            ],
             in: "")
         var p = SessionPatch(
             caller: try caller(o["caller"], country: country), location: try location(o["location"], required: false),

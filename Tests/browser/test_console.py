@@ -9,7 +9,8 @@ import fault_harness as fh
 
 def server(tmp_dir, receiver=None):
     policy = "default: {ack_timeout_s: 5, steps: []}"
-    return fh.Vigil(fh.yaml_config(0, "data", "", policy), name="console", workdir=tmp_dir)
+    # A fixed port: the browser keeps the console's address across the restarts below.
+    return fh.Vigil(fh.yaml_config(fh.free_port(), "data", "", policy), name="console", workdir=tmp_dir)
 
 
 def row(driver, sid):

@@ -2,7 +2,9 @@
 language on `<html>`, every visible word from that language's catalog, a heading and landmarks, and the help near
 them (docs/contract.md, "Language" and "Resources and referrals")."""
 import json, os, re, tempfile, time
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 import fault_harness as fh
 
 A11Y = open(os.path.join(os.path.dirname(__file__), "a11y_check.js")).read()
@@ -76,7 +78,9 @@ def test_the_persons_page_in_spanish_and_french_speaks_only_that_language_at_360
             assert d.find_element(By.ID, "help").text == texts["resources.heading"]
             check_page(d, lang, shot, f"40-person-page-{lang}-360px")
             d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            assert texts["page.received"] in d.find_element(By.TAG_NAME, "body").text
+            # The answer is a new page: wait for it (the old page's body goes stale while it loads).
+            WebDriverWait(d, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: texts["page.received"] in d.find_element(By.TAG_NAME, "body").text)
             check_page(d, lang, shot, f"41-person-page-{lang}-checked-in-360px")
 
             assert v.call("POST", f"/v1/sessions/{s['id']}/end", {"outcome": "safe"})[0] == 200

@@ -53,11 +53,22 @@ def test_every_configuration_key_the_loader_accepts_is_documented_in_the_example
     keys = set()
     # Keys are listed in `allowed: [...]` (or `allowed: Set([...])`) and in `…Keys: Set<String> = [...]` constants.
     lists = re.compile(r"(?:allowed:\s*(?:Set\()?|Keys:\s*Set<String>\s*=\s*)\[([^\]]*)\]")
+    # An entry of the resources file is documented in config/resources.example.yaml instead.
+    resource_list = re.compile(r"resourceKeys:\s*Set<String>\s*=\s*\[([^\]]*)\]")
+    resource_keys = set()
     for path in glob.glob(os.path.join(fh.ROOT, "Sources", "VigilRuntime", "Config*.swift")):
-        for m in lists.finditer(open(path).read()):
+        text = open(path).read()
+        for m in resource_list.finditer(text):
+            resource_keys |= set(re.findall(r'"([a-z_0-9]+)"', m.group(1)))
+        for m in lists.finditer(resource_list.sub("", text)):
             keys |= set(re.findall(r'"([a-z_0-9]+)"', m.group(1)))
     assert len(keys) > 30, f"the loader's keys were not found ({len(keys)})"
     example = open(os.path.join(fh.ROOT, "config", "vigil.example.yaml")).read()
     written = set(re.findall(r"(?:^|[\s{,])#?\s*([a-z_0-9]+):", example, re.M))
     missing = sorted(keys - written)
     assert not missing, f"accepted by the loader but not documented in config/vigil.example.yaml: {missing}"
+    assert len(resource_keys) > 5, f"the resources file's keys were not found ({len(resource_keys)})"
+    resources = open(os.path.join(fh.ROOT, "config", "resources.example.yaml")).read()
+    written = set(re.findall(r"(?:^|[\s{,])#?\s*-?\s*([a-z_0-9]+):", resources, re.M))
+    missing = sorted(resource_keys - written)
+    assert not missing, f"a resource's key not documented in config/resources.example.yaml: {missing}"

@@ -17,11 +17,11 @@ def small_fs():
 def fill(path):
     """Fills the file system holding `path`; returns the filler file."""
     filler = os.path.join(path, "filler")
-    with open(filler, "wb") as f:
+    # Unbuffered: the write that finds the disk full raises here, and nothing is left to fail again at close.
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     return filler
