@@ -81,12 +81,16 @@ policies:
                      if os.path.isdir(p)]
     for p in build_bundles:
         os.rename(p, p + ".aside")
-    token = open("/etc/vigil/operator.token").read().strip()
-    log = open(os.path.join(fh.LOG_DIR, f"deb-smoke-{os.getpid()}.log"), "wb")
-    proc = subprocess.Popen(["runuser", "-u", "vigil", "--", "/usr/bin/vigil", "serve", "--config", config],
-                            cwd="/var/lib/vigil", stdout=log, stderr=log, env={"PATH": "/usr/bin:/bin",
-                                                                               "FAULT_SECRET": fh.SECRET})
+    proc = None
     try:
+        token = open("/etc/vigil/operator.token").read().strip()
+        log = open(os.path.join(fh.LOG_DIR, f"deb-smoke-{os.getpid()}.log"), "wb")
+        # setpriv executes Vigil itself as vigil (no process in between to catch the stop signal).
+        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        proc = subprocess.Popen([setpriv, "--reuid=vigil", "--regid=vigil", "--init-groups", "/usr/bin/vigil", "serve",
+                                 "--config", config],
+                                cwd="/var/lib/vigil", stdout=log, stderr=log, env={"PATH": "/usr/bin:/bin",
+                                                                                   "FAULT_SECRET": fh.SECRET})
         v = fh.Vigil(smoke, name="deb-smoke", workdir=d)
         v.proc = proc
         v.wait_ready(30)
@@ -99,12 +103,13 @@ policies:
         assert s[0] == 201, s
         got = receiver.wait_for("/ems", 1, timeout=20)
         body = json.loads(got[0]["body"])
-        assert body["type"] == "dispatch.requested" and body["data"]["session_id"] == s[1]["id"]
+        assert body["type"] == "dispatch.requested" and body["data"]["session"]["id"] == s[1]["id"]
         assert fh.verify(got[0]["headers"], got[0]["body"])
         print(f"smoke: session {s[1]['id']} lapsed and dispatched to the local receiver")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        if proc:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
         for p in build_bundles:
             os.rename(p + ".aside", p)
     assert proc.returncode == 0, open(log.name).read()[-2000:]
