@@ -134,12 +134,16 @@ def test_the_console_chooses_the_language_shows_it_and_offers_resources_at_follo
             form.find_element(By.NAME, name).clear()
             form.find_element(By.NAME, name).send_keys(value)
         Select(form.find_element(By.NAME, "language")).select_by_value("es")
+        reminders = form.find_element(By.NAME, "reminders")
+        assert reminders.is_selected(), "reminders are on unless the operator turns them off"
+        reminders.click()
         shot(d, "43-console-start-form-language")
         d.find_element(By.ID, "new-session-submit").click()
         row = 'tr[data-session-id]'
         wait(lambda d: d.find_elements(By.CSS_SELECTOR, row))
         sid = d.find_element(By.CSS_SELECTOR, row).get_attribute("data-session-id")
-        assert v.call("GET", f"/v1/sessions/{sid}")[1]["language"] == "es"
+        started = v.call("GET", f"/v1/sessions/{sid}")[1]
+        assert started["language"] == "es" and started["reminders"] is False
         wait(lambda d: "speaks Spanish" in d.find_element(By.CSS_SELECTOR, row).text)
 
         # Dispatched: the row offers to dispatch again, saying what already went out.
@@ -158,9 +162,13 @@ def test_the_console_chooses_the_language_shows_it_and_offers_resources_at_follo
         wait(lambda d: Select(edit.find_element(By.NAME, "language")).first_selected_option.get_attribute("value")
              == "es")
         Select(edit.find_element(By.NAME, "language")).select_by_value("fr")
+        # The edit form shows the reminders off, as started, and turns them back on.
+        assert not edit.find_element(By.NAME, "reminders").is_selected()
+        edit.find_element(By.NAME, "reminders").click()
         edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait(lambda d: "speaks French" in d.find_element(By.CSS_SELECTOR, row).text)
-        assert v.call("GET", f"/v1/sessions/{sid}")[1]["language"] == "fr"
+        edited = v.call("GET", f"/v1/sessions/{sid}")[1]
+        assert edited["language"] == "fr" and edited["reminders"] is True
 
         # The follow-up offers the nearest resources; those ticked are recorded as referrals.
         assert v.call("POST", f"/v1/sessions/{sid}/end", {"outcome": "ems_attended"})[0] == 200

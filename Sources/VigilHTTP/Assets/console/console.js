@@ -554,6 +554,7 @@
         f.access_notes.value = full.location.access_notes || "";
         f.substance.value = full.substance || "";
         f.language.value = full.language || s.language || "en";
+        f.reminders.checked = full.reminders !== false;
         f.check_in_interval_s.value = s.check_in_interval_s;
         f.grace_s.value = s.grace_s;
         $("#edit-error").textContent = "";
@@ -609,6 +610,7 @@
     if (text(f, "notes")) body.notes = text(f, "notes");
     if (text(f, "substance")) body.substance = text(f, "substance");
     if (f.language.value) body.language = f.language.value;
+    if (!f.reminders.checked) body.reminders = false;
     const caller = {};
     if (text(f, "alias")) caller.alias = text(f, "alias");
     if (text(f, "callback_number")) caller.callback_number = text(f, "callback_number");
@@ -639,6 +641,7 @@
     const body = { location };
     if (text(f, "substance") && text(f, "substance") !== s.substance) body.substance = text(f, "substance");
     if (f.language.value && f.language.value !== (s.language || "en")) body.language = f.language.value;
+    if (f.reminders.checked !== ((editBase && editBase.reminders) !== false)) body.reminders = f.reminders.checked;
     if (interval !== undefined) body.check_in_interval_s = interval;
     if (grace !== undefined) body.grace_s = grace;
     try {
