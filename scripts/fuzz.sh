@@ -12,8 +12,16 @@ rm -f "$out"/src/*.swift
 for f in Sources/VigilHTTP/Input.swift Sources/VigilHTTP/Input+*.swift; do
   sed '/^import VigilCore$/d' "$f" > "$out/src/$(basename "$f")"
 done
+# Core hashes with swift-crypto: its modules and objects come from the debug build that runs first (uninstrumented,
+# which libFuzzer allows; the parsers under test are instrumented).
+crypto_objects=()
+for target in Crypto CryptoBoringWrapper CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
+  [[ -d ".build/debug/$target.build" ]] || { echo "fuzz: build first (swift build): .build/debug/$target.build is missing" >&2; exit 1; }
+  while IFS= read -r o; do crypto_objects+=("$o"); done < <(find ".build/debug/$target.build" -name "*.o")
+done
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name VigilFuzz -o "$out/vigil-fuzz" \
-  Sources/VigilCore/*.swift "$out"/src/*.swift Tests/fuzz/main.swift 2> >(grep -v "ld.gold: warning" >&2)
+  -I .build/debug/Modules Sources/VigilCore/*.swift "$out"/src/*.swift Tests/fuzz/main.swift "${crypto_objects[@]}" \
+  2> >(grep -v "ld.gold: warning" >&2)
 # Seeds: what a real client sends, so coverage starts past the JSON parser.
 printf '%s' '{"location":{"address":"1 A St","latitude":1.5,"longitude":2},"check_in_interval_s":60,"grace_s":5,"caller":{"alias":"J","callback_number":"+15551234567"},"substance":"x"}' > "$out/corpus/start"
 printf '%s' '{"status":"accepted","reference":"r","target":"ems"}' > "$out/corpus/status"
