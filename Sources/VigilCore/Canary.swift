@@ -77,13 +77,7 @@ extension SessionEngine {
             at: clock.now())
         await acquire(id)
         defer { release(id) }
-        let events = try await store.commit(
-            CommitBatch(
-                session: d.session, expectedVersion: nil, sessionID: id, events: d.events, outbox: [],
-                outboxUpdates: []))
-        remember(d.session)
-        observer.committed(events)
-        return d.session
+        return try await commitNew(d.session, d.events)
     }
 }
 

@@ -104,13 +104,19 @@ public actor SessionEngine {
         await acquire(id)
         defer { release(id) }
         await recordLinks(of: d.session, before: nil)
+        return try await commitNew(d.session, d.events)
+    }
+
+    /// Stores a session that did not exist before (a start, or a canary round) with its first events, and watches
+    /// it; the caller holds the session's lock.
+    func commitNew(_ session: Session, _ newEvents: [NewEvent]) async throws -> Session {
         let events = try await store.commit(
             CommitBatch(
-                session: d.session, expectedVersion: nil, sessionID: id, events: d.events, outbox: [],
+                session: session, expectedVersion: nil, sessionID: session.id, events: newEvents, outbox: [],
                 outboxUpdates: []))
-        remember(d.session)
+        remember(session)
         observer.committed(events)
-        return d.session
+        return session
     }
 
     /// Runs a command on a session and returns the session after it.
