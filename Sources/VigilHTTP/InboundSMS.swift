@@ -134,23 +134,33 @@ public final class InboundSMS: Sendable {
     ) async throws -> Response {
         // One entry per text, whatever its body: the signature already binds the body to the request.
         let entry = IdempotencyEntry.of(scope: "sms", key: sid, fingerprint: "sms")
+        let answer = try await remembered(entry, keys, env, busy: "this text is still being handled") {
+            IdempotentResponse(status: 200, contentType: "text/xml; charset=utf-8", body: Array(try await run().utf8))
+        }
+        return twiml(String(decoding: answer.body, as: UTF8.self))
+    }
+
+    /// Runs `run` once per `entry` across every instance and keeps its answer for a day: a repeat gets the first
+    /// answer without running; a repeat while the first still runs is a 409 saying `busy`; a failure gives the entry
+    /// back so that the gateway's retry runs.
+    static func remembered(
+        _ entry: IdempotencyEntry, _ keys: any IdempotencyStore, _ env: APIEnvironment, busy: String,
+        _ run: () async throws -> IdempotentResponse
+    ) async throws -> IdempotentResponse {
         switch try await keys.claimIdempotency(entry, at: env.engine.now()) {
-        case .completed(let first): return twiml(String(decoding: first.body, as: UTF8.self))
-        case .inProgress, .mismatch:
-            throw APIError(status: .conflict, code: "in_progress", message: "this text is still being handled")
+        case .completed(let first): return first
+        case .inProgress, .mismatch: throw APIError(status: .conflict, code: "in_progress", message: busy)
         case .claimed: break
         }
-        let answer: String
+        let answer: IdempotentResponse
         do { answer = try await run() } catch {
             try? await keys.releaseIdempotency(entry)
             throw error
         }
-        let first = IdempotentResponse(
-            status: 200, contentType: "text/xml; charset=utf-8", body: Array(answer.utf8))
-        do { try await keys.completeIdempotency(entry, response: first) } catch {
+        do { try await keys.completeIdempotency(entry, response: answer) } catch {
             env.logger.error("a text's answer could not be recorded", metadata: ["error": "\(error)"])
         }
-        return twiml(answer)
+        return answer
     }
 
     /// Applies a text to the most recently started open session whose callback number sent it.

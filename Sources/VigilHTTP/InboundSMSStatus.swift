@@ -60,35 +60,24 @@ public final class InboundSMSStatus: Sendable {
             target: from("target").flatMap(plain).map(TargetName.init(rawValue:)),
             errorCode: value("ErrorCode").map { String($0.prefix(16)) })
         var meta: Logger.Metadata = ["session": "\(session)", "notification": "\(notification)", "status": "\(raw)"]
-        // One report per text and status across every instance (the gateway retries, a captured request replays):
-        // remembered in the store for a day, like inbound texts.
-        let entry = value("MessageSid").map {
-            IdempotencyEntry.of(scope: "sms-status", key: "\($0.prefix(64)):\(status.rawValue)", fingerprint: "sms")
-        }
-        let keys = env.store as? any IdempotencyStore
-        if let entry, let keys {
-            switch try await keys.claimIdempotency(entry, at: env.engine.now()) {
-            case .completed: return Response(status: .noContent)
-            case .inProgress, .mismatch:
-                throw APIError(status: .conflict, code: "in_progress", message: "this report is still being handled")
-            case .claimed: break
-            }
-        }
-        do {
-            do {
-                try await env.engine.execute(session, .textStatus(report), actor: Actor(name: "sms", role: "sms"))
-            } catch {
-                if let entry, let keys { try? await keys.releaseIdempotency(entry) }
-                throw error
-            }
-            if let entry, let keys {
-                try? await keys.completeIdempotency(
-                    entry, response: IdempotentResponse(status: 204, contentType: "text/plain", body: []))
-            }
+        let apply = {
+            try await env.engine.execute(session, .textStatus(report), actor: Actor(name: "sms", role: "sms"))
             if status == .delivered {
                 env.logger.info("text delivered", metadata: meta)
             } else {
                 env.logger.error("text not delivered", metadata: meta)
+            }
+            return IdempotentResponse(status: 204, contentType: "text/plain", body: [])
+        }
+        do {
+            // One report per text and status across every instance (the gateway retries, a captured request
+            // replays): remembered in the store for a day, like inbound texts.
+            if let sid = value("MessageSid"), let keys = env.store as? any IdempotencyStore {
+                let entry = IdempotencyEntry.of(
+                    scope: "sms-status", key: "\(sid.prefix(64)):\(status.rawValue)", fingerprint: "sms")
+                _ = try await InboundSMS.remembered(entry, keys, env, busy: "this report is still being handled", apply)
+            } else {
+                _ = try await apply()
             }
         } catch let e as VigilError where e.code == .notFound || e.code == .conflict {
             meta["reason"] = "\(e.message)"
